@@ -1,0 +1,73 @@
+// Internal to the cgroups module: cgroupfs operations shared by the v1 and v2 drivers.
+#pragma once
+#include <sys/types.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cgroups.h"
+#include "unique_fd.h"
+
+namespace ocirun::cgroups::detail {
+
+// One cgroup directory, opened once; its files are read and written relative to the fd,
+// so a rename of the path cannot redirect a write half way through apply().
+class Dir {
+ public:
+  static Dir open(const std::string& path);
+  const std::string& path() const { return path_; }
+
+  // One write() of the whole value, as cgroupfs expects. Returns 0 or the errno.
+  int try_write(const std::string& file, const std::string& value) const;
+  // Throws Syscall: write "value" to <path>/<file>: <strerror>.
+  void write(const std::string& file, const std::string& value) const;
+  std::string read(const std::string& file) const;
+  bool has(const std::string& file) const;
+
+ private:
+  Dir(UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+  UniqueFd fd_;
+  std::string path_;
+};
+
+// mkdir each missing component of `rel` under `base` (which must exist), appending the
+// directories it made to `created`, parents first.
+void make_path(const std::string& base, const std::string& rel, std::vector<std::string>& created);
+
+// Removes `created` deepest first. Directories in `leaves` (the container's own cgroups)
+// go with their sub-cgroups, retrying EBUSY while exiting tasks leave; any other created
+// directory is a parent we made and is left alone if still in use.
+void remove_created(const std::vector<std::string>& created, const std::set<std::string>& leaves);
+
+// Every pid in cgroup.procs of `dir` and of its descendants.
+std::vector<pid_t> procs_recursive(const std::string& dir);
+// Writes pid to cgroup.procs, retrying EINVAL briefly (a task still in TASK_NEW).
+void add_pid(const Dir& dir, pid_t pid);
+// kill() each pid; ESRCH (already gone) is fine. Throws the first other failure.
+void signal_pids(const std::vector<pid_t>& pids, int sig);
+
+// cgroup v2 core files.
+void v2_freeze(const Dir& dir, bool frozen);  // cgroup.freeze + wait for cgroup.events
+bool v2_frozen(const Dir& dir);
+// Enables `controllers` in cgroup.subtree_control of `hierarchy_root` and each ancestor of
+// the leaf at `hierarchy_root + rel`, where not enabled yet.
+void enable_controllers(const std::string& hierarchy_root, const std::string& rel,
+                        const std::set<std::string>& controllers);
+
+// The v2 controller that replaces a v1 hierarchy ("blkio" -> "io"), "" if none.
+std::string v2_controller_for(const std::string& v1_hierarchy);
+
+std::unique_ptr<Manager> make_v1(const Host& host, const std::string& cgroups_path, const std::string& id);
+std::unique_ptr<Manager> make_v1(const Host& host, const Saved& saved);
+std::unique_ptr<Manager> make_v2(const Host& host, const std::string& cgroups_path, const std::string& id);
+std::unique_ptr<Manager> make_v2(const Host& host, const Saved& saved);
+
+// Shared by both drivers: signal every process, frozen so nothing forks meanwhile.
+class ManagerBase : public Manager {
+ protected:
+  virtual bool can_freeze() const = 0;
+  void signal_each(int sig);
+};
+
+}  // namespace ocirun::cgroups::detail

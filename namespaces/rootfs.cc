@@ -1,0 +1,452 @@
+#include "rootfs.h"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <deque>
+#include <fmt/format.h>
+
+#include "error.h"
+#include "fs.h"
+
+namespace ocirun::namespaces {
+
+namespace {
+
+std::string fd_path(int fd) { return fmt::format("/proc/self/fd/{}", fd); }
+
+std::deque<std::string> path_components(const std::string& path) {
+  std::deque<std::string> out;
+  for (auto& c : fs::split(path, '/'))
+    if (!c.empty() && c != ".") out.push_back(std::move(c));
+  return out;
+}
+
+// Creates the missing component `name` in `dir`: a directory, or an empty file when last.
+void create_component(int dir, const std::string& name, bool as_file) {
+  if (as_file) {
+    int fd = ::openat(dir, name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0 && errno != EEXIST) throw_errno("create " + name);
+    if (fd >= 0) ::close(fd);
+  } else if (::mkdirat(dir, name.c_str(), 0755) < 0 && errno != EEXIST) {
+    throw_errno("mkdir " + name);
+  }
+}
+
+unsigned long parse_propagation_or_zero(const std::string& name) {
+  static const std::pair<const char*, unsigned long> table[] = {
+      {"private", MS_PRIVATE},         {"rprivate", MS_PRIVATE | MS_REC},
+      {"shared", MS_SHARED},           {"rshared", MS_SHARED | MS_REC},
+      {"slave", MS_SLAVE},             {"rslave", MS_SLAVE | MS_REC},
+      {"unbindable", MS_UNBINDABLE},   {"runbindable", MS_UNBINDABLE | MS_REC},
+  };
+  for (const auto& [n, flag] : table)
+    if (name == n) return flag;
+  return 0;
+}
+
+}  // namespace
+
+unsigned long parse_propagation(const std::string& name) {
+  if (name.empty()) return 0;
+  unsigned long flag = parse_propagation_or_zero(name);
+  if (!flag) fail(ErrorKind::InvalidSpec, "linux.rootfsPropagation: unknown propagation \"" + name + "\"");
+  return flag;
+}
+
+UniqueFd open_in_root(int root, const std::string& path, Create create) {
+  std::deque<std::string> todo = path_components(path);
+  std::vector<UniqueFd> walked;  // the directories below root we are in, deepest last
+  int symlinks = 0;
+  auto current = [&] { return walked.empty() ? root : walked.back().get(); };
+  auto where = [&] { return "resolve " + path + " in " + "the container rootfs"; };
+
+  while (!todo.empty()) {
+    std::string name = std::move(todo.front());
+    todo.pop_front();
+    if (name == "..") {  // ".." at the root stays at the root, as in a chroot
+      if (!walked.empty()) walked.pop_back();
+      continue;
+    }
+    const bool last = todo.empty();
+    UniqueFd fd(::openat(current(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd && errno == ENOENT && create != Create::None) {
+      with_context(where(), [&] { create_component(current(), name, last && create == Create::File); });
+      fd.reset(::openat(current(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    }
+    if (!fd) throw_errno(where() + ": " + name);
+
+    struct stat st;
+    check(::fstat(fd.get(), &st), where());
+    if (S_ISLNK(st.st_mode)) {
+      if (++symlinks > 40) throw_errno(ELOOP, where());
+      char target[PATH_MAX];
+      ssize_t n = ::readlinkat(current(), name.c_str(), target, sizeof target - 1);
+      if (n < 0) throw_errno(where() + ": readlink " + name);
+      std::string link(target, static_cast<size_t>(n));
+      if (!link.empty() && link[0] == '/') walked.clear();  // absolute links restart at the rootfs
+      auto parts = path_components(link);
+      todo.insert(todo.begin(), parts.begin(), parts.end());
+      continue;
+    }
+    if (!last && !S_ISDIR(st.st_mode)) throw_errno(ENOTDIR, where() + ": " + name);
+    walked.push_back(std::move(fd));
+  }
+  if (walked.empty()) return UniqueFd(check(::openat(root, ".", O_PATH | O_CLOEXEC), where()));
+  return std::move(walked.back());
+}
+
+MountFlags parse_mount_options(const std::vector<std::string>& options) {
+  struct Opt {
+    const char* name;
+    unsigned long set, clear;
+  };
+  static const Opt flag_options[] = {
+      {"ro", MS_RDONLY, 0},          {"rw", 0, MS_RDONLY},
+      {"nosuid", MS_NOSUID, 0},      {"suid", 0, MS_NOSUID},
+      {"nodev", MS_NODEV, 0},        {"dev", 0, MS_NODEV},
+      {"noexec", MS_NOEXEC, 0},      {"exec", 0, MS_NOEXEC},
+      {"sync", MS_SYNCHRONOUS, 0},   {"async", 0, MS_SYNCHRONOUS},
+      {"dirsync", MS_DIRSYNC, 0},    {"mand", MS_MANDLOCK, 0},
+      {"nomand", 0, MS_MANDLOCK},    {"noatime", MS_NOATIME, 0},
+      {"atime", 0, MS_NOATIME},      {"nodiratime", MS_NODIRATIME, 0},
+      {"diratime", 0, MS_NODIRATIME}, {"relatime", MS_RELATIME, 0},
+      {"norelatime", 0, MS_RELATIME}, {"strictatime", MS_STRICTATIME, 0},
+      {"nostrictatime", 0, MS_STRICTATIME}, {"lazytime", MS_LAZYTIME, 0},
+      {"nolazytime", 0, MS_LAZYTIME}, {"defaults", 0, 0},
+      {"remount", 0, 0},
+  };
+  MountFlags out;
+  for (const auto& o : options) {
+    if (o == "bind" || o == "rbind") {
+      out.bind = true;
+      out.recursive = out.recursive || o == "rbind";
+      continue;
+    }
+    if (unsigned long prop = parse_propagation_or_zero(o)) {
+      out.propagation = prop;
+      continue;
+    }
+    bool known = false;
+    for (const auto& f : flag_options) {
+      if (o == f.name) {
+        out.flags = (out.flags & ~f.clear) | f.set;
+        out.clear = (out.clear & ~f.set) | f.clear;
+        known = true;
+        break;
+      }
+    }
+    // crun's copy-up and idmap options are not filesystem data; the rest is.
+    if (!known && o != "tmpcopyup" && o != "idmap" && o != "ridmap" && o != "private-copy") {
+      if (!out.data.empty()) out.data += ",";
+      out.data += o;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// Flags a remount must keep: inside a user namespace the kernel refuses to drop
+// nosuid/nodev/noexec/atime flags that the outer mount has ("locked" flags).
+unsigned long current_mount_flags(const std::string& target) {
+  struct statvfs sv;
+  if (::statvfs(target.c_str(), &sv) < 0) return 0;
+  static const std::pair<unsigned long, unsigned long> table[] = {
+      {ST_NOSUID, MS_NOSUID}, {ST_NODEV, MS_NODEV}, {ST_NOEXEC, MS_NOEXEC}, {ST_NOATIME, MS_NOATIME},
+      {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME}, {ST_RDONLY, MS_RDONLY},
+  };
+  unsigned long flags = 0;
+  for (const auto& [st, ms] : table)
+    if (sv.f_flag & st) flags |= ms;
+  return flags;
+}
+
+void do_mount(const std::string& source, const std::string& target, const char* type, unsigned long flags,
+              const std::string& data, const std::string& what) {
+  if (::mount(source.empty() ? nullptr : source.c_str(), target.c_str(), type, flags,
+              data.empty() ? nullptr : data.c_str()) < 0)
+    throw_errno(what);
+}
+
+// Bind-remount with `flags`, keeping the mount's other flags (needed for ro binds).
+void remount_bind(const std::string& target, unsigned long flags, unsigned long clear, const std::string& what) {
+  unsigned long keep = current_mount_flags(target) & ~clear & ~MS_RDONLY;
+  do_mount("", target, nullptr, MS_BIND | MS_REMOUNT | keep | flags, "", what);
+}
+
+struct Context {
+  const spec::Spec& spec;
+  const RootfsOptions& opts;
+  UniqueFd root;  // O_PATH fd of the rootfs
+};
+
+bool is_bind(const spec::Mount& m, const MountFlags& mf) { return mf.bind || m.type == "bind"; }
+
+std::string bind_source(const Context& ctx, const spec::Mount& m) {
+  if (m.source.empty() || m.source[0] == '/') return m.source;
+  return ctx.opts.bundle + "/" + m.source;
+}
+
+void mount_bind(const Context& ctx, const spec::Mount& m, const MountFlags& mf, const std::string& what) {
+  std::string source = bind_source(ctx, m);
+  struct stat st;
+  if (::stat(source.c_str(), &st) < 0) throw_errno(what + ": source " + source);
+  UniqueFd dest = open_in_root(ctx.root.get(), m.destination, S_ISDIR(st.st_mode) ? Create::Dir : Create::File);
+  do_mount(source, fd_path(dest.get()), nullptr, MS_BIND | (mf.recursive ? MS_REC : 0), "", what);
+  unsigned long extra = mf.flags & ~(MS_BIND | MS_REC);
+  if (extra || mf.clear) {
+    // The new mount sits on top of `dest`: reopen to reach it rather than what it covers.
+    UniqueFd mounted = open_in_root(ctx.root.get(), m.destination, Create::None);
+    remount_bind(fd_path(mounted.get()), extra, mf.clear, what + ": remount");
+  }
+}
+
+// Host cgroup hierarchies: (mount point, fs type, super options without rw/ro).
+struct CgroupMount {
+  std::string mount_point, fstype, options;
+};
+
+std::vector<CgroupMount> host_cgroup_mounts() {
+  std::vector<CgroupMount> out;
+  for (const auto& line : fs::split(fs::read_file("/proc/self/mountinfo"), '\n')) {
+    auto sep = line.find(" - ");
+    if (sep == std::string::npos) continue;
+    auto left = fs::split(line.substr(0, sep), ' ');
+    auto right = fs::split(line.substr(sep + 3), ' ');
+    if (left.size() < 5 || right.size() < 3) continue;
+    if (right[0] != "cgroup" && right[0] != "cgroup2") continue;
+    std::string opts;
+    for (const auto& o : fs::split(right[2], ',')) {
+      if (o == "rw" || o == "ro") continue;
+      opts += (opts.empty() ? "" : ",") + o;
+    }
+    out.push_back({left[4], right[0], opts});
+  }
+  return out;
+}
+
+// The caller's own cgroup path in the hierarchy whose options name `controllers`.
+std::string own_cgroup(const CgroupMount& cg) {
+  for (const auto& line : fs::split(fs::read_file("/proc/self/cgroup"), '\n')) {
+    auto f = fs::split(line, ':');
+    if (f.size() < 3) continue;
+    bool v2 = f[1].empty();
+    if ((cg.fstype == "cgroup2") == v2 && (v2 || ("," + cg.options + ",").find("," + f[1] + ",") != std::string::npos))
+      return f[2];
+  }
+  return "/";
+}
+
+// A "cgroup" mount: cgroup2 on a unified host; on v1/hybrid a tmpfs holding one mount
+// per host hierarchy, as runc lays it out. Without a cgroup namespace the container's
+// own cgroup directories are bind-mounted, so it never sees the host's tree.
+void mount_cgroup(const Context& ctx, const spec::Mount& m, const MountFlags& mf, const std::string& what) {
+  const std::string base = "/sys/fs/cgroup";
+  auto hierarchies = host_cgroup_mounts();
+  UniqueFd dest = open_in_root(ctx.root.get(), m.destination, Create::Dir);
+  bool unified = hierarchies.size() == 1 && hierarchies[0].mount_point == base;
+  auto mount_one = [&](const CgroupMount& cg, const std::string& target) {
+    if (ctx.opts.new_cgroup_namespace) {
+      if (::mount(cg.fstype.c_str(), target.c_str(), cg.fstype.c_str(), mf.flags, cg.options.empty() ? nullptr : cg.options.c_str()) == 0)
+        return;
+      if (errno != EPERM && errno != EBUSY) throw_errno(what + ": mount " + cg.mount_point);
+    }
+    do_mount(cg.mount_point + own_cgroup(cg), target, nullptr, MS_BIND | MS_REC, "", what + ": bind " + cg.mount_point);
+    remount_bind(target, mf.flags, mf.clear, what + ": remount " + cg.mount_point);
+  };
+  if (unified) {
+    mount_one(hierarchies[0], fd_path(dest.get()));
+    return;
+  }
+  do_mount("tmpfs", fd_path(dest.get()), "tmpfs", mf.flags & ~MS_RDONLY, "mode=755", what);
+  for (const auto& cg : hierarchies) {
+    if (cg.mount_point.rfind(base + "/", 0) != 0) continue;
+    std::string name = cg.mount_point.substr(base.size() + 1);
+    UniqueFd sub = open_in_root(ctx.root.get(), m.destination + "/" + name, Create::Dir);
+    mount_one(cg, fd_path(sub.get()));
+  }
+  if (mf.flags & MS_RDONLY) {
+    UniqueFd top = open_in_root(ctx.root.get(), m.destination, Create::None);
+    remount_bind(fd_path(top.get()), MS_RDONLY, 0, what + ": remount read-only");
+  }
+}
+
+void mount_one(const Context& ctx, const spec::Mount& m, size_t index) {
+  std::string what = fmt::format("mounts[{}] {} on {}", index, m.type.empty() ? "bind" : m.type, m.destination);
+  MountFlags mf = parse_mount_options(m.options);
+  if (is_bind(m, mf)) {
+    mount_bind(ctx, m, mf, what);
+  } else if (m.type == "cgroup" || m.type == "cgroup2") {
+    mount_cgroup(ctx, m, mf, what);
+  } else {
+    UniqueFd dest = open_in_root(ctx.root.get(), m.destination, Create::Dir);
+    std::string target = fd_path(dest.get());
+    std::string source = m.source.empty() ? m.type : m.source;
+    if (::mount(source.c_str(), target.c_str(), m.type.c_str(), mf.flags, mf.data.empty() ? nullptr : mf.data.c_str()) < 0) {
+      // sysfs needs a network namespace of the user namespace's own; like runc, fall back to a bind of the host's /sys.
+      if (m.type == "sysfs" && errno == EPERM && ctx.opts.in_user_namespace) {
+        do_mount("/sys", target, nullptr, MS_BIND | MS_REC, "", what);
+        UniqueFd mounted = open_in_root(ctx.root.get(), m.destination, Create::None);
+        remount_bind(fd_path(mounted.get()), mf.flags, mf.clear, what + ": remount");
+      } else {
+        throw_errno(what);
+      }
+    }
+  }
+  if (mf.propagation) {
+    UniqueFd mounted = open_in_root(ctx.root.get(), m.destination, Create::None);
+    do_mount("", fd_path(mounted.get()), nullptr, mf.propagation, "", what + ": propagation");
+  }
+}
+
+struct DefaultDevice {
+  const char* path;
+  unsigned major, minor;
+};
+const DefaultDevice kDefaultDevices[] = {
+    {"/dev/null", 1, 3}, {"/dev/zero", 1, 5},    {"/dev/full", 1, 7},
+    {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},
+};
+
+std::string dirname_of(const std::string& path) {
+  auto pos = path.rfind('/');
+  return pos == std::string::npos || pos == 0 ? "/" : path.substr(0, pos);
+}
+std::string basename_of(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
+void create_device(const Context& ctx, const spec::Device& d) {
+  std::string what = "create device " + d.path;
+  UniqueFd parent = open_in_root(ctx.root.get(), dirname_of(d.path), Create::Dir);
+  std::string name = basename_of(d.path);
+  if (ctx.opts.in_user_namespace) {
+    // mknod is not allowed in a user namespace: bind the host's node instead.
+    with_context(what, [&] { create_component(parent.get(), name, true); });
+    UniqueFd node = UniqueFd(check(::openat(parent.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC), what));
+    do_mount(d.path, fd_path(node.get()), nullptr, MS_BIND, "", what);
+    return;
+  }
+  mode_t type = d.type == "b" ? S_IFBLK : d.type == "p" ? S_IFIFO : S_IFCHR;
+  mode_t perm = d.file_mode ? (*d.file_mode & 07777) : 0666;
+  ::unlinkat(parent.get(), name.c_str(), 0);
+  check(::mknodat(parent.get(), name.c_str(), type | perm, makedev(d.major, d.minor)), what);
+  check(::fchownat(parent.get(), name.c_str(), d.uid.value_or(0), d.gid.value_or(0), AT_SYMLINK_NOFOLLOW), what + ": chown");
+}
+
+void create_dev_symlinks(const Context& ctx) {
+  std::vector<std::pair<std::string, std::string>> links = {
+      {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+      {"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"}};
+  if (fs::exists("/proc/kcore")) links.push_back({"/proc/kcore", "core"});
+  UniqueFd dev = open_in_root(ctx.root.get(), "/dev", Create::Dir);
+  for (const auto& [target, name] : links)
+    if (::symlinkat(target.c_str(), dev.get(), name.c_str()) < 0 && errno != EEXIST)
+      throw_errno("create /dev/" + name);
+}
+
+bool dev_is_bind_mounted(const spec::Spec& spec) {
+  for (const auto& m : spec.mounts)
+    if (m.destination == "/dev" && is_bind(m, parse_mount_options(m.options))) return true;
+  return false;
+}
+
+void create_devices(const Context& ctx) {
+  const auto& spec_devices = ctx.spec.linux->devices;
+  if (!dev_is_bind_mounted(ctx.spec)) {
+    for (const auto& dd : kDefaultDevices) {
+      bool overridden = std::any_of(spec_devices.begin(), spec_devices.end(), [&](const auto& d) { return d.path == dd.path; });
+      if (!overridden) create_device(ctx, spec::Device{"c", dd.path, dd.major, dd.minor, 0666, 0, 0});
+    }
+    create_dev_symlinks(ctx);
+  }
+  for (const auto& d : spec_devices) create_device(ctx, d);
+}
+
+void pivot_into(const std::string& rootfs, bool no_pivot) {
+  if (no_pivot) {
+    check(::chdir(rootfs.c_str()), "chdir " + rootfs);
+    do_mount(rootfs, "/", nullptr, MS_MOVE, "", "move " + rootfs + " to /");
+    check(::chroot("."), "chroot " + rootfs);
+    check(::chdir("/"), "chdir /");
+    return;
+  }
+  UniqueFd old_root(check(::open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC), "open /"));
+  UniqueFd new_root(check(::open(rootfs.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC), "open " + rootfs));
+  check(::fchdir(new_root.get()), "chdir " + rootfs);
+  // pivot_root(".", ".") stacks the old root on top of the new one; it is then detached.
+  check(static_cast<int>(::syscall(SYS_pivot_root, ".", ".")), "pivot_root " + rootfs);
+  check(::fchdir(old_root.get()), "chdir to the old root");
+  // Keep the unmount from propagating to the host.
+  do_mount("", ".", nullptr, MS_SLAVE | MS_REC, "", "make the old root a slave");
+  check(::umount2(".", MNT_DETACH), "unmount the old root");
+  check(::chdir("/"), "chdir /");
+}
+
+}  // namespace
+
+void mount_rootfs(const spec::Spec& spec, const RootfsOptions& opts) {
+  const std::string& rootfs = opts.rootfs;
+  unsigned long prop = parse_propagation(spec.linux->rootfs_propagation);
+  // Nothing mounted from here on may reach the host: start from a slave (or private) copy.
+  unsigned long initial = (prop & MS_PRIVATE) ? (MS_PRIVATE | MS_REC) : (MS_SLAVE | MS_REC);
+  do_mount("", "/", nullptr, initial, "", "set propagation of /");
+  // pivot_root needs the new root to be a mount point.
+  do_mount(rootfs, rootfs, nullptr, MS_BIND | MS_REC, "", "bind " + rootfs + " onto itself");
+
+  Context ctx{spec, opts, UniqueFd(check(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC), "open " + rootfs))};
+  for (size_t i = 0; i < spec.mounts.size(); ++i) mount_one(ctx, spec.mounts[i], i);
+  create_devices(ctx);
+  ctx.root.reset();
+  pivot_into(rootfs, opts.no_pivot);
+}
+
+void create_cwd(const std::string& rootfs, const std::string& cwd) {
+  UniqueFd root(check(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC), "open " + rootfs));
+  with_context("process.cwd " + cwd, [&] { open_in_root(root.get(), cwd, Create::Dir); });
+}
+
+void finish_rootfs(const spec::Spec& spec, const RootfsOptions&) {
+  UniqueFd root(check(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), "open /"));
+  auto open_existing = [&](const std::string& path) -> UniqueFd {
+    try {
+      return open_in_root(root.get(), path, Create::None);
+    } catch (const Error& e) {
+      if (e.sys_errno() == ENOENT) return UniqueFd();
+      throw;
+    }
+  };
+  for (const auto& path : spec.linux->masked_paths) {
+    UniqueFd fd = open_existing(path);
+    if (!fd) continue;
+    struct stat st;
+    check(::fstat(fd.get(), &st), "mask " + path);
+    if (S_ISDIR(st.st_mode))
+      do_mount("tmpfs", fd_path(fd.get()), "tmpfs", MS_RDONLY, "", "mask " + path);
+    else
+      do_mount("/dev/null", fd_path(fd.get()), nullptr, MS_BIND, "", "mask " + path);
+  }
+  for (const auto& path : spec.linux->readonly_paths) {
+    UniqueFd fd = open_existing(path);
+    if (!fd) continue;
+    do_mount(fd_path(fd.get()), fd_path(fd.get()), nullptr, MS_BIND | MS_REC, "", "read-only path " + path);
+    UniqueFd mounted = open_existing(path);
+    remount_bind(fd_path(mounted.get()), MS_RDONLY, 0, "read-only path " + path);
+  }
+  if (spec.root.readonly) remount_bind("/", MS_RDONLY, 0, "make the root read-only");
+  if (unsigned long prop = parse_propagation(spec.linux->rootfs_propagation))
+    do_mount("", "/", nullptr, prop, "", "set propagation of / to " + spec.linux->rootfs_propagation);
+}
+
+void mount_console(const std::string& slave_path) {
+  UniqueFd root(check(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), "open /"));
+  UniqueFd console = open_in_root(root.get(), "/dev/console", Create::File);
+  do_mount(slave_path, fd_path(console.get()), nullptr, MS_BIND, "", "bind " + slave_path + " to /dev/console");
+}
+
+}  // namespace ocirun::namespaces

@@ -1,0 +1,51 @@
+// The container's root filesystem, built inside its new mount namespace:
+// spec mounts in order, devices, pivot_root, then masked and read-only paths.
+// Every destination is resolved inside the rootfs one component at a time, so a
+// symlink or ".." in the rootfs can never make a mount land on the host.
+#pragma once
+#include <string>
+
+#include "spec.h"
+#include "unique_fd.h"
+
+namespace ocirun::namespaces {
+
+struct RootfsOptions {
+  std::string rootfs;  // absolute, symlinks resolved
+  std::string bundle;  // relative bind sources are relative to it
+  bool no_pivot = false;
+  bool in_user_namespace = false;  // devices are bind-mounted, not created, and locked flags kept
+  bool new_cgroup_namespace = false;
+};
+
+// Opens (O_PATH) the path inside the directory `root`, following symlinks as if
+// `root` were "/", and never leaving it. Missing directories are created when
+// `create` is Dir; with File the last component is created as an empty file.
+enum class Create { None, Dir, File };
+UniqueFd open_in_root(int root, const std::string& path, Create create);
+
+// Parses mount options into flags and filesystem data ("size=64m,mode=755").
+struct MountFlags {
+  unsigned long flags = 0;        // MS_* to set
+  unsigned long clear = 0;        // MS_* an option clears (rw, suid, ...)
+  unsigned long propagation = 0;  // MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE (| MS_REC)
+  bool bind = false, recursive = false;
+  std::string data;
+};
+MountFlags parse_mount_options(const std::vector<std::string>& options);
+unsigned long parse_propagation(const std::string& name);  // "" -> 0; throws on unknown
+
+// Steps 1-3: propagation, every spec mount, default and spec devices, then pivot_root
+// (or MS_MOVE + chroot). Runs in the container's init with the host's /proc still visible.
+void mount_rootfs(const spec::Spec& spec, const RootfsOptions& opts);
+
+// Creates the process's cwd inside the rootfs when missing (as runc does); call before pivot.
+void create_cwd(const std::string& rootfs, const std::string& cwd);
+
+// After pivot_root: masked paths, read-only paths, read-only root, final propagation.
+void finish_rootfs(const spec::Spec& spec, const RootfsOptions& opts);
+
+// Bind-mounts the pty slave at /dev/console (after pivot_root).
+void mount_console(const std::string& slave_path);
+
+}  // namespace ocirun::namespaces

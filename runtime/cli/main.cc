@@ -1,0 +1,338 @@
+// The ocirun command line: runc's commands and flags, each parsed here and handed
+// to one runtime:: function. Errors become "ocirun: <what>: <why>" and exit 1.
+#include <sys/capability.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fmt/format.h>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "container.h"
+#include "error.h"
+#include "fs.h"
+#include "log.h"
+#include "parse.h"
+#include "process.h"
+
+using namespace ocirun;
+using nlohmann::json;
+
+namespace {
+
+struct FlagSpec {
+  std::string name;       // long name without dashes
+  std::string alias;      // short or other name, may be empty
+  bool takes_value;
+  std::string help;
+};
+
+struct Parsed {
+  std::map<std::string, std::string> values;
+  std::set<std::string> set;
+  std::vector<std::string> positional;
+  bool has(const std::string& n) const { return set.count(n) > 0; }
+  std::string get(const std::string& n, const std::string& def = {}) const {
+    auto it = values.find(n);
+    return it == values.end() ? def : it->second;
+  }
+};
+
+// urfave/cli style as runc parses: -f and --f alike, --flag=value or --flag value,
+// flags stop at the first positional argument (so "exec ID sh -c x" keeps "-c").
+Parsed parse_flags(const std::vector<std::string>& args, size_t& i, const std::vector<FlagSpec>& specs,
+                   const std::string& command, bool stop_at_positional) {
+  Parsed p;
+  for (; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--") {
+      ++i;
+      break;
+    }
+    if (a.size() < 2 || a[0] != '-') {
+      if (stop_at_positional) break;
+      p.positional.push_back(a);
+      continue;
+    }
+    std::string name = a.substr(a[1] == '-' ? 2 : 1);
+    std::optional<std::string> value;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    const FlagSpec* spec = nullptr;
+    for (const auto& s : specs)
+      if (s.name == name || (!s.alias.empty() && s.alias == name)) spec = &s;
+    if (!spec) fail(ErrorKind::InvalidArgument, fmt::format("{}: unknown flag {}", command, a));
+    if (spec->takes_value && !value) {
+      if (i + 1 >= args.size()) fail(ErrorKind::InvalidArgument, fmt::format("{}: flag --{} needs a value", command, spec->name));
+      value = args[++i];
+    }
+    p.set.insert(spec->name);
+    if (value) p.values[spec->name] = *value;
+  }
+  if (!stop_at_positional)
+    for (; i < args.size(); ++i) p.positional.push_back(args[i]);
+  return p;
+}
+
+struct Command {
+  std::string name;
+  std::string usage;
+  std::string summary;
+  std::vector<FlagSpec> flags;
+  std::function<int(const Parsed&, const runtime::StateStore&)> run;
+};
+
+std::string flag_help(const std::vector<FlagSpec>& flags) {
+  std::string out;
+  for (const auto& f : flags) {
+    std::string names = "--" + f.name + (f.alias.empty() ? "" : (f.alias.size() == 1 ? ", -" : ", --") + f.alias);
+    if (f.takes_value) names += " value";
+    out += fmt::format("   {:<32} {}\n", names, f.help);
+  }
+  return out;
+}
+
+const std::vector<FlagSpec> kGlobalFlags = {
+    {"root", "", true, "state directory (default: /run/ocirun)"},
+    {"log", "", true, "log file (default: stderr)"},
+    {"log-format", "", true, "log format: text or json"},
+    {"debug", "", false, "log debug messages"},
+    {"systemd-cgroup", "", false, "use systemd to manage cgroups (not supported yet)"},
+    {"rootless", "", true, "accepted for compatibility (auto)"},
+    {"criu", "", true, "accepted for compatibility (checkpoint is not supported)"},
+    {"version", "v", false, "print the version"},
+    {"help", "h", false, "show help"},
+};
+
+const std::vector<FlagSpec> kCreateFlags = {
+    {"bundle", "b", true, "path to the bundle directory (default: current directory)"},
+    {"pid-file", "", true, "write the container's init pid to this file"},
+    {"console-socket", "", true, "unix socket that receives the pty master when process.terminal is true"},
+    {"no-pivot", "", false, "use MS_MOVE + chroot instead of pivot_root (for ramfs roots)"},
+    {"no-new-keyring", "", false, "keep the caller's session keyring"},
+    {"preserve-fds", "", true, "pass this many extra fds (3, 4, ...) to the container"},
+};
+
+std::string need_id(const Parsed& p, const std::string& cmd, size_t max_args = 1) {
+  if (p.positional.empty()) fail(ErrorKind::InvalidArgument, cmd + ": a container id is required");
+  if (p.positional.size() > max_args)
+    fail(ErrorKind::InvalidArgument, fmt::format("{}: unexpected argument \"{}\"", cmd, p.positional[max_args]));
+  return p.positional[0];
+}
+
+runtime::CreateOptions create_options(const Parsed& p, const std::string& cmd) {
+  runtime::CreateOptions o;
+  o.id = need_id(p, cmd);
+  o.bundle = p.get("bundle", ".");
+  o.pid_file = p.get("pid-file");
+  if (!o.pid_file.empty() && o.pid_file[0] != '/') o.pid_file = std::string(get_current_dir_name()) + "/" + o.pid_file;
+  o.console_socket = p.get("console-socket");
+  o.no_pivot = p.has("no-pivot");
+  o.no_new_keyring = p.has("no-new-keyring");
+  if (p.has("preserve-fds")) {
+    const std::string v = p.get("preserve-fds");
+    if (v.empty() || v.size() > 6 || !std::all_of(v.begin(), v.end(), ::isdigit))
+      fail(ErrorKind::InvalidArgument, cmd + ": --preserve-fds must be a non-negative number, got \"" + v + "\"");
+    o.preserve_fds = std::stoi(v);
+  }
+  return o;
+}
+
+json features_json() {
+  json caps = json::array();
+  for (int c = 0; c <= runtime::last_capability(); ++c) {
+    char* name = cap_to_name(c);
+    std::string upper = name;
+    cap_free(name);
+    std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+    if (upper.rfind("CAP_", 0) == 0) caps.push_back(upper);
+  }
+  return {
+      {"ociVersionMin", "1.0.0"},
+      {"ociVersionMax", "1.2.0"},
+      {"hooks", json::array()},
+      {"mountOptions",
+       {"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "lazytime", "mand", "noatime",
+        "nodev", "nodiratime", "noexec", "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid", "private",
+        "rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw", "shared", "slave",
+        "strictatime", "suid", "sync", "unbindable"}},
+      {"linux",
+       {{"namespaces", {"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"}},
+        {"capabilities", caps},
+        {"cgroup", {{"v1", false}, {"v2", false}, {"systemd", false}, {"systemdUser", false}}},
+        {"seccomp", {{"enabled", false}}},
+        {"apparmor", {{"enabled", false}}},
+        {"selinux", {{"enabled", false}}},
+        {"intelRdt", {{"enabled", false}}},
+        {"mountExtensions", {{"idmap", {{"enabled", false}}}}}}},
+      {"annotations", {{"org.opencontainers.runtime-spec.version", "1.2.0"}, {"io.github.ocirun.version", OCIRUN_VERSION}}},
+  };
+}
+
+std::vector<Command> commands() {
+  using runtime::StateStore;
+  return {
+      {"create", "create [flags] ID", "create a container, its init waiting for start", kCreateFlags,
+       [](const Parsed& p, const StateStore& store) {
+         runtime::create_container(store, create_options(p, "create"));
+         return 0;
+       }},
+      {"start", "start ID", "run the user process of a created container", {},
+       [](const Parsed& p, const StateStore& store) {
+         runtime::start_container(store, need_id(p, "start"));
+         return 0;
+       }},
+      {"run", "run [flags] ID", "create and start a container; wait for it unless --detach", [] {
+         auto f = kCreateFlags;
+         f.push_back({"detach", "d", false, "return once the container runs"});
+         f.push_back({"keep", "", false, "accepted for compatibility"});
+         return f;
+       }(),
+       [](const Parsed& p, const StateStore& store) {
+         return runtime::run_container(store, create_options(p, "run"), p.has("detach"));
+       }},
+      {"state", "state ID", "print the state of a container as JSON", {},
+       [](const Parsed& p, const StateStore& store) {
+         std::cout << runtime::container_state_json(store, need_id(p, "state")) << "\n";
+         return 0;
+       }},
+      {"list", "list [flags]", "list containers", {{"format", "f", true, "table or json"}, {"quiet", "q", false, "ids only"}},
+       [](const Parsed& p, const StateStore& store) {
+         auto entries = runtime::list_containers(store);
+         std::string format = p.get("format", "table");
+         if (p.has("quiet")) {
+           for (const auto& e : entries) std::cout << e.state.id << "\n";
+         } else if (format == "json") {
+           json arr = json::array();
+           for (const auto& e : entries)
+             arr.push_back(json::parse(runtime::oci_state_json(e.state, e.status)));
+           std::cout << arr.dump() << "\n";
+         } else if (format == "table") {
+           std::cout << fmt::format("{:<20} {:<10} {:<10} {:<40} {:<32} {}\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
+           for (const auto& e : entries)
+             std::cout << fmt::format("{:<20} {:<10} {:<10} {:<40} {:<32} {}\n", e.state.id,
+                                      e.status == runtime::Status::Stopped ? 0 : e.state.pid, runtime::to_string(e.status),
+                                      e.state.bundle, e.state.created, e.state.owner.empty() ? "root" : e.state.owner);
+         } else {
+           fail(ErrorKind::InvalidArgument, "list: unknown --format \"" + format + "\" (table or json)");
+         }
+         return 0;
+       }},
+      {"kill", "kill [flags] ID [SIGNAL]", "send a signal (default SIGTERM) to the container's init",
+       {{"all", "a", false, "signal every process of the container"}},
+       [](const Parsed& p, const StateStore& store) {
+         std::string id = need_id(p, "kill", 2);
+         int sig = runtime::parse_signal(p.positional.size() > 1 ? p.positional[1] : "SIGTERM");
+         runtime::kill_container(store, id, sig, p.has("all"));
+         return 0;
+       }},
+      {"delete", "delete [flags] ID", "delete a stopped (or, with --force, any) container",
+       {{"force", "f", false, "kill the container if it is running"}},
+       [](const Parsed& p, const StateStore& store) {
+         std::string id = need_id(p, "delete");
+         try {
+           runtime::delete_container(store, id, p.has("force"));
+         } catch (const Error& e) {
+           // runc treats --force on a missing container as done; scripts rely on it.
+           if (!(p.has("force") && e.kind() == ErrorKind::NotFound)) throw;
+         }
+         return 0;
+       }},
+      {"features", "features", "print what this runtime implements (features.json)", {},
+       [](const Parsed&, const StateStore&) {
+         std::cout << features_json().dump(4) << "\n";
+         return 0;
+       }},
+      {"spec", "spec [flags]", "write a default config.json",
+       {{"bundle", "b", true, "directory to write config.json into"}, {"rootless", "", false, "a config for an unprivileged user"}},
+       [](const Parsed& p, const StateStore&) {
+         std::string path = p.get("bundle", ".") + "/config.json";
+         if (fs::exists(path)) fail(ErrorKind::AlreadyExists, "spec: " + path + " exists; remove it first");
+         fs::write_file(path, spec::to_json(spec::default_spec(p.has("rootless"))) + "\n", 0644);
+         return 0;
+       }},
+  };
+}
+
+void print_usage(const std::vector<Command>& cmds) {
+  std::cout << "ocirun: an OCI container runtime\n\nUsage: ocirun [global flags] COMMAND [flags] [ID] [args]\n\nCommands:\n";
+  for (const auto& c : cmds) std::cout << fmt::format("   {:<12} {}\n", c.name, c.summary);
+  std::cout << fmt::format("   {:<12} {}\n", "help", "show help for a command");
+  std::cout << "\nGlobal flags:\n" << flag_help(kGlobalFlags);
+}
+
+void print_command_help(const Command& c) {
+  std::cout << fmt::format("Usage: ocirun {}\n\n{}\n", c.usage, c.summary);
+  if (!c.flags.empty()) std::cout << "\nFlags:\n" << flag_help(c.flags);
+}
+
+int exit_code_for(const Error& e) {
+  (void)e;
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto cmds = commands();
+  try {
+    size_t i = 0;
+    Parsed global = parse_flags(args, i, kGlobalFlags, "ocirun", /*stop_at_positional=*/true);
+    std::string format = global.get("log-format", "text");
+    if (format != "text" && format != "json")
+      fail(ErrorKind::InvalidArgument, "--log-format must be text or json, got \"" + format + "\"");
+    log::configure({global.get("log"), format == "json", global.has("debug")});
+    if (global.has("version")) {
+      std::cout << "ocirun version " << OCIRUN_VERSION << "\nspec: 1.2.0\n";
+      return 0;
+    }
+    if (i >= args.size() || global.has("help")) {
+      print_usage(cmds);
+      return i >= args.size() && !global.has("help") ? 1 : 0;
+    }
+    std::string name = args[i++];
+    if (name == "help") {
+      if (i >= args.size()) {
+        print_usage(cmds);
+        return 0;
+      }
+      name = args[i];
+      for (const auto& c : cmds)
+        if (c.name == name) {
+          print_command_help(c);
+          return 0;
+        }
+      fail(ErrorKind::InvalidArgument, "help: unknown command \"" + name + "\"");
+    }
+    if (name == "ps" || name == "exec" || name == "pause" || name == "resume" || name == "update" || name == "events" ||
+        name == "checkpoint" || name == "restore")
+      fail(ErrorKind::Unsupported, name + ": not implemented yet");
+    const Command* cmd = nullptr;
+    for (const auto& c : cmds)
+      if (c.name == name) cmd = &c;
+    if (!cmd) fail(ErrorKind::InvalidArgument, "unknown command \"" + name + "\"; see ocirun --help");
+    auto flags = cmd->flags;
+    flags.push_back({"help", "h", false, "show help"});
+    Parsed parsed = parse_flags(args, i, flags, name, /*stop_at_positional=*/false);
+    if (parsed.has("help")) {
+      print_command_help(*cmd);
+      return 0;
+    }
+    if (global.has("systemd-cgroup") && (name == "create" || name == "run"))
+      fail(ErrorKind::Unsupported, "--systemd-cgroup: the systemd cgroup driver is not supported yet; use cgroupfs");
+    runtime::StateStore store(global.get("root", "/run/ocirun"));
+    return cmd->run(parsed, store);
+  } catch (const Error& e) {
+    log::error(e.what());
+    return exit_code_for(e);
+  } catch (const std::exception& e) {
+    log::error(std::string("internal error: ") + e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,223 @@
+// `create`: the parent side of the protocol in sync.h, as one list of steps with
+// one rollback: on any failure the children are killed and the state dir removed.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstring>
+#include <fmt/format.h>
+
+#include "container.h"
+#include "error.h"
+#include "fs.h"
+#include "init.h"
+#include "log.h"
+#include "parse.h"
+#include "scope_guard.h"
+#include "sync.h"
+
+namespace ocirun::runtime {
+
+namespace {
+
+std::string real_path(const std::string& path, const std::string& what) {
+  char buf[PATH_MAX];
+  if (!::realpath(path.c_str(), buf)) throw_errno(what + " " + path);
+  return buf;
+}
+
+std::string now_rfc3339() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  tm t;
+  gmtime_r(&ts.tv_sec, &t);
+  char buf[64];
+  size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &t);
+  snprintf(buf + n, sizeof buf - n, ".%09ldZ", ts.tv_nsec);
+  return buf;
+}
+
+// A unix socket path through the directory fd keeps it short whatever --root is
+// (sun_path holds 108 bytes; containerd's state paths can be longer).
+sockaddr_un socket_address_in(int dirfd, const char* name) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/%s", dirfd, name);
+  return addr;
+}
+
+UniqueFd listen_for_start(int dirfd) {
+  UniqueFd fd(check(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
+  sockaddr_un addr = socket_address_in(dirfd, kStartSocket);
+  check(::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), "bind the start socket");
+  check(::listen(fd.get(), 4), "listen on the start socket");
+  return fd;
+}
+
+void send_to_console_socket(const std::string& path, int master) {
+  UniqueFd sock(check(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) fail(ErrorKind::InvalidArgument, "--console-socket path too long: " + path);
+  std::strcpy(addr.sun_path, path.c_str());
+  check(::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), "connect to --console-socket " + path);
+  sync::send(sock.get(), sync::Msg::PtyMaster, 0, "/dev/ptmx", master);
+}
+
+// Kills and reaps a child unless released: every failure path of create uses it.
+class ChildProcess {
+ public:
+  explicit ChildProcess(pid_t pid = 0) : pid_(pid) {}
+  ChildProcess(const ChildProcess&) = delete;
+  ~ChildProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  pid_t get() const { return pid_; }
+  void reset(pid_t pid) { pid_ = pid; }
+  pid_t release() { return std::exchange(pid_, 0); }
+  // Reaps a child that exits on its own; its exit status describes failures.
+  int wait() {
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = 0;
+    return status;
+  }
+
+ private:
+  pid_t pid_;
+};
+
+std::string describe_exit(int status) {
+  if (WIFSIGNALED(status)) return fmt::format("killed by signal {}", WTERMSIG(status));
+  return fmt::format("exited with status {}", WEXITSTATUS(status));
+}
+
+void write_pid_file(const std::string& path, pid_t pid) {
+  std::string dir = path.substr(0, path.rfind('/') + 1);
+  std::string name = path.substr(path.rfind('/') + 1);
+  UniqueFd dirfd(check(::open(dir.empty() ? "." : dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC), "open pid file directory"));
+  with_context("write --pid-file " + path, [&] { fs::write_file_atomic_at(dirfd.get(), name, std::to_string(pid)); });
+}
+
+void check_host_requirements(const spec::Spec& spec, const namespaces::Plan& plan, const CreateOptions& opts) {
+  if (!spec.linux) fail(ErrorKind::InvalidSpec, "config.json: /linux: required on Linux");
+  if (!plan.has(CLONE_NEWNS)) fail(ErrorKind::InvalidSpec, "config.json: /linux/namespaces: a mount namespace is required");
+  if (spec.process->terminal && opts.console_socket.empty() && !opts.foreground_terminal)
+    fail(ErrorKind::InvalidArgument, "process.terminal is true: --console-socket is required");
+  if (!spec.process->terminal && !opts.console_socket.empty())
+    fail(ErrorKind::InvalidArgument, "--console-socket given but process.terminal is false");
+}
+
+}  // namespace
+
+Created create_container(const StateStore& store, const CreateOptions& opts) {
+  validate_id(opts.id);
+  const std::string bundle = real_path(opts.bundle, "bundle");
+  const spec::Spec spec = spec::load(bundle);
+  spec::validate_or_throw(spec, /*need_process=*/true);
+  std::string root_path = spec.root.path[0] == '/' ? spec.root.path : bundle + "/" + spec.root.path;
+  const std::string rootfs = real_path(root_path, "config.json: /root/path:");
+  const namespaces::Plan plan = namespaces::plan(*spec.linux);
+  check_host_requirements(spec, plan, opts);
+
+  InitContext ctx;
+  ctx.spec = &spec;
+  ctx.plan = &plan;
+  ctx.process = prepare_process(*spec.process);
+  ctx.id = opts.id;
+  ctx.rootfs = rootfs;
+  ctx.bundle = bundle;
+  ctx.no_pivot = opts.no_pivot;
+  ctx.no_new_keyring = opts.no_new_keyring;
+  ctx.preserve_fds = opts.preserve_fds;
+  if (const char* listen = ::getenv("LISTEN_FDS")) {
+    // systemd socket activation: pass the sockets on, addressed to the container's PID 1.
+    ctx.preserve_fds += std::atoi(listen);
+    ctx.process.env.push_back(fmt::format("LISTEN_FDS={}", std::atoi(listen)));
+    ctx.process.env.push_back("LISTEN_PID=1");
+  }
+  ctx.parent_pid = ::getpid();
+
+  ContainerDir dir = store.create(opts.id);
+  ScopeGuard remove_dir([&] { dir.remove(); });
+  UniqueFd start_listen = listen_for_start(dir.fd());
+  ctx.start_listen_fd = start_listen.get();
+
+  int pair[2];
+  check(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), "socketpair");
+  UniqueFd parent_end(pair[0]), child_end(pair[1]);
+  ctx.sync_fd = child_end.get();
+  ctx.parent_only_fds = {dir.fd(), parent_end.get()};
+
+  ChildProcess stage1(static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0)));
+  if (stage1.get() < 0) throw_errno("fork");
+  if (stage1.get() == 0) stage1_main(ctx);
+  child_end.reset();  // so a dead child shows as EOF
+  ChildProcess init;
+  int pty_master = -1;
+
+  auto child_failed = [&]() -> Error {
+    std::string how = stage1.get() > 0 ? "stage 1 " + describe_exit(stage1.wait()) : "the container init exited";
+    return Error(ErrorKind::Syscall, "container setup failed: " + how);
+  };
+
+  sync::send(parent_end.get(), sync::Msg::Go);
+  for (bool ready = false; !ready;) {
+    sync::Message m;
+    if (!sync::recv(parent_end.get(), m)) throw child_failed();
+    switch (m.type) {
+      case sync::Msg::UsernsReady:
+        namespaces::write_id_maps(stage1.get(), *spec.linux);
+        sync::send(parent_end.get(), sync::Msg::UsernsMapped);
+        break;
+      case sync::Msg::InitPid:
+        init.reset(m.value);
+        if (int status = stage1.wait(); status != 0) fail(ErrorKind::Syscall, "stage 1 " + describe_exit(status));
+        break;
+      case sync::Msg::PtyMaster:
+        if (opts.foreground_terminal)
+          pty_master = m.fd.release();
+        else
+          send_to_console_socket(opts.console_socket, m.fd.get());
+        break;
+      case sync::Msg::Ready:
+        ready = true;
+        break;
+      case sync::Msg::Error:
+        fail(ErrorKind::Syscall, m.text);
+      default:
+        fail(ErrorKind::Syscall, fmt::format("unexpected sync message {}", static_cast<int>(m.type)));
+    }
+  }
+
+  ContainerState state;
+  state.id = opts.id;
+  state.pid = init.get();
+  auto start_time = process_start_time(state.pid);
+  if (!start_time) fail(ErrorKind::Syscall, "the container init exited during create");
+  state.pid_start_time = *start_time;
+  state.bundle = bundle;
+  state.rootfs = rootfs;
+  state.created = now_rfc3339();
+  state.annotations = spec.annotations;
+  state.has_pid_namespace = plan.has(CLONE_NEWPID);
+  dir.save(state);
+  if (!opts.pid_file.empty()) write_pid_file(opts.pid_file, state.pid);
+
+  remove_dir.dismiss();
+  log::debug(fmt::format("created container {} with init pid {}", opts.id, state.pid));
+  return {init.release(), pty_master};
+}
+
+}  // namespace ocirun::runtime

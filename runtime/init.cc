@@ -1,0 +1,219 @@
+#include "init.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fmt/format.h>
+
+#include "error.h"
+#include "fs.h"
+#include "rootfs.h"
+#include "sync.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef KEYCTL_JOIN_SESSION_KEYRING
+#define KEYCTL_JOIN_SESSION_KEYRING 1
+#endif
+
+namespace ocirun::runtime {
+
+namespace {
+
+[[noreturn]] void die_with_error(int sync_fd, const std::string& message) {
+  try {
+    sync::send(sync_fd, sync::Msg::Error, 0, message);
+  } catch (...) {
+  }
+  _exit(1);
+}
+
+bool maps_root(const std::vector<spec::IdMapping>& maps) {
+  for (const auto& m : maps)
+    if (m.container_id == 0 && m.size > 0) return true;
+  return false;
+}
+
+// The sysctls that belong to a namespace the container has of its own; anything
+// else would change the host, so it is refused (as runc does).
+void check_sysctl(const std::string& key, const namespaces::Plan& plan) {
+  bool ipc = key == "kernel.msgmax" || key == "kernel.msgmnb" || key == "kernel.msgmni" || key == "kernel.sem" ||
+             key == "kernel.shmall" || key == "kernel.shmmax" || key == "kernel.shmmni" ||
+             key == "kernel.shm_rmid_forced" || key.rfind("fs.mqueue.", 0) == 0;
+  if (ipc && plan.has(CLONE_NEWIPC)) return;
+  if (key.rfind("net.", 0) == 0 && plan.has(CLONE_NEWNET)) return;
+  if ((key == "kernel.hostname" || key == "kernel.domainname") && plan.has(CLONE_NEWUTS)) return;
+  fail(ErrorKind::InvalidSpec, "linux.sysctl: \"" + key + "\" is not in a namespace of the container's own");
+}
+
+void write_sysctls(const spec::Linux& linux_config, const namespaces::Plan& plan) {
+  for (const auto& [key, value] : linux_config.sysctl) {
+    check_sysctl(key, plan);
+    std::string path = "/proc/sys/" + key;
+    std::replace(path.begin() + 10, path.end(), '.', '/');
+    with_context("linux.sysctl " + key, [&] { fs::write_file_at(AT_FDCWD, path, value); });
+  }
+}
+
+void set_names(const spec::Spec& spec, const namespaces::Plan& plan) {
+  if (!plan.has(CLONE_NEWUTS)) return;
+  if (!spec.hostname.empty()) check(::sethostname(spec.hostname.data(), spec.hostname.size()), "sethostname " + spec.hostname);
+  if (!spec.domainname.empty())
+    check(::setdomainname(spec.domainname.data(), spec.domainname.size()), "setdomainname " + spec.domainname);
+}
+
+// A new pty from the container's devpts: the slave becomes stdio and /dev/console,
+// the master goes to the parent (and on to --console-socket).
+void setup_terminal(const InitContext& ctx) {
+  UniqueFd master(check(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), "open /dev/ptmx"));
+  check(::unlockpt(master.get()), "unlockpt");
+  char name[128];
+  if (::ptsname_r(master.get(), name, sizeof name) != 0) throw_errno("ptsname");
+  if (const auto& size = ctx.spec->process->console_size) {
+    winsize ws{static_cast<unsigned short>(size->height), static_cast<unsigned short>(size->width), 0, 0};
+    ::ioctl(master.get(), TIOCSWINSZ, &ws);
+  }
+  UniqueFd slave(check(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC), std::string("open ") + name));
+  namespaces::mount_console(name);
+  sync::send(ctx.sync_fd, sync::Msg::PtyMaster, 0, "/dev/ptmx", master.get());
+  for (int fd = 0; fd <= 2; ++fd) check(::dup2(slave.get(), fd), "dup2 the pty onto stdio");
+  check(::ioctl(0, TIOCSCTTY, 0), "make the pty the controlling terminal");
+}
+
+void write_oom_score_adj(const PreparedProcess& p) {
+  if (!p.oom_score_adj) return;
+  with_context("process.oomScoreAdj", [&] { fs::write_file_at(AT_FDCWD, "/proc/self/oom_score_adj", std::to_string(*p.oom_score_adj)); });
+}
+
+// A session keyring of the container's own, so it cannot read the host's keys.
+void join_session_keyring(const InitContext& ctx) {
+  if (ctx.no_new_keyring) return;
+  std::string name = "_ses." + ctx.id;
+  if (::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.c_str()) < 0 && errno != ENOSYS && errno != EPERM &&
+      errno != EACCES)
+    throw_errno("join a session keyring");
+}
+
+// Blocks until `start` connects, returning the connection (close-on-exec: `start`
+// sees EOF once execve succeeded, or the error text if it failed).
+UniqueFd wait_for_start(int listen_fd) {
+  for (;;) {
+    UniqueFd conn(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
+    if (!conn) {
+      if (errno == EINTR) continue;
+      throw_errno("wait for start");
+    }
+    char c;
+    ssize_t n = ::read(conn.get(), &c, 1);
+    if (n == 1) return conn;
+  }
+}
+
+std::vector<char*> c_strings(const std::vector<std::string>& v) {
+  std::vector<char*> out;
+  for (const auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+// The container's init, in the order the kernel needs: mounts while still privileged,
+// then the process's identity, capabilities last; everything that can fail happens
+// before Ready so `create` reports it.
+[[noreturn]] void init_main(const InitContext& ctx) {
+  const spec::Spec& spec = *ctx.spec;
+  const namespaces::Plan& plan = *ctx.plan;
+  const PreparedProcess& proc = ctx.process;
+  try {
+    // Die with `create` until Ready; a later parent death must not kill the container.
+    check(::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "prctl PR_SET_PDEATHSIG");
+    // In a new pid namespace the parent is outside it and getppid() is 0.
+    if (pid_t parent = ::getppid(); parent != 0 && parent != ctx.parent_pid) _exit(1);
+    check(::setsid(), "setsid");
+    ::umask(0);
+
+    namespaces::RootfsOptions opts{ctx.rootfs, ctx.bundle, ctx.no_pivot, plan.has(CLONE_NEWUSER),
+                                   static_cast<bool>(plan.new_flags & CLONE_NEWCGROUP)};
+    with_context("set up the rootfs", [&] { namespaces::mount_rootfs(spec, opts); });
+    if (proc.terminal) with_context("set up the terminal", [&] { setup_terminal(ctx); });
+    namespaces::create_cwd("/", proc.cwd);
+    set_names(spec, plan);
+    // Before finish_rootfs makes /proc/sys read-only.
+    write_sysctls(*spec.linux, plan);
+    with_context("set up the rootfs", [&] { namespaces::finish_rootfs(spec, opts); });
+    write_oom_score_adj(proc);
+    join_session_keyring(ctx);
+    // Raising a hard limit needs CAP_SYS_RESOURCE: before capabilities are dropped.
+    apply_rlimits(proc);
+    drop_bounding_set(proc.caps);
+    bool setgroups_allowed = !plan.has(CLONE_NEWUSER) || fs::trim(fs::read_file("/proc/self/setgroups")) == "allow";
+    switch_user(proc, setgroups_allowed);
+    if (::chdir(proc.cwd.c_str()) < 0) throw_errno("process.cwd: chdir " + proc.cwd);
+    std::string executable = find_executable(proc);
+    apply_capabilities(proc.caps);
+    if (proc.no_new_privileges) check(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl PR_SET_NO_NEW_PRIVS");
+    ::umask(proc.umask);
+    check(::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0), "prctl PR_SET_PDEATHSIG");
+
+    sync::send(ctx.sync_fd, sync::Msg::Ready);
+    ::close(ctx.sync_fd);
+    UniqueFd conn = wait_for_start(ctx.start_listen_fd);
+
+    // Only stdio and the preserved fds reach the process; ours are already close-on-exec.
+    ::syscall(SYS_close_range, 3 + ctx.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
+    auto argv = c_strings(proc.args);
+    auto envp = c_strings(proc.env);
+    ::execve(executable.c_str(), argv.data(), envp.data());
+    std::string err = fmt::format("exec {}: {}", executable, std::strerror(errno));
+    ssize_t unused = ::write(conn.get(), err.data(), err.size());
+    (void)unused;
+    _exit(127);
+  } catch (const std::exception& e) {
+    die_with_error(ctx.sync_fd, e.what());
+  }
+}
+
+}  // namespace
+
+void stage1_main(const InitContext& ctx) {
+  const namespaces::Plan& plan = *ctx.plan;
+  try {
+    for (int fd : ctx.parent_only_fds) ::close(fd);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    sync::expect(ctx.sync_fd, sync::Msg::Go);
+    namespaces::join_all(plan);
+    if (plan.new_user) {
+      check(::unshare(CLONE_NEWUSER), "unshare the user namespace");
+      sync::send(ctx.sync_fd, sync::Msg::UsernsReady);
+      sync::expect(ctx.sync_fd, sync::Msg::UsernsMapped);
+      // Become the namespace's root, so what follows runs with its full privileges.
+      if (maps_root(ctx.spec->linux->gid_mappings)) check(::setresgid(0, 0, 0), "setresgid 0 in the user namespace");
+      if (maps_root(ctx.spec->linux->uid_mappings)) check(::setresuid(0, 0, 0), "setresuid 0 in the user namespace");
+    }
+    if (plan.new_flags) check(::unshare(plan.new_flags), "unshare namespaces");
+    if (plan.new_flags & CLONE_NEWTIME) namespaces::write_time_offsets(*ctx.spec->linux);
+    // CLONE_PARENT: the init is the parent's child, so `run` can wait for it.
+    pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0));
+    if (pid < 0) throw_errno("clone the container init");
+    if (pid == 0) init_main(ctx);
+    sync::send(ctx.sync_fd, sync::Msg::InitPid, pid);
+    _exit(0);
+  } catch (const std::exception& e) {
+    die_with_error(ctx.sync_fd, e.what());
+  }
+}
+
+}  // namespace ocirun::runtime

@@ -1,0 +1,40 @@
+// The processes forked by `create`: stage 1 enters namespaces, the init (stage 2)
+// builds the container and waits for `start`. Internal to the runtime.
+#pragma once
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "namespaces.h"
+#include "process.h"
+#include "spec.h"
+#include "unique_fd.h"
+
+namespace ocirun::runtime {
+
+// Everything the children need, prepared by the parent before fork: the children
+// inherit it through fork's copy of memory.
+struct InitContext {
+  const spec::Spec* spec = nullptr;
+  const namespaces::Plan* plan = nullptr;
+  PreparedProcess process;
+  std::string id;
+  std::string rootfs;
+  std::string bundle;
+  bool no_pivot = false;
+  bool no_new_keyring = false;
+  int preserve_fds = 0;       // fds 3 .. 3+preserve_fds-1 reach the process
+  int sync_fd = -1;           // the children's end of the sync socket
+  int start_listen_fd = -1;   // `start` connects here
+  pid_t parent_pid = 0;
+  // The parent's fds the children must not keep: the locked state dir (its flock
+  // would block `start`) and the parent's end of the sync socket.
+  std::vector<int> parent_only_fds;
+};
+
+// Entry points of the forked children: they end in execve or _exit, never return,
+// so the parent's guards copied by fork never run in them.
+[[noreturn]] void stage1_main(const InitContext& ctx);
+
+}  // namespace ocirun::runtime

@@ -1,0 +1,236 @@
+// start, run, state, kill, delete, list: the commands that act on an existing container.
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fmt/format.h>
+
+#include "container.h"
+#include "error.h"
+#include "fs.h"
+#include "log.h"
+
+namespace ocirun::runtime {
+
+namespace {
+
+sockaddr_un socket_address_in(int dirfd, const char* name) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/%s", dirfd, name);
+  return addr;
+}
+
+// A pidfd for the container's init, if it is still the process we created.
+UniqueFd open_init(const ContainerState& s) {
+  UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, s.pid, 0)));
+  if (!fd) return fd;
+  // Checked after opening: the pidfd now pins this exact process.
+  auto start = process_start_time(s.pid);
+  if (!start || *start != s.pid_start_time) fd.reset();
+  return fd;
+}
+
+// Every process in the container's pid namespace (the init's, when it has its own).
+std::vector<pid_t> container_pids(const ContainerState& s) {
+  std::vector<pid_t> pids;
+  struct stat init_ns;
+  if (!s.has_pid_namespace || ::stat(fmt::format("/proc/{}/ns/pid", s.pid).c_str(), &init_ns) < 0) return {s.pid};
+  DIR* d = ::opendir("/proc");
+  if (!d) throw_errno("open /proc");
+  while (auto* e = ::readdir(d)) {
+    pid_t pid = std::atoi(e->d_name);
+    struct stat ns;
+    if (pid > 0 && ::stat(fmt::format("/proc/{}/ns/pid", pid).c_str(), &ns) == 0 && ns.st_ino == init_ns.st_ino &&
+        ns.st_dev == init_ns.st_dev)
+      pids.push_back(pid);
+  }
+  ::closedir(d);
+  return pids;
+}
+
+void signal_container(const ContainerState& s, int sig, bool all) {
+  UniqueFd init = open_init(s);
+  if (!init) fail(ErrorKind::BadState, "container " + s.id + " is not running");
+  if (all)
+    for (pid_t pid : container_pids(s))
+      if (pid != s.pid) ::kill(pid, sig);
+  if (::syscall(SYS_pidfd_send_signal, init.get(), sig, nullptr, 0) < 0 && errno != ESRCH)
+    throw_errno(fmt::format("send signal {} to {}", sig, s.pid));
+}
+
+// Waits until the init has exited (it may not be our child to waitpid).
+void wait_gone(const ContainerState& s) {
+  UniqueFd init = open_init(s);
+  if (!init) return;
+  pollfd p{init.get(), POLLIN, 0};
+  while (::poll(&p, 1, 10000) < 0 && errno == EINTR) {
+  }
+}
+
+void forward_and_wait_prep(sigset_t& set) {
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD, SIGPIPE, SIGALRM, SIGCONT, SIGTSTP})
+    sigaddset(&set, sig);
+}
+
+int exit_code(int status) {
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return WEXITSTATUS(status);
+}
+
+}  // namespace
+
+void start_container(const StateStore& store, const std::string& id) {
+  ContainerDir dir = store.open(id);
+  ContainerState s = dir.load();
+  Status status = dir.status(s);
+  if (status != Status::Created)
+    fail(ErrorKind::BadState, fmt::format("cannot start container {}: it is {}, not created", id, to_string(status)));
+  UniqueFd sock(check(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
+  sockaddr_un addr = socket_address_in(dir.fd(), kStartSocket);
+  check(::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), "connect to the container init");
+  check(::send(sock.get(), "s", 1, MSG_NOSIGNAL), "signal the container init");
+  // EOF means execve succeeded (the connection was close-on-exec); text is its error.
+  std::string reply;
+  char buf[512];
+  for (ssize_t n; (n = ::read(sock.get(), buf, sizeof buf)) != 0;) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    reply.append(buf, static_cast<size_t>(n));
+  }
+  ::unlinkat(dir.fd(), kStartSocket, 0);
+  s.started = true;
+  dir.save(s);
+  if (!reply.empty()) fail(ErrorKind::Syscall, "start container " + id + ": " + reply);
+}
+
+int run_container(const StateStore& store, const CreateOptions& opts, bool detach) {
+  sigset_t forwarded, old;
+  forward_and_wait_prep(forwarded);
+  // Blocked before create so no signal or child exit is missed; the children unblock.
+  ::sigprocmask(SIG_BLOCK, &forwarded, &old);
+  Created created = create_container(store, opts);
+  try {
+    start_container(store, opts.id);
+  } catch (...) {
+    try {
+      delete_container(store, opts.id, true);
+    } catch (...) {
+    }
+    throw;
+  }
+  if (detach) {
+    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    return 0;
+  }
+  int status = 0;
+  for (;;) {
+    int sig = ::sigwaitinfo(&forwarded, nullptr);
+    if (sig < 0) continue;
+    if (sig == SIGCHLD) {
+      pid_t r;
+      bool done = false;
+      while ((r = ::waitpid(-1, &status, WNOHANG)) > 0)
+        if (r == created.pid) {
+          done = true;
+          break;
+        }
+      if (done) break;
+      continue;
+    }
+    ::kill(created.pid, sig);
+  }
+  try {
+    delete_container(store, opts.id, true);
+  } catch (const Error& e) {
+    log::warn(std::string("delete after run: ") + e.what());
+  }
+  return exit_code(status);
+}
+
+std::string container_state_json(const StateStore& store, const std::string& id) {
+  ContainerDir dir = store.open(id, /*lock=*/false);
+  ContainerState s = dir.load();
+  return oci_state_json(s, dir.status(s));
+}
+
+void kill_container(const StateStore& store, const std::string& id, int sig, bool all) {
+  ContainerDir dir = store.open(id, /*lock=*/false);
+  ContainerState s = dir.load();
+  if (dir.status(s) == Status::Stopped) fail(ErrorKind::BadState, "container " + id + " not running");
+  signal_container(s, sig, all);
+}
+
+void delete_container(const StateStore& store, const std::string& id, bool force) {
+  ContainerDir dir = store.open(id);
+  ContainerState s;
+  try {
+    s = dir.load();
+  } catch (const Error& e) {
+    if (!force) throw;
+    log::warn(std::string("removing container with unreadable state: ") + e.what());
+    dir.remove();
+    return;
+  }
+  Status status = dir.status(s);
+  if (status == Status::Running && !force)
+    fail(ErrorKind::BadState, fmt::format("cannot delete container {} that is not stopped: {}", id, to_string(status)));
+  if (status != Status::Stopped) {
+    // A created container's init is still ours to stop, as runc does without --force.
+    signal_container(s, SIGKILL, true);
+    wait_gone(s);
+  }
+  dir.remove();
+}
+
+std::vector<ListEntry> list_containers(const StateStore& store) {
+  std::vector<ListEntry> out;
+  for (const auto& id : store.list_ids()) {
+    try {
+      ContainerDir dir = store.open(id, /*lock=*/false);
+      ContainerState s = dir.load();
+      out.push_back({s, dir.status(s)});
+    } catch (const Error& e) {
+      log::warn("list: skipping " + id + ": " + e.what());
+    }
+  }
+  return out;
+}
+
+int parse_signal(const std::string& text) {
+  if (!text.empty() && std::all_of(text.begin(), text.end(), ::isdigit)) {
+    int n = text.size() > 3 ? 0 : std::stoi(text);
+    if (n >= 1 && n <= SIGRTMAX) return n;
+    fail(ErrorKind::InvalidArgument, "invalid signal number \"" + text + "\"");
+  }
+  std::string name = text;
+  std::transform(name.begin(), name.end(), name.begin(), ::toupper);
+  if (name.rfind("SIG", 0) == 0) name = name.substr(3);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    const char* abbrev = sigabbrev_np(sig);
+    if (abbrev && name == abbrev) return sig;
+  }
+  if (name.rfind("RTMIN+", 0) == 0 || name.rfind("RTMAX-", 0) == 0) {
+    std::string off = name.substr(6);
+    if (!off.empty() && off.size() < 3 && std::all_of(off.begin(), off.end(), ::isdigit)) {
+      int sig = name[2] == 'M' && name[3] == 'I' ? SIGRTMIN + std::stoi(off) : SIGRTMAX - std::stoi(off);
+      if (sig >= SIGRTMIN && sig <= SIGRTMAX) return sig;
+    }
+  }
+  fail(ErrorKind::InvalidArgument, "invalid signal \"" + text + "\"");
+}
+
+}  // namespace ocirun::runtime

@@ -1,0 +1,69 @@
+#include "log.h"
+
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+namespace ocirun::log {
+
+namespace {
+Config g_config;
+
+const char* level_name(Level l) {
+  switch (l) {
+    case Level::Debug: return "debug";
+    case Level::Info: return "info";
+    case Level::Warn: return "warning";
+    case Level::Error: return "error";
+  }
+  return "info";
+}
+
+std::string now_rfc3339() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  tm t;
+  gmtime_r(&ts.tv_sec, &t);
+  char buf[64];
+  size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &t);
+  snprintf(buf + n, sizeof buf - n, ".%09ldZ", ts.tv_nsec);
+  return buf;
+}
+
+void write_line(int fd, const std::string& line) {
+  // One write per line keeps concurrent writers (ocirun and its init) from interleaving.
+  ssize_t unused = ::write(fd, line.data(), line.size());
+  (void)unused;
+}
+
+void write_to_file(Level level, const std::string& msg) {
+  int fd = ::open(g_config.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  std::string line;
+  if (g_config.json)
+    line = nlohmann::json{{"level", level_name(level)}, {"msg", msg}, {"time", now_rfc3339()}}.dump() + "\n";
+  else
+    line = now_rfc3339() + " " + level_name(level) + ": " + msg + "\n";
+  write_line(fd, line);
+  ::close(fd);
+}
+}  // namespace
+
+void configure(const Config& c) { g_config = c; }
+
+void write(Level level, const std::string& msg) {
+  if (level < Level::Warn && !g_config.debug) return;
+  if (!g_config.file.empty())
+    write_to_file(level, msg);
+  else
+    write_line(STDERR_FILENO, std::string("ocirun: ") + level_name(level) + ": " + msg + "\n");
+}
+
+void error(const std::string& msg) {
+  if (!g_config.file.empty()) write_to_file(Level::Error, msg);
+  write_line(STDERR_FILENO, "ocirun: " + msg + "\n");
+}
+
+}  // namespace ocirun::log

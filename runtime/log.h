@@ -1,0 +1,23 @@
+// ocirun's own messages. They go to --log (text or JSON lines) when given, else to
+// stderr — never to stdout, which under containerd is the container's stdout.
+#pragma once
+#include <string>
+
+namespace ocirun::log {
+
+enum class Level { Debug, Info, Warn, Error };
+
+struct Config {
+  std::string file;    // empty: stderr
+  bool json = false;   // --log-format json
+  bool debug = false;  // --debug: Debug and Info are written too
+};
+
+void configure(const Config&);
+void write(Level, const std::string& msg);
+inline void debug(const std::string& m) { write(Level::Debug, m); }
+inline void warn(const std::string& m) { write(Level::Warn, m); }
+// An error for the user: to the log file (one JSON object in json mode) and to stderr.
+void error(const std::string& m);
+
+}  // namespace ocirun::log

@@ -1,0 +1,53 @@
+// The container process's identity and limits: names from config.json turned into
+// numbers in the parent (so a bad name fails create early), applied in the init.
+#pragma once
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "spec.h"
+
+namespace ocirun::runtime {
+
+struct CapSets {
+  uint64_t bounding = 0, effective = 0, permitted = 0, inheritable = 0, ambient = 0;
+};
+
+struct PreparedProcess {
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+  std::string cwd;
+  CapSets caps;
+  std::vector<std::pair<int, struct rlimit>> rlimits;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> additional_gids;
+  mode_t umask = 022;
+  bool no_new_privileges = false;
+  std::optional<int> oom_score_adj;
+  bool terminal = false;
+};
+
+// Throws InvalidSpec naming the field for an unknown capability or rlimit.
+PreparedProcess prepare_process(const spec::Process& process);
+
+int capability_from_name(const std::string& name);  // -1 when unknown
+int rlimit_from_name(const std::string& name);      // -1 when unknown
+int last_capability();                              // from /proc/sys/kernel/cap_last_cap
+
+// In the init, in this order (see init.cc for why).
+void apply_rlimits(const PreparedProcess& p);
+void drop_bounding_set(const CapSets& caps);
+// setgroups/setresgid/setresuid keeping permitted caps across the uid change.
+void switch_user(const PreparedProcess& p, bool setgroups_allowed);
+void apply_capabilities(const CapSets& caps);
+
+// Looks args[0] up in the PATH of the container's env, inside the container.
+// Returns the path to exec or throws with runc's wording: exec: "x": executable file not found in $PATH.
+std::string find_executable(const PreparedProcess& p);
+
+}  // namespace ocirun::runtime

@@ -1,0 +1,202 @@
+#include "state.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "error.h"
+#include "fs.h"
+
+namespace ocirun::runtime {
+
+using nlohmann::json;
+
+const char* to_string(Status s) {
+  switch (s) {
+    case Status::Creating: return "creating";
+    case Status::Created: return "created";
+    case Status::Running: return "running";
+    case Status::Paused: return "paused";
+    case Status::Stopped: return "stopped";
+  }
+  return "unknown";
+}
+
+std::string to_json(const ContainerState& s) {
+  json j = {{"id", s.id},
+            {"pid", s.pid},
+            {"pid_start_time", s.pid_start_time},
+            {"bundle", s.bundle},
+            {"rootfs", s.rootfs},
+            {"created", s.created},
+            {"owner", s.owner},
+            {"annotations", s.annotations},
+            {"cgroup_path", s.cgroup_path},
+            {"has_pid_namespace", s.has_pid_namespace},
+            {"started", s.started}};
+  return j.dump();
+}
+
+ContainerState state_from_json(const std::string& text) {
+  try {
+    json j = json::parse(text);
+    ContainerState s;
+    s.id = j.at("id").get<std::string>();
+    s.pid = j.at("pid").get<pid_t>();
+    s.pid_start_time = j.at("pid_start_time").get<unsigned long long>();
+    s.bundle = j.at("bundle").get<std::string>();
+    s.rootfs = j.value("rootfs", "");
+    s.created = j.value("created", "");
+    s.owner = j.value("owner", "");
+    s.annotations = j.value("annotations", std::map<std::string, std::string>{});
+    s.cgroup_path = j.value("cgroup_path", "");
+    s.has_pid_namespace = j.value("has_pid_namespace", false);
+    s.started = j.value("started", false);
+    return s;
+  } catch (const json::exception& e) {
+    throw Error(ErrorKind::InvalidArgument, std::string("corrupt state file: ") + e.what());
+  }
+}
+
+std::string oci_state_json(const ContainerState& s, Status status) {
+  json j = {{"ociVersion", "1.2.0"},
+            {"id", s.id},
+            {"pid", status == Status::Stopped ? 0 : s.pid},
+            {"status", to_string(status)},
+            {"bundle", s.bundle},
+            {"rootfs", s.rootfs},
+            {"created", s.created},
+            {"owner", s.owner}};
+  if (!s.annotations.empty()) j["annotations"] = s.annotations;
+  return j.dump(2);
+}
+
+void validate_id(const std::string& id) {
+  auto bad = [&](const std::string& why) { fail(ErrorKind::InvalidArgument, "invalid container id \"" + id + "\": " + why); };
+  if (id.empty()) bad("must not be empty");
+  if (id.size() > 1024) bad("longer than 1024 bytes");
+  if (id == "." || id == "..") bad("must not be . or ..");
+  for (unsigned char c : id)
+    if (!(std::isalnum(c) || c == '_' || c == '-' || c == '.' || c == '+'))
+      bad("only letters, digits and _ - . + are allowed");
+}
+
+std::optional<unsigned long long> process_start_time(pid_t pid) {
+  if (pid <= 0) return std::nullopt;
+  std::string stat;
+  try {
+    stat = fs::read_file("/proc/" + std::to_string(pid) + "/stat");
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+  // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  auto fields = fs::split(std::string_view(stat).substr(close + 2), ' ');
+  // fields[0] is field 3 (state); start time is field 22.
+  if (fields.size() < 20) return std::nullopt;
+  if (fields[0] == "Z" || fields[0] == "X") return std::nullopt;
+  return std::stoull(fields[19]);
+}
+
+ContainerState ContainerDir::load() const {
+  std::string text;
+  try {
+    text = fs::read_file_at(fd_.get(), kStateFile);
+  } catch (const Error& e) {
+    if (e.sys_errno() == ENOENT) fail(ErrorKind::NotFound, "container " + id_ + " does not exist");
+    throw;
+  }
+  auto s = with_context("read state of " + id_, [&] { return state_from_json(text); });
+  if (s.id != id_) fail(ErrorKind::InvalidArgument, "read state of " + id_ + ": state file belongs to \"" + s.id + "\"");
+  return s;
+}
+
+void ContainerDir::save(const ContainerState& s) const { fs::write_file_atomic_at(fd_.get(), kStateFile, to_json(s)); }
+
+Status ContainerDir::status(const ContainerState& s) const {
+  auto start = process_start_time(s.pid);
+  if (!start || *start != s.pid_start_time) return Status::Stopped;
+  struct stat st;
+  if (!s.started && ::fstatat(fd_.get(), kStartSocket, &st, 0) == 0) return Status::Created;
+  return Status::Running;
+}
+
+void ContainerDir::remove() {
+  DIR* d = ::fdopendir(::dup(fd_.get()));
+  if (!d) throw_errno("open " + path_);
+  while (auto* e = ::readdir(d)) {
+    if (!std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")) continue;
+    if (::unlinkat(fd_.get(), e->d_name, 0) < 0 && errno != ENOENT) {
+      int err = errno;
+      ::closedir(d);
+      throw_errno(err, "remove " + path_ + "/" + e->d_name);
+    }
+  }
+  ::closedir(d);
+  if (::rmdir(path_.c_str()) < 0 && errno != ENOENT) throw_errno("remove " + path_);
+}
+
+namespace {
+UniqueFd open_locked_dir(const std::string& path, bool lock) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return fd;
+  if (lock && ::flock(fd.get(), LOCK_EX) < 0) throw_errno("lock " + path);
+  return fd;
+}
+}  // namespace
+
+ContainerDir StateStore::create(const std::string& id) const {
+  validate_id(id);
+  fs::mkdir_p(root_, 0711);
+  std::string path = root_ + "/" + id;
+  if (::mkdir(path.c_str(), 0711) < 0) {
+    if (errno == EEXIST) fail(ErrorKind::AlreadyExists, "container " + id + " already exists");
+    throw_errno("create state directory " + path);
+  }
+  UniqueFd fd = open_locked_dir(path, true);
+  if (!fd) {
+    int err = errno;
+    ::rmdir(path.c_str());
+    throw_errno(err, "open " + path);
+  }
+  return ContainerDir(id, path, std::move(fd));
+}
+
+ContainerDir StateStore::open(const std::string& id, bool lock) const {
+  validate_id(id);
+  std::string path = root_ + "/" + id;
+  UniqueFd fd = open_locked_dir(path, lock);
+  if (!fd) {
+    if (errno == ENOENT) fail(ErrorKind::NotFound, "container " + id + " does not exist");
+    throw_errno("open " + path);
+  }
+  // A concurrent delete may have removed the directory while we waited for the lock.
+  struct stat st;
+  if (::fstatat(fd.get(), kStateFile, &st, 0) < 0) fail(ErrorKind::NotFound, "container " + id + " does not exist");
+  return ContainerDir(id, path, std::move(fd));
+}
+
+std::vector<std::string> StateStore::list_ids() const {
+  std::vector<std::string> ids;
+  DIR* d = ::opendir(root_.c_str());
+  if (!d) {
+    if (errno == ENOENT) return ids;
+    throw_errno("open " + root_);
+  }
+  while (auto* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    ids.emplace_back(e->d_name);
+  }
+  ::closedir(d);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+}  // namespace ocirun::runtime

@@ -1,0 +1,89 @@
+// Per-container state under --root: one directory per id holding state.json
+// (written atomically) and the start socket that `start` connects to.
+// Mutating commands hold an flock on the directory; readers rely on atomic writes.
+#pragma once
+#include <sys/types.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "unique_fd.h"
+
+namespace ocirun::runtime {
+
+enum class Status { Creating, Created, Running, Paused, Stopped };
+const char* to_string(Status);
+
+// What a container's state.json holds. The OCI state fields plus what later
+// commands need to find the container's resources again.
+struct ContainerState {
+  std::string id;
+  pid_t pid = 0;
+  unsigned long long pid_start_time = 0;  // field 22 of /proc/PID/stat: tells a reused pid apart
+  std::string bundle;
+  std::string rootfs;
+  std::string created;  // RFC 3339 with nanoseconds, UTC
+  std::string owner;
+  std::map<std::string, std::string> annotations;
+  std::string cgroup_path;  // empty when the container has no cgroup of ours
+  bool has_pid_namespace = false;
+  bool started = false;  // `start` succeeded
+};
+
+std::string to_json(const ContainerState&);
+ContainerState state_from_json(const std::string& text);  // throws InvalidArgument on a corrupt file
+
+// The OCI `state` document for a container with its live status.
+std::string oci_state_json(const ContainerState&, Status);
+
+// Throws InvalidArgument unless the id is non-empty, at most 1024 bytes, and made of
+// [A-Za-z0-9_.+-] without being "." or "..": the id becomes a directory name.
+void validate_id(const std::string& id);
+
+// start time of a live process, or nullopt when it is gone or a zombie.
+std::optional<unsigned long long> process_start_time(pid_t pid);
+
+class StateStore;
+
+// An open container directory, locked while this object lives.
+class ContainerDir {
+ public:
+  const std::string& id() const { return id_; }
+  const std::string& path() const { return path_; }
+  int fd() const { return fd_.get(); }
+  ContainerState load() const;
+  void save(const ContainerState&) const;
+  // Removes the directory and everything in it. The lock is kept until destruction.
+  void remove();
+  // Live status: stopped when the pid is dead or reused; created while the start socket exists.
+  Status status(const ContainerState&) const;
+
+ private:
+  friend class StateStore;
+  ContainerDir(std::string id, std::string path, UniqueFd fd) : id_(std::move(id)), path_(std::move(path)), fd_(std::move(fd)) {}
+  std::string id_;
+  std::string path_;
+  UniqueFd fd_;
+};
+
+class StateStore {
+ public:
+  explicit StateStore(std::string root) : root_(std::move(root)) {}
+  const std::string& root() const { return root_; }
+
+  // mkdir root/id (AlreadyExists if taken) and lock it.
+  ContainerDir create(const std::string& id) const;
+  // Opens and locks an existing container (NotFound: "container ID does not exist").
+  ContainerDir open(const std::string& id, bool lock = true) const;
+  std::vector<std::string> list_ids() const;
+
+ private:
+  std::string root_;
+};
+
+inline constexpr const char* kStartSocket = "start.sock";
+inline constexpr const char* kStateFile = "state.json";
+
+}  // namespace ocirun::runtime

@@ -1,0 +1,42 @@
+// The messages between `ocirun create` (the parent), stage 1 (joins and creates
+// namespaces) and the container's init (stage 2), over one SOCK_SEQPACKET pair:
+//
+//   parent                       stage 1                         init
+//   fork stage 1 ------------->  waits for Go
+//   [cgroup: add stage 1]
+//   Go ----------------------->  setns(joined), unshare(user)
+//                       <------- UsernsReady
+//   write uid_map/gid_map
+//   UsernsMapped ------------->  unshare(other new namespaces)
+//                                clone(CLONE_PARENT) ---------->  (PID 1 of the new pid namespace)
+//                       <------- InitPid(pid); exit
+//                       <--------------------------------------  PtyMaster (SCM_RIGHTS), when terminal
+//                       <--------------------------------------  Ready: set up, waiting for `start`
+//   write state.json, exit
+//   Any side may send Error(text) instead; the parent then rolls everything back.
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "unique_fd.h"
+
+namespace ocirun::runtime::sync {
+
+enum class Msg : uint32_t { Go = 1, UsernsReady, UsernsMapped, InitPid, PtyMaster, Ready, Error };
+
+struct Message {
+  Msg type{};
+  int32_t value = 0;
+  std::string text;
+  UniqueFd fd;  // PtyMaster only
+};
+
+// Both throw Syscall on a socket error. recv returns false at EOF (the peer is gone).
+void send(int sock, Msg type, int32_t value = 0, const std::string& text = {}, int fd = -1);
+bool recv(int sock, Message& out);
+// recv that must get `expected` (Error messages become exceptions).
+void expect(int sock, Msg expected);
+
+}  // namespace ocirun::runtime::sync

@@ -1,0 +1,13 @@
+#!/bin/sh
+# Installs what ocirun needs to build and test, from Debian 12's repositories only.
+set -eu
+packages="build-essential cmake pkg-config libseccomp-dev libcap-dev nlohmann-json3-dev libfmt-dev catch2 busybox-static iproute2"
+missing=""
+for p in $packages; do
+  dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "installing:$missing" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >&2
+fi

@@ -1,0 +1,1015 @@
+// cgroups: translation (pure), host parsing (pure), drivers against a temp directory
+// that mimics cgroupfs, and [root] tests against this host's real cgroupfs.
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include "cgroups.h"
+#include "error.h"
+
+using namespace ocirun;
+using namespace ocirun::cgroups;
+
+namespace Catch {
+template <>
+struct StringMaker<FileWrite> {
+  static std::string convert(const FileWrite& w) { return "{" + w.controller + ", " + w.file + ", \"" + w.value + "\"}"; }
+};
+}  // namespace Catch
+
+namespace {
+
+template <class F>
+std::optional<ErrorKind> error_kind(F&& f, std::string* message = nullptr) {
+  try {
+    f();
+  } catch (const Error& e) {
+    if (message) *message = e.what();
+    return e.kind();
+  }
+  return std::nullopt;
+}
+
+const FileWrite* find(const std::vector<FileWrite>& writes, const std::string& file) {
+  for (const auto& w : writes)
+    if (w.file == file) return &w;
+  return nullptr;
+}
+
+std::string value_of(const std::vector<FileWrite>& writes, const std::string& file) {
+  const FileWrite* w = find(writes, file);
+  return w ? w->value : "<unset>";
+}
+
+spec::Resources with_memory(std::optional<int64_t> limit, std::optional<int64_t> swap) {
+  spec::Resources r;
+  r.memory.emplace();
+  r.memory->limit = limit;
+  r.memory->swap = swap;
+  return r;
+}
+
+spec::Resources with_cpu(std::optional<int64_t> quota, std::optional<uint64_t> period) {
+  spec::Resources r;
+  r.cpu.emplace();
+  r.cpu->quota = quota;
+  r.cpu->period = period;
+  return r;
+}
+
+spec::Resources with_pids(int64_t limit) {
+  spec::Resources r;
+  r.pids.emplace();
+  r.pids->limit = limit;
+  return r;
+}
+
+// --- files ------------------------------------------------------------------
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string trimmed(const std::string& path) {
+  std::string s = slurp(path);
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+void put(const std::string& path, const std::string& content = "") {
+  std::ofstream out(path, std::ios::trunc);
+  out << content;
+  REQUIRE(out.good());
+}
+
+bool is_dir(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+void mkdirs(const std::string& path) {
+  std::string cur;
+  std::stringstream ss(path);
+  std::string part;
+  while (std::getline(ss, part, '/')) {
+    if (part.empty()) continue;
+    cur += "/" + part;
+    ::mkdir(cur.c_str(), 0755);
+  }
+  REQUIRE(is_dir(path));
+}
+
+int remove_entry(const char* path, const struct stat*, int, struct FTW*) { return ::remove(path); }
+
+// cgroupfs drops a cgroup's files with the directory; a plain directory keeps them, so
+// tests remove the files before destroy() as the kernel would.
+int remove_file_only(const char* path, const struct stat* st, int type, struct FTW*) {
+  return type == FTW_F && S_ISREG(st->st_mode) ? ::unlink(path) : 0;
+}
+void strip_files(const std::string& dir) { ::nftw(dir.c_str(), remove_file_only, 16, FTW_PHYS); }
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/ocirun-cgroups-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() { ::nftw(path.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+};
+
+// A v1 root like this host's, but with cpu and cpuacct co-mounted (the common layout
+// elsewhere) to cover shared directories.
+Host fake_v1(const std::string& root) {
+  Host h;
+  h.layout = Layout::V1;
+  h.root = root;
+  for (const char* c : {"memory", "cpu,cpuacct", "cpuset", "pids", "freezer", "devices", "blkio"}) {
+    mkdirs(root + "/" + c);
+    put(root + "/" + c + "/cgroup.procs");
+  }
+  for (const char* c : {"memory", "cpuset", "pids", "freezer", "devices", "blkio"}) h.v1[c] = root + "/" + c;
+  h.v1["cpu"] = h.v1["cpuacct"] = root + "/cpu,cpuacct";
+  put(root + "/cpuset/cpuset.cpus", "0-3\n");
+  put(root + "/cpuset/cpuset.mems", "0\n");
+  return h;
+}
+
+Host fake_v2(const std::string& root, std::set<std::string> controllers) {
+  Host h;
+  h.layout = Layout::V2;
+  h.root = root;
+  h.v2 = root;
+  h.v2_controllers = std::move(controllers);
+  mkdirs(root);
+  put(root + "/cgroup.procs");
+  put(root + "/cgroup.subtree_control");
+  return h;
+}
+
+// What the kernel puts in a new cgroup directory, for the files these tests touch.
+void populate(const std::string& dir, std::initializer_list<const char*> files) {
+  for (const char* f : files) put(dir + "/" + f);
+}
+
+}  // namespace
+
+// ============================================================================
+// Pure translation
+// ============================================================================
+
+TEST_CASE("cpu shares map to cpu.weight by the shared quadratic", "[cgroups][translate]") {
+  CHECK(cpu_shares_to_weight(0) == 0);  // unset stays unset
+  CHECK(cpu_shares_to_weight(1) == 1);
+  CHECK(cpu_shares_to_weight(2) == 1);
+  CHECK(cpu_shares_to_weight(3) == 2);
+  CHECK(cpu_shares_to_weight(1024) == 100);  // the old linear formula gave 39
+  CHECK(cpu_shares_to_weight(262143) == 10000);
+  CHECK(cpu_shares_to_weight(262144) == 10000);
+  CHECK(cpu_shares_to_weight(262145) == 10000);
+  uint64_t prev = 0;
+  for (uint64_t s = 2; s <= 262144; s += 97) {
+    uint64_t w = cpu_shares_to_weight(s);
+    REQUIRE(w >= prev);
+    REQUIRE(w >= 1);
+    REQUIRE(w <= 10000);
+    prev = w;
+  }
+
+  spec::Resources r;
+  r.cpu.emplace();
+  r.cpu->shares = 1024;
+  CHECK(translate_v2(r) == std::vector<FileWrite>{{"cpu", "cpu.weight", "100"}});
+  CHECK(translate_v1(r) == std::vector<FileWrite>{{"cpu", "cpu.shares", "1024"}});
+  r.cpu->shares = 0;  // Docker's "unset"
+  CHECK(translate_v2(r).empty());
+}
+
+TEST_CASE("blkio weight maps linearly to io.weight", "[cgroups][translate]") {
+  CHECK(blkio_weight_to_io_weight(0) == 0);
+  CHECK(blkio_weight_to_io_weight(10) == 1);
+  CHECK(blkio_weight_to_io_weight(500) == 4950);
+  CHECK(blkio_weight_to_io_weight(1000) == 10000);
+}
+
+TEST_CASE("pids.limit: N, 0 and negative", "[cgroups][translate]") {
+  for (auto translate : {translate_v1, translate_v2}) {
+    CHECK(translate(with_pids(42), nullptr) == std::vector<FileWrite>{{"pids", "pids.max", "42"}});
+    CHECK(value_of(translate(with_pids(-1), nullptr), "pids.max") == "max");
+    CHECK(value_of(translate(with_pids(-5), nullptr), "pids.max") == "max");
+    // runtime-spec #1279: 0 is a real limit; runc 1.4 and youki write 1 (same effect).
+    CHECK(value_of(translate(with_pids(0), nullptr), "pids.max") == "1");
+    spec::Resources unset;
+    unset.pids.emplace();
+    CHECK(translate(unset, nullptr).empty());
+  }
+}
+
+TEST_CASE("memory on v1: memsw is memory+swap, as the spec", "[cgroups][translate]") {
+  spec::Resources r = with_memory(64 << 20, 128 << 20);
+  r.memory->reservation = 32 << 20;
+  r.memory->swappiness = 10;
+  r.memory->disable_oom_killer = true;
+  CHECK(translate_v1(r) == std::vector<FileWrite>{
+                               {"memory", "memory.limit_in_bytes", "67108864"},
+                               {"memory", "memory.memsw.limit_in_bytes", "134217728"},
+                               {"memory", "memory.soft_limit_in_bytes", "33554432"},
+                               {"memory", "memory.swappiness", "10"},
+                               {"memory", "memory.oom_control", "1"},
+                           });
+  CHECK(value_of(translate_v1(with_memory(-1, -1)), "memory.limit_in_bytes") == "-1");
+  CHECK(value_of(translate_v1(with_memory(-1, -1)), "memory.memsw.limit_in_bytes") == "-1");
+  CHECK(translate_v1(with_memory(0, std::nullopt)).empty());  // 0 = unset, as in runc
+
+  CHECK(error_kind([] { translate_v1(with_memory(128 << 20, 64 << 20)); }) == ErrorKind::InvalidSpec);
+  spec::Resources bad = with_memory(std::nullopt, std::nullopt);
+  bad.memory->swappiness = 101;
+  CHECK(error_kind([&] { translate_v1(bad); }) == ErrorKind::InvalidSpec);
+
+  spec::Resources kernel = with_memory(std::nullopt, std::nullopt);
+  kernel.memory->kernel = 1 << 20;
+  kernel.memory->kernel_tcp = 1 << 20;
+  std::vector<std::string> warnings;
+  CHECK(translate_v1(kernel, &warnings).empty());
+  CHECK(warnings.size() == 2);
+  warnings.clear();
+  CHECK(translate_v2(kernel, &warnings).empty());
+  CHECK(warnings.size() == 2);
+}
+
+TEST_CASE("memory on v2: memory.swap.max = swap - limit", "[cgroups][translate]") {
+  CHECK(translate_v2(with_memory(64 << 20, 128 << 20)) == std::vector<FileWrite>{
+                                                             {"memory", "memory.max", "67108864"},
+                                                             {"memory", "memory.swap.max", "67108864"},
+                                                         });
+  CHECK(value_of(translate_v2(with_memory(64 << 20, 64 << 20)), "memory.swap.max") == "0");  // no swap
+  CHECK(value_of(translate_v2(with_memory(64 << 20, -1)), "memory.swap.max") == "max");
+  CHECK(value_of(translate_v2(with_memory(64 << 20, std::nullopt)), "memory.swap.max") == "<unset>");
+  // Unlimited memory and unset swap: both unlimited, as v1 would behave.
+  CHECK(translate_v2(with_memory(-1, std::nullopt)) == std::vector<FileWrite>{
+                                                           {"memory", "memory.max", "max"},
+                                                           {"memory", "memory.swap.max", "max"},
+                                                       });
+  CHECK(value_of(translate_v2(with_memory(-1, 1 << 30)), "memory.swap.max") == "1073741824");
+  CHECK(error_kind([] { translate_v2(with_memory(std::nullopt, 1 << 30)); }) == ErrorKind::InvalidSpec);
+  CHECK(error_kind([] { translate_v2(with_memory(128 << 20, 64 << 20)); }) == ErrorKind::InvalidSpec);
+
+  spec::Resources r = with_memory(std::nullopt, std::nullopt);
+  r.memory->reservation = 1 << 20;
+  r.memory->swappiness = 60;          // no v2 file
+  r.memory->disable_oom_killer = true;  // no v2 file
+  CHECK(translate_v2(r) == std::vector<FileWrite>{{"memory", "memory.low", "1048576"}});
+}
+
+TEST_CASE("cpu on v1: CFS, realtime, idle, cpuset", "[cgroups][translate]") {
+  spec::Resources r = with_cpu(50000, 100000);
+  r.cpu->shares = 512;
+  r.cpu->burst = 10000;
+  r.cpu->realtime_period = 1000000;
+  r.cpu->realtime_runtime = 950000;
+  r.cpu->idle = 0;
+  r.cpu->cpus = "0-1";
+  r.cpu->mems = "0";
+  CHECK(translate_v1(r) == std::vector<FileWrite>{
+                               {"cpu", "cpu.shares", "512"},
+                               {"cpu", "cpu.cfs_period_us", "100000"},
+                               {"cpu", "cpu.cfs_quota_us", "50000"},
+                               {"cpu", "cpu.cfs_burst_us", "10000"},
+                               {"cpu", "cpu.rt_period_us", "1000000"},
+                               {"cpu", "cpu.rt_runtime_us", "950000"},
+                               {"cpu", "cpu.idle", "0"},
+                               {"cpuset", "cpuset.cpus", "0-1"},
+                               {"cpuset", "cpuset.mems", "0"},
+                           });
+  CHECK(value_of(translate_v1(with_cpu(-1, std::nullopt)), "cpu.cfs_quota_us") == "-1");
+}
+
+TEST_CASE("cpu on v2: cpu.max strings, burst, idle, cpuset, no realtime", "[cgroups][translate]") {
+  CHECK(value_of(translate_v2(with_cpu(50000, 100000)), "cpu.max") == "50000 100000");
+  CHECK(value_of(translate_v2(with_cpu(20000, std::nullopt)), "cpu.max") == "20000 100000");
+  CHECK(value_of(translate_v2(with_cpu(-1, std::nullopt)), "cpu.max") == "max 100000");
+  CHECK(value_of(translate_v2(with_cpu(std::nullopt, 50000)), "cpu.max") == "max 50000");
+  CHECK(value_of(translate_v2(with_cpu(-1, 250000)), "cpu.max") == "max 250000");
+  CHECK(translate_v2(with_cpu(std::nullopt, std::nullopt)).empty());
+
+  spec::Resources r = with_cpu(std::nullopt, std::nullopt);
+  r.cpu->burst = 5000;
+  r.cpu->idle = 1;
+  r.cpu->cpus = "1";
+  r.cpu->mems = "0";
+  CHECK(translate_v2(r) == std::vector<FileWrite>{
+                               {"cpu", "cpu.max.burst", "5000"},
+                               {"cpu", "cpu.idle", "1"},
+                               {"cpuset", "cpuset.cpus", "1"},
+                               {"cpuset", "cpuset.mems", "0"},
+                           });
+  spec::Resources rt = with_cpu(std::nullopt, std::nullopt);
+  rt.cpu->realtime_runtime = 950000;
+  CHECK(error_kind([&] { translate_v2(rt); }) == ErrorKind::Unsupported);
+}
+
+TEST_CASE("blockIO: blkio.* lines on v1, io.weight / io.max on v2", "[cgroups][translate]") {
+  spec::Resources r;
+  r.block_io.emplace();
+  r.block_io->weight = 500;
+  r.block_io->weight_device.push_back({8, 0, 300, std::nullopt});
+  r.block_io->throttle_read_bps.push_back({8, 0, 1048576});
+  r.block_io->throttle_write_bps.push_back({8, 16, 2097152});
+  r.block_io->throttle_read_iops.push_back({8, 0, 100});
+  r.block_io->throttle_write_iops.push_back({8, 0, 0});
+  CHECK(translate_v1(r) == std::vector<FileWrite>{
+                               {"blkio", "blkio.weight", "500"},
+                               {"blkio", "blkio.weight_device", "8:0 300"},
+                               {"blkio", "blkio.throttle.read_bps_device", "8:0 1048576"},
+                               {"blkio", "blkio.throttle.write_bps_device", "8:16 2097152"},
+                               {"blkio", "blkio.throttle.read_iops_device", "8:0 100"},
+                               {"blkio", "blkio.throttle.write_iops_device", "8:0 0"},
+                           });
+  CHECK(translate_v2(r) == std::vector<FileWrite>{
+                               {"io", "io.weight", "4950"},
+                               {"io", "io.weight", "8:0 2930"},
+                               {"io", "io.max", "8:0 rbps=1048576"},
+                               {"io", "io.max", "8:16 wbps=2097152"},
+                               {"io", "io.max", "8:0 riops=100"},
+                               {"io", "io.max", "8:0 wiops=max"},
+                           });
+  r.block_io->leaf_weight = 200;
+  CHECK(value_of(translate_v1(r), "blkio.leaf_weight") == "200");
+  std::vector<std::string> warnings;
+  translate_v2(r, &warnings);
+  CHECK(warnings.size() == 1);
+}
+
+TEST_CASE("hugepageLimits, network, rdma", "[cgroups][translate]") {
+  spec::Resources r;
+  r.hugepage_limits.push_back({"2MB", 209715200});
+  r.hugepage_limits.push_back({"1GB", 0});
+  CHECK(translate_v1(r) == std::vector<FileWrite>{
+                               {"hugetlb", "hugetlb.2MB.limit_in_bytes", "209715200"},
+                               {"hugetlb", "hugetlb.1GB.limit_in_bytes", "0"},
+                           });
+  CHECK(translate_v2(r) == std::vector<FileWrite>{
+                               {"hugetlb", "hugetlb.2MB.max", "209715200"},
+                               {"hugetlb", "hugetlb.1GB.max", "0"},
+                           });
+  spec::Resources bad;
+  bad.hugepage_limits.push_back({"../2MB", 1});
+  CHECK(error_kind([&] { translate_v1(bad); }) == ErrorKind::InvalidSpec);
+
+  spec::Resources net;
+  net.network.emplace();
+  net.network->class_id = 1048577;
+  net.network->priorities = {{"eth0", 500}, {"eth1", 1000}};
+  CHECK(translate_v1(net) == std::vector<FileWrite>{
+                                 {"net_cls", "net_cls.classid", "1048577"},
+                                 {"net_prio", "net_prio.ifpriomap", "eth0 500"},
+                                 {"net_prio", "net_prio.ifpriomap", "eth1 1000"},
+                             });
+  CHECK(error_kind([&] { translate_v2(net); }) == ErrorKind::Unsupported);
+  spec::Resources empty_net;
+  empty_net.network.emplace();  // present but unset: nothing to refuse
+  CHECK(translate_v2(empty_net).empty());
+
+  spec::Resources rdma;
+  rdma.rdma["mlx5_1"] = {3, 10000};
+  rdma.rdma["mlx4_0"] = {std::nullopt, 1000};
+  rdma.rdma["none"] = {};
+  std::vector<FileWrite> want = {{"rdma", "rdma.max", "mlx4_0 hca_object=1000"},
+                                 {"rdma", "rdma.max", "mlx5_1 hca_handle=3 hca_object=10000"}};
+  CHECK(translate_v1(rdma) == want);
+  CHECK(translate_v2(rdma) == want);
+}
+
+TEST_CASE("devices: v1 allow/deny lines, v2 ignores them for now", "[cgroups][translate]") {
+  spec::Resources r;
+  r.devices.push_back({false, "", std::nullopt, std::nullopt, "rwm"});
+  r.devices.push_back({true, "c", 1, 3, "rwm"});
+  r.devices.push_back({true, "c", 136, std::nullopt, "rw"});
+  r.devices.push_back({false, "b", 8, 0, "m"});
+  r.devices.push_back({true, "a", std::nullopt, std::nullopt, ""});
+  CHECK(translate_v1(r) == std::vector<FileWrite>{
+                               {"devices", "devices.deny", "a *:* rwm"},
+                               {"devices", "devices.allow", "c 1:3 rwm"},
+                               {"devices", "devices.allow", "c 136:* rw"},
+                               {"devices", "devices.deny", "b 8:0 m"},
+                               {"devices", "devices.allow", "a *:* rwm"},
+                           });
+  CHECK(translate_v2(r).empty());  // TODO(v2-devices-ebpf)
+
+  spec::Resources bad_type;
+  bad_type.devices.push_back({true, "x", 1, 3, "rwm"});
+  CHECK(error_kind([&] { translate_v1(bad_type); }) == ErrorKind::InvalidSpec);
+  spec::Resources bad_access;
+  bad_access.devices.push_back({true, "c", 1, 3, "rwx"});
+  CHECK(error_kind([&] { translate_v1(bad_access); }) == ErrorKind::InvalidSpec);
+}
+
+TEST_CASE("unified: refused on v1, written last on v2", "[cgroups][translate]") {
+  spec::Resources r = with_memory(64 << 20, std::nullopt);
+  r.unified["memory.max"] = "max";
+  r.unified["memory.high"] = "50000000";
+  r.unified["cgroup.max.descendants"] = "10";
+  std::string message;
+  CHECK(error_kind([&] { translate_v1(r); }, &message) == ErrorKind::Unsupported);
+  CHECK_THAT(message, Catch::Contains("unified"));
+  CHECK(translate_v2(r) == std::vector<FileWrite>{
+                               {"memory", "memory.max", "67108864"},
+                               {"", "cgroup.max.descendants", "10"},
+                               {"memory", "memory.high", "50000000"},
+                               {"memory", "memory.max", "max"},  // the explicit unified value wins
+                           });
+  for (const char* key : {"../memory.max", "memory", ".hidden", ""}) {
+    spec::Resources bad;
+    bad.unified[key] = "1";
+    CHECK(error_kind([&] { translate_v2(bad); }) == ErrorKind::InvalidSpec);
+  }
+}
+
+TEST_CASE("resource_field names the spec field", "[cgroups][translate]") {
+  CHECK(resource_field("memory") == "linux.resources.memory");
+  CHECK(resource_field("cpuset") == "linux.resources.cpu");
+  CHECK(resource_field("blkio") == "linux.resources.blockIO");
+  CHECK(resource_field("io") == "linux.resources.blockIO");
+  CHECK(resource_field("hugetlb") == "linux.resources.hugepageLimits");
+  CHECK(resource_field("net_prio") == "linux.resources.network");
+}
+
+// ============================================================================
+// cgroupsPath and host parsing
+// ============================================================================
+
+TEST_CASE("resolve_path: absolute, relative, empty, systemd form", "[cgroups][path]") {
+  CHECK(resolve_path("", "c1") == "/ocirun/c1");
+  CHECK(resolve_path("/a/b", "c1", "/user.slice") == "/a/b");
+  CHECK(resolve_path("//a/./b/", "c1") == "/a/b");
+  CHECK(resolve_path("a/b", "c1", "/user.slice/x") == "/user.slice/x/a/b");
+  CHECK(resolve_path("a", "c1", "/") == "/a");
+  std::string message;
+  CHECK(error_kind([&] { resolve_path("system.slice:ocirun:c1", "c1"); }, &message) == ErrorKind::Unsupported);
+  CHECK_THAT(message, Catch::Contains("systemd"));
+  CHECK(error_kind([] { resolve_path("/a/../../etc", "c1"); }) == ErrorKind::InvalidSpec);
+  CHECK(error_kind([] { resolve_path("/", "c1"); }) == ErrorKind::InvalidSpec);
+  CHECK(error_kind([] { resolve_path("", "a/b"); }) == ErrorKind::InvalidArgument);
+}
+
+TEST_CASE("parse_host: cgroup v1 with co-mounted controllers", "[cgroups][host]") {
+  const char* mountinfo =
+      "22 1 0:20 / /sys rw,nosuid - sysfs sysfs rw\n"
+      "25 22 0:23 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755\n"
+      "26 25 0:24 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,release_agent=/x,name=systemd\n"
+      "28 25 0:26 / /sys/fs/cgroup/cpu,cpuacct rw shared:9 - cgroup cgroup rw,cpu,cpuacct\n"
+      "29 25 0:27 / /sys/fs/cgroup/memory rw shared:10 - cgroup cgroup rw,memory\n"
+      "30 25 0:28 / /sys/fs/cgroup/net_cls,net_prio rw - cgroup cgroup rw,net_cls,net_prio\n"
+      "31 25 0:29 / /sys/fs/cgroup/cpuset rw - cgroup cgroup rw,cpuset,clone_children\n"
+      "40 1 0:29 / /mnt/elsewhere rw - cgroup cgroup rw,cpuset\n";
+  const char* self = "5:cpu,cpuacct:/user.slice\n4:memory:/user.slice/m\n1:name=systemd:/init.scope\n0::/\n";
+  Host h = parse_host(mountinfo, self, "/sys/fs/cgroup/");
+  CHECK(h.layout == Layout::V1);
+  CHECK(h.root == "/sys/fs/cgroup");
+  CHECK(h.v2.empty());
+  CHECK(h.v1 == std::map<std::string, std::string>{
+                    {"cpu", "/sys/fs/cgroup/cpu,cpuacct"},
+                    {"cpuacct", "/sys/fs/cgroup/cpu,cpuacct"},
+                    {"memory", "/sys/fs/cgroup/memory"},
+                    {"net_cls", "/sys/fs/cgroup/net_cls,net_prio"},
+                    {"net_prio", "/sys/fs/cgroup/net_cls,net_prio"},
+                    {"cpuset", "/sys/fs/cgroup/cpuset"},
+                    {"name=systemd", "/sys/fs/cgroup/systemd"},
+                });
+  CHECK(h.self_path("cpu") == "/user.slice");
+  CHECK(h.self_path("cpuacct") == "/user.slice");
+  CHECK(h.self_path("memory") == "/user.slice/m");
+  CHECK(h.self_path("name=systemd") == "/init.scope");
+  CHECK(h.self_path("pids") == "/");
+}
+
+TEST_CASE("parse_host: cgroup v2", "[cgroups][host]") {
+  const char* mountinfo =
+      "24 31 0:22 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw\n"
+      "28 24 0:25 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 "
+      "rw,nsdelegate,memory_recursiveprot\n";
+  Host h = parse_host(mountinfo, "0::/user.slice/user-1000.slice/session-2.scope\n", "/sys/fs/cgroup");
+  CHECK(h.layout == Layout::V2);
+  CHECK(h.v2 == "/sys/fs/cgroup");
+  CHECK(h.v1.empty());
+  CHECK(h.self_path("") == "/user.slice/user-1000.slice/session-2.scope");
+}
+
+TEST_CASE("parse_host: hybrid, as on this machine", "[cgroups][host]") {
+  const char* mountinfo =
+      "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+      "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"
+      "33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct\n"
+      "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+      "39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids\n"
+      "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd\n"
+      "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+  Host h = parse_host(mountinfo, "4:memory:/process_api/x\n1:cpu:/\n0::/\n", "/sys/fs/cgroup");
+  CHECK(h.layout == Layout::Hybrid);
+  CHECK(h.v2 == "/sys/fs/cgroup/unified");
+  CHECK(h.v1.at("cpu") == "/sys/fs/cgroup/cpu");
+  CHECK(h.v1.at("cpuacct") == "/sys/fs/cgroup/cpuacct");
+  CHECK(h.v1.size() == 5);
+  CHECK(h.self_path("memory") == "/process_api/x");
+  CHECK(h.self_path("") == "/");
+}
+
+TEST_CASE("parse_host: escapes, and no cgroups at all", "[cgroups][host]") {
+  const char* mountinfo = "50 1 0:40 / /tmp/cg\\040root/mem rw - cgroup none rw,memory\n";
+  Host h = parse_host(mountinfo, "", "/tmp/cg root");
+  CHECK(h.v1.at("memory") == "/tmp/cg root/mem");
+  CHECK(error_kind([] { parse_host("22 1 0:20 / /sys rw - sysfs sysfs rw\n", "", "/sys/fs/cgroup"); }) ==
+        ErrorKind::Unsupported);
+}
+
+// ============================================================================
+// Drivers against a temp directory
+// ============================================================================
+
+TEST_CASE("v1 driver: create, apply, add_process, freeze, destroy on a fake tree", "[cgroups][driver]") {
+  TempDir tmp;
+  Host host = fake_v1(tmp.path);
+  // An existing, uninitialised parent (someone else's): cpuset values get copied into it,
+  // and destroy() must leave it.
+  mkdirs(tmp.path + "/cpuset/pre");
+  populate(tmp.path + "/cpuset/pre", {"cpuset.cpus", "cpuset.mems"});
+
+  auto m = open(host, "/pre/made/c1", "c1");
+  CHECK(m->path() == "/pre/made/c1");
+  m->create();
+  for (const char* h : {"memory", "cpu,cpuacct", "cpuset", "pids", "freezer", "devices", "blkio"})
+    CHECK(is_dir(tmp.path + "/" + h + "/pre/made/c1"));
+  CHECK(trimmed(tmp.path + "/cpuset/pre/cpuset.cpus") == "0-3");
+  CHECK(trimmed(tmp.path + "/cpuset/pre/cpuset.mems") == "0");
+
+  Saved saved = m->saved();
+  CHECK(saved.dirs.at("cpu") == saved.dirs.at("cpuacct"));
+  CHECK(saved.dirs.at("memory") == tmp.path + "/memory/pre/made/c1");
+  // made and c1 in 7 directories, plus pre in the 6 hierarchies where it did not exist.
+  CHECK(saved.created.size() == 7 * 2 + 6);
+
+  // The kernel's files in the new cgroups.
+  auto leaf = [&](const std::string& h) { return tmp.path + "/" + h + "/pre/made/c1"; };
+  populate(leaf("memory"), {"cgroup.procs", "memory.limit_in_bytes", "memory.memsw.limit_in_bytes",
+                            "memory.swappiness", "memory.oom_control"});
+  populate(leaf("cpu,cpuacct"), {"cgroup.procs", "cpu.shares", "cpu.cfs_quota_us", "cpu.cfs_period_us"});
+  populate(leaf("cpuset"), {"cgroup.procs", "cpuset.cpus", "cpuset.mems"});
+  populate(leaf("pids"), {"cgroup.procs", "pids.max"});
+  populate(leaf("freezer"), {"cgroup.procs", "freezer.state"});
+  populate(leaf("devices"), {"cgroup.procs", "devices.allow", "devices.deny"});
+  populate(leaf("blkio"), {"cgroup.procs", "blkio.bfq.weight"});  // no CFQ: BFQ's file only
+
+  spec::Resources r = with_memory(64 << 20, 128 << 20);
+  r.memory->swappiness = 0;
+  r.memory->disable_oom_killer = true;
+  r.cpu.emplace();
+  r.cpu->shares = 512;
+  r.cpu->quota = 50000;
+  r.cpu->period = 100000;
+  r.cpu->cpus = "1";
+  r.pids.emplace();
+  r.pids->limit = 42;
+  r.block_io.emplace();
+  r.block_io->weight = 300;
+  r.devices.push_back({false, "", std::nullopt, std::nullopt, "rwm"});
+  r.devices.push_back({true, "c", 1, 3, "rwm"});
+  m->apply(r);
+  CHECK(trimmed(leaf("memory") + "/memory.limit_in_bytes") == "67108864");
+  CHECK(trimmed(leaf("memory") + "/memory.memsw.limit_in_bytes") == "134217728");
+  CHECK(trimmed(leaf("memory") + "/memory.swappiness") == "0");
+  CHECK(trimmed(leaf("memory") + "/memory.oom_control") == "1");
+  CHECK(trimmed(leaf("cpu,cpuacct") + "/cpu.shares") == "512");
+  CHECK(trimmed(leaf("cpu,cpuacct") + "/cpu.cfs_quota_us") == "50000");
+  CHECK(trimmed(leaf("cpu,cpuacct") + "/cpu.cfs_period_us") == "100000");
+  CHECK(trimmed(leaf("cpuset") + "/cpuset.cpus") == "1");
+  CHECK(trimmed(leaf("pids") + "/pids.max") == "42");
+  CHECK(trimmed(leaf("blkio") + "/blkio.bfq.weight") == "300");
+  CHECK(trimmed(leaf("devices") + "/devices.deny") == "a *:* rwm");
+  CHECK(trimmed(leaf("devices") + "/devices.allow") == "c 1:3 rwm");
+
+  m->add_process(4242);
+  for (const char* h : {"memory", "cpu,cpuacct", "cpuset", "pids", "freezer", "devices", "blkio"})
+    CHECK(trimmed(leaf(h) + "/cgroup.procs") == "4242");
+  mkdirs(leaf("pids") + "/nested");  // a sub-cgroup the container made
+  put(leaf("pids") + "/nested/cgroup.procs", "77\n78\n");
+  CHECK(m->pids() == std::vector<pid_t>{77, 78, 4242});
+
+  m->freeze(true);
+  CHECK(trimmed(leaf("freezer") + "/freezer.state") == "FROZEN");
+  CHECK(m->frozen());
+  m->freeze(false);
+  CHECK(!m->frozen());
+
+  strip_files(tmp.path + "/memory/pre");
+  for (const char* h : {"cpu,cpuacct", "cpuset", "pids", "freezer", "devices", "blkio"})
+    strip_files(tmp.path + "/" + h + "/pre");
+  m->destroy();
+  for (const char* h : {"memory", "cpu,cpuacct", "pids", "freezer", "devices", "blkio"}) {
+    CHECK(!is_dir(tmp.path + "/" + h + "/pre"));  // made by create(): gone
+    CHECK(is_dir(tmp.path + "/" + h));
+  }
+  CHECK(!is_dir(tmp.path + "/cpuset/pre/made"));
+  CHECK(is_dir(tmp.path + "/cpuset/pre"));  // existed before: kept
+  m->destroy();                             // nothing left to do
+}
+
+TEST_CASE("v1 driver: a missing controller is refused before any write", "[cgroups][driver]") {
+  TempDir tmp;
+  Host host = fake_v1(tmp.path);
+  auto m = open(host, "/c2", "c2");
+  m->create();
+  populate(tmp.path + "/memory/c2", {"memory.limit_in_bytes"});
+
+  spec::Resources r = with_memory(1 << 20, std::nullopt);
+  r.hugepage_limits.push_back({"2MB", 1 << 21});
+  std::string message;
+  CHECK(error_kind([&] { m->apply(r); }, &message) == ErrorKind::Unsupported);
+  CHECK_THAT(message, Catch::Contains("linux.resources.hugepageLimits") && Catch::Contains("hugetlb"));
+  CHECK(trimmed(tmp.path + "/memory/c2/memory.limit_in_bytes").empty());
+
+  spec::Resources unified;
+  unified.unified["memory.high"] = "1";
+  CHECK(error_kind([&] { m->apply(unified); }) == ErrorKind::Unsupported);
+
+  spec::Resources no_hugetlb_is_fine;  // unset values need no controller
+  no_hugetlb_is_fine.memory.emplace();
+  m->apply(no_hugetlb_is_fine);
+
+  // A write the kernel refuses names the field and the file.
+  spec::Resources idle = with_cpu(std::nullopt, std::nullopt);
+  idle.cpu->idle = 1;
+  CHECK(error_kind([&] { m->apply(idle); }, &message) == ErrorKind::Syscall);
+  CHECK_THAT(message, Catch::Contains("linux.resources.cpu") && Catch::Contains("cpu.idle"));
+
+  for (const char* h : {"memory", "cpu,cpuacct", "cpuset", "pids", "freezer", "devices", "blkio"})
+    strip_files(tmp.path + "/" + h + "/c2");
+  m->destroy();
+  CHECK(!is_dir(tmp.path + "/memory/c2"));
+}
+
+TEST_CASE("hybrid driver: v2-only controllers and unified keys go to the cgroup2 mount", "[cgroups][driver]") {
+  TempDir tmp;
+  Host host = fake_v1(tmp.path);
+  host.layout = Layout::Hybrid;
+  host.v2 = tmp.path + "/unified";
+  host.v2_controllers = {"hugetlb"};
+  mkdirs(host.v2);
+  put(host.v2 + "/cgroup.subtree_control");
+
+  auto m = open(host, "", "c3");
+  CHECK(m->path() == "/ocirun/c3");
+  m->create();
+  std::string leaf = host.v2 + "/ocirun/c3";
+  CHECK(is_dir(leaf));
+  populate(host.v2 + "/ocirun", {"cgroup.subtree_control"});
+  populate(leaf, {"cgroup.procs", "cgroup.subtree_control", "hugetlb.2MB.max", "cgroup.max.depth"});
+  populate(tmp.path + "/pids/ocirun/c3", {"pids.max"});
+  for (const char* h : {"memory", "cpu,cpuacct", "cpuset", "pids", "freezer", "devices", "blkio"})
+    populate(tmp.path + "/" + h + "/ocirun/c3", {"cgroup.procs"});
+
+  spec::Resources r = with_pids(10);
+  r.hugepage_limits.push_back({"2MB", 4194304});
+  r.unified["cgroup.max.depth"] = "2";
+  m->apply(r);
+  CHECK(trimmed(tmp.path + "/pids/ocirun/c3/pids.max") == "10");
+  CHECK(trimmed(leaf + "/hugetlb.2MB.max") == "4194304");
+  CHECK(trimmed(leaf + "/cgroup.max.depth") == "2");
+  CHECK(trimmed(host.v2 + "/cgroup.subtree_control") == "+hugetlb");
+  CHECK(trimmed(host.v2 + "/ocirun/cgroup.subtree_control") == "+hugetlb");
+  CHECK(trimmed(leaf + "/cgroup.subtree_control").empty());  // the leaf keeps its processes
+
+  spec::Resources bad;
+  bad.unified["memory.high"] = "1";  // no memory controller in this cgroup2 mount
+  std::string message;
+  CHECK(error_kind([&] { m->apply(bad); }, &message) == ErrorKind::Unsupported);
+  CHECK_THAT(message, Catch::Contains("memory.high"));
+
+  m->add_process(99);
+  CHECK(trimmed(leaf + "/cgroup.procs") == "99");
+  CHECK(trimmed(tmp.path + "/memory/ocirun/c3/cgroup.procs") == "99");
+
+  strip_files(tmp.path);
+  m->destroy();
+  CHECK(!is_dir(host.v2 + "/ocirun"));
+  CHECK(!is_dir(tmp.path + "/memory/ocirun"));
+}
+
+TEST_CASE("v2 driver: apply enables only needed controllers, reopen and destroy", "[cgroups][driver]") {
+  TempDir tmp;
+  Host host = fake_v2(tmp.path + "/cg", {"cpu", "cpuset", "io", "memory", "pids"});
+  put(host.v2 + "/cgroup.subtree_control", "cpu memory pids\n");
+  // A sibling container already lives under the shared parent.
+  mkdirs(host.v2 + "/ocirun/other");
+
+  auto m = open(host, "/ocirun/c4", "c4");
+  m->create();
+  std::string leaf = host.v2 + "/ocirun/c4";
+  REQUIRE(is_dir(leaf));
+  populate(host.v2 + "/ocirun", {"cgroup.subtree_control"});
+  populate(leaf, {"cgroup.procs", "cgroup.subtree_control", "memory.max", "memory.swap.max", "cpu.max",
+                  "cpu.weight", "pids.max", "io.max"});
+
+  spec::Resources r = with_memory(64 << 20, 96 << 20);
+  r.cpu.emplace();
+  r.cpu->shares = 2048;
+  r.cpu->quota = 25000;
+  r.pids.emplace();
+  r.pids->limit = -1;
+  r.block_io.emplace();
+  r.block_io->throttle_read_bps.push_back({259, 0, 1000});
+  r.devices.push_back({false, "", std::nullopt, std::nullopt, "rwm"});  // ignored on v2 for now
+  m->apply(r);
+  CHECK(trimmed(leaf + "/memory.max") == "67108864");
+  CHECK(trimmed(leaf + "/memory.swap.max") == "33554432");
+  CHECK(trimmed(leaf + "/cpu.weight") == "174");
+  CHECK(trimmed(leaf + "/cpu.max") == "25000 100000");
+  CHECK(trimmed(leaf + "/pids.max") == "max");
+  CHECK(trimmed(leaf + "/io.max") == "259:0 rbps=1000");
+  CHECK(trimmed(host.v2 + "/cgroup.subtree_control") == "+io");  // only io was missing at the root
+  CHECK(trimmed(host.v2 + "/ocirun/cgroup.subtree_control") == "+pids");  // last of +cpu +io +memory +pids
+  CHECK(trimmed(leaf + "/cgroup.subtree_control").empty());
+
+  spec::Resources huge;
+  huge.hugepage_limits.push_back({"2MB", 1});
+  std::string message;
+  CHECK(error_kind([&] { m->apply(huge); }, &message) == ErrorKind::Unsupported);
+  CHECK_THAT(message, Catch::Contains("linux.resources.hugepageLimits") && Catch::Contains("hugetlb"));
+
+  m->add_process(1234);
+  CHECK(trimmed(leaf + "/cgroup.procs") == "1234");
+
+  // A later command reopens from the saved state and deletes.
+  Saved saved = m->saved();
+  CHECK(saved.path == "/ocirun/c4");
+  CHECK(saved.dirs == std::map<std::string, std::string>{{"", leaf}});
+  CHECK(saved.created == std::vector<std::string>{leaf});  // /ocirun existed already
+  m.reset();
+  auto again = reopen(host, saved);
+  CHECK(again->path() == "/ocirun/c4");
+  strip_files(leaf);
+  again->destroy();
+  CHECK(!is_dir(leaf));
+  CHECK(is_dir(host.v2 + "/ocirun/other"));
+
+  // open() without create() made nothing, so it removes nothing.
+  auto other = open(host, "/ocirun/other", "other");
+  other->destroy();
+  CHECK(is_dir(host.v2 + "/ocirun/other"));
+}
+
+TEST_CASE("destroy leaves a parent it made when another container moved in", "[cgroups][driver]") {
+  TempDir tmp;
+  Host host = fake_v2(tmp.path + "/cg", {});
+  auto a = open(host, "/shared/a", "a");
+  a->create();
+  CHECK(a->saved().created.size() == 2);
+  auto b = open(host, "/shared/b", "b");
+  b->create();
+  CHECK(b->saved().created.size() == 1);
+  a->destroy();
+  CHECK(!is_dir(host.v2 + "/shared/a"));
+  CHECK(is_dir(host.v2 + "/shared/b"));
+  b->destroy();
+  CHECK(is_dir(host.v2 + "/shared"));  // b did not make it; a gave up on it
+}
+
+// ============================================================================
+// [root]: this host's real cgroupfs
+// ============================================================================
+
+namespace {
+
+pid_t spawn_sleeper() {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    // Catch's handlers came with the fork: the child must die of its signals, not report them.
+    for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
+    for (;;) ::pause();
+  }
+  REQUIRE(pid > 0);
+  return pid;
+}
+
+// The wait status, or nullopt if the child did not end within 5 s.
+std::optional<int> wait_for(pid_t pid) {
+  for (int i = 0; i < 500; ++i) {
+    int status = 0;
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return std::nullopt;
+}
+
+// Kills the children and removes the cgroup even when a REQUIRE fails half way.
+struct RealCgroup {
+  std::unique_ptr<Manager> m;
+  std::vector<pid_t> children;
+  ~RealCgroup() {
+    for (pid_t pid : children) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    if (m) {
+      try {
+        m->freeze(false);
+      } catch (...) {
+      }
+      try {
+        m->destroy();
+      } catch (const std::exception& e) {
+        WARN("cleanup: " << e.what());
+      }
+    }
+  }
+  pid_t child() {
+    pid_t pid = spawn_sleeper();
+    children.push_back(pid);
+    return pid;
+  }
+  void reaped(pid_t pid) { std::erase(children, pid); }
+};
+
+bool can_run_root_tests() {
+  if (::geteuid() != 0) {
+    WARN("skipped: needs root");
+    return false;
+  }
+  return true;
+}
+
+std::string proc_cgroup(pid_t pid) { return slurp("/proc/" + std::to_string(pid) + "/cgroup"); }
+
+}  // namespace
+
+TEST_CASE("detect_host on this machine", "[cgroups][root]") {
+  Host h = detect_host();
+  CHECK(h.root == "/sys/fs/cgroup");
+  if (h.layout == Layout::Hybrid) {
+    CHECK(h.v2 == "/sys/fs/cgroup/unified");
+    CHECK(h.has_v1("memory"));
+    CHECK(h.has_v1("pids"));
+    CHECK(h.has_v1("freezer"));
+    CHECK(h.v2_controllers.count("hugetlb"));
+  }
+  CHECK(!h.self.empty());
+}
+
+TEST_CASE("real v1/hybrid cgroup: limits, a child, freeze, kill, destroy", "[cgroups][root]") {
+  if (!can_run_root_tests()) return;
+  Host host = detect_host();
+  if (host.layout == Layout::V2) {
+    WARN("skipped: host is cgroup v2");
+    return;
+  }
+  REQUIRE(host.has_v1("memory"));
+  REQUIRE(host.has_v1("pids"));
+  REQUIRE(host.has_v1("freezer"));
+  const std::string name = "ocirun-test-" + std::to_string(::getpid());
+
+  RealCgroup cg;
+  cg.m = open(host, "/" + name, name);  // absolute: nothing under this process's own cgroups
+  for (const auto& [h, dir] : cg.m->saved().dirs) REQUIRE(dir.find("process_api") == std::string::npos);
+  cg.m->create();
+  const Saved saved = cg.m->saved();
+  const std::string mem = host.v1.at("memory") + "/" + name;
+  CHECK(saved.dirs.at("memory") == mem);
+  CHECK(is_dir(mem));
+  if (host.has_v1("cpuset")) CHECK(!trimmed(host.v1.at("cpuset") + "/" + name + "/cpuset.cpus").empty());
+
+  spec::Resources r = with_memory(64 << 20, std::nullopt);
+  if (::access((mem + "/memory.memsw.limit_in_bytes").c_str(), F_OK) == 0) r.memory->swap = 128 << 20;
+  r.pids.emplace();
+  r.pids->limit = 42;
+  r.cpu.emplace();
+  r.cpu->shares = 512;
+  r.cpu->quota = 50000;
+  r.cpu->period = 100000;
+  r.devices.push_back({false, "", std::nullopt, std::nullopt, "rwm"});
+  r.devices.push_back({true, "c", 1, 3, "rwm"});
+  cg.m->apply(r);
+  CHECK(trimmed(mem + "/memory.limit_in_bytes") == "67108864");
+  if (r.memory->swap) CHECK(trimmed(mem + "/memory.memsw.limit_in_bytes") == "134217728");
+  CHECK(trimmed(host.v1.at("pids") + "/" + name + "/pids.max") == "42");
+  CHECK(trimmed(host.v1.at("cpu") + "/" + name + "/cpu.shares") == "512");
+  CHECK(trimmed(host.v1.at("cpu") + "/" + name + "/cpu.cfs_quota_us") == "50000");
+  CHECK(trimmed(host.v1.at("devices") + "/" + name + "/devices.list") == "c 1:3 rwm");
+
+  // Raising the limit above the current memsw needs memsw first: the driver reorders.
+  if (r.memory->swap) {
+    cg.m->apply(with_memory(256 << 20, 512 << 20));
+    CHECK(trimmed(mem + "/memory.limit_in_bytes") == "268435456");
+    CHECK(trimmed(mem + "/memory.memsw.limit_in_bytes") == "536870912");
+  }
+
+  pid_t child = cg.child();
+  cg.m->add_process(child);
+  std::string in = proc_cgroup(child);
+  CHECK_THAT(in, Catch::Contains(":memory:/" + name + "\n"));
+  CHECK_THAT(in, Catch::Contains(":pids:/" + name + "\n"));
+  if (host.layout == Layout::Hybrid) CHECK_THAT(in, Catch::Contains("0::/" + name + "\n"));
+  CHECK(cg.m->pids() == std::vector<pid_t>{child});
+
+  cg.m->freeze(true);
+  CHECK(cg.m->frozen());
+  CHECK(trimmed(host.v1.at("freezer") + "/" + name + "/freezer.state") == "FROZEN");
+  cg.m->freeze(false);
+  CHECK(!cg.m->frozen());
+  CHECK(trimmed(host.v1.at("freezer") + "/" + name + "/freezer.state") == "THAWED");
+
+  // SIGTERM: signalled one by one (frozen around it).
+  cg.m->kill_all(SIGTERM);
+  auto status = wait_for(child);
+  REQUIRE(status);
+  cg.reaped(child);
+  CHECK(WIFSIGNALED(*status));
+  CHECK(WTERMSIG(*status) == SIGTERM);
+  CHECK(!cg.m->frozen());
+
+  // SIGKILL on a paused container: cgroup.kill on hybrid, then a thaw so it can die.
+  pid_t second = cg.child();
+  cg.m->add_process(second);
+  cg.m->freeze(true);
+  cg.m->kill_all(SIGKILL);
+  status = wait_for(second);
+  REQUIRE(status);
+  cg.reaped(second);
+  CHECK(WIFSIGNALED(*status));
+  CHECK(WTERMSIG(*status) == SIGKILL);
+  CHECK(cg.m->pids().empty());
+
+  cg.m->destroy();
+  for (const auto& [h, dir] : saved.dirs) CHECK(!is_dir(dir));
+  CHECK(is_dir(host.v1.at("memory")));
+}
+
+TEST_CASE("real cgroup v2 (the cgroup2 mount as a v2 root): child, freeze, kill, destroy", "[cgroups][root]") {
+  if (!can_run_root_tests()) return;
+  Host detected = detect_host();
+  if (detected.v2.empty()) {
+    WARN("skipped: no cgroup2 mount");
+    return;
+  }
+  // Drive the cgroup2 mount with the v2 driver, as on a pure v2 host.
+  Host host = detected;
+  host.layout = Layout::V2;
+  host.root = detected.v2;
+  host.v1.clear();
+  const std::string name = "ocirun-test-v2-" + std::to_string(::getpid());
+
+  RealCgroup cg;
+  cg.m = open(host, "/" + name, name);
+  cg.m->create();
+  const std::string dir = host.v2 + "/" + name;
+  REQUIRE(is_dir(dir));
+
+  if (!host.has_v2("pids")) {
+    // A limit whose controller this mount lacks: refused, naming both.
+    std::string message;
+    CHECK(error_kind([&] { cg.m->apply(with_pids(5)); }, &message) == ErrorKind::Unsupported);
+    CHECK_THAT(message, Catch::Contains("linux.resources.pids") && Catch::Contains("\"pids\""));
+  }
+
+  pid_t child = cg.child();
+  cg.m->add_process(child);
+  CHECK_THAT(proc_cgroup(child), Catch::Contains("0::/" + name + "\n"));
+  CHECK(cg.m->pids() == std::vector<pid_t>{child});
+
+  cg.m->freeze(true);
+  CHECK(cg.m->frozen());
+  CHECK_THAT(slurp(dir + "/cgroup.events"), Catch::Contains("frozen 1"));
+  cg.m->freeze(false);
+  CHECK(!cg.m->frozen());
+
+  cg.m->kill_all(SIGTERM);  // no cgroup.kill for SIGTERM: freeze, signal each, thaw
+  auto status = wait_for(child);
+  REQUIRE(status);
+  cg.reaped(child);
+  CHECK(WTERMSIG(*status) == SIGTERM);
+
+  pid_t second = cg.child();
+  cg.m->add_process(second);
+  cg.m->kill_all(SIGKILL);  // cgroup.kill
+  status = wait_for(second);
+  REQUIRE(status);
+  cg.reaped(second);
+  CHECK(WTERMSIG(*status) == SIGKILL);
+
+  cg.m->destroy();
+  CHECK(!is_dir(dir));
+}

@@ -1,0 +1,873 @@
+// Integration tests: drive the runtime binary ($OCIRUN_BIN, else the built ocirun) through its
+// runc-compatible CLI against busybox bundles made by bundles/make-bundle.sh, and check the
+// result from the host and from inside the container.
+//
+// Tests tagged [ocirun] check ocirun's own requirements where runc behaves differently; run
+// against runc with:  OCIRUN_BIN=$(which runc) ./integration_test '~[ocirun]'
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "integration/harness.h"
+
+using namespace ocirun::it;
+using Catch::Matchers::Contains;
+
+namespace {
+
+void require_ok(const ExecResult& r) {
+  INFO(r.describe());
+  REQUIRE(r.code == 0);
+}
+
+// Runs the sandbox's config in the foreground and requires success.
+ExecResult run_ok(Sandbox& s, std::vector<std::string> extra = {}, ExecOptions opts = {}) {
+  auto r = s.run(std::move(extra), std::move(opts));
+  require_ok(r);
+  return r;
+}
+
+std::set<std::string> line_set(const std::string& text) {
+  std::set<std::string> out;
+  for (auto& l : lines(text))
+    if (!trim(l).empty()) out.insert(trim(l));
+  return out;
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+void remove_namespace(json& config, const std::string& type) {
+  auto& ns = config["linux"]["namespaces"];
+  for (auto it = ns.begin(); it != ns.end();)
+    it = (*it)["type"] == type ? ns.erase(it) : it + 1;
+}
+
+void set_namespace(json& config, const std::string& type, const std::string& path = {}) {
+  remove_namespace(config, type);
+  json entry = {{"type", type}};
+  if (!path.empty()) entry["path"] = path;
+  config["linux"]["namespaces"].push_back(entry);
+}
+
+pid_t state_pid(Sandbox& s, const std::string& cid = {}) { return s.state(cid).value("pid", 0); }
+
+// A host directory bind-mounted read-write at /ctl, for handshakes with the container.
+fs::path add_ctl_dir(Sandbox& s) {
+  fs::path ctl = s.host_dir("ctl");
+  s.add_mount("/ctl", "bind", ctl.string(), {"rbind", "rw"});
+  return ctl;
+}
+
+// Makes this process the reaper of orphans its children leave behind, so a test can see
+// whether the runtime left processes running. Kills and reaps whatever is left on exit.
+class Subreaper {
+ public:
+  Subreaper() { prctl(PR_SET_CHILD_SUBREAPER, 1); }
+  ~Subreaper() {
+    for (pid_t pid : live_children()) kill(pid, SIGKILL);
+    eventually([&] { return live_children().empty(); }, 5s);
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+  }
+  static std::vector<pid_t> live_children() {
+    std::vector<pid_t> out;
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    for (auto& entry : fs::directory_iterator("/proc")) {
+      const std::string name = entry.path().filename().string();
+      if (!std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+      std::string stat;
+      try {
+        stat = read_file(entry.path() / "stat");
+      } catch (...) {
+        continue;
+      }
+      auto paren = stat.rfind(')');
+      if (paren == std::string::npos) continue;
+      char st = 0;
+      int ppid = 0;
+      if (sscanf(stat.c_str() + paren + 1, " %c %d", &st, &ppid) == 2 && ppid == getpid() && st != 'Z')
+        out.push_back(std::stoi(name));
+    }
+    return out;
+  }
+};
+
+// A named network namespace made with `ip netns add`, deleted on scope exit.
+struct NetNs {
+  std::string name = "ocirun-it-" + std::to_string(getpid());
+  std::string path = "/run/netns/" + name;
+  bool ok = false;
+  std::string error;
+  NetNs() {
+    exec({"ip", "netns", "delete", name});  // left over by a crashed run with our pid
+    auto r = exec({"ip", "netns", "add", name});
+    ok = r.code == 0;
+    error = r.describe();
+  }
+  ~NetNs() {
+    if (ok) exec({"ip", "netns", "delete", name});
+  }
+};
+
+}  // namespace
+
+// ---- spec, features ----------------------------------------------------------------------------
+
+TEST_CASE("spec writes a config.json that parses", "[spec]") {
+  Sandbox s("spec");
+  fs::path d = s.host_dir("spec-out");
+  require_ok(exec({Env::get().runtime, "spec"}, {.cwd = d.string()}));
+  json config = json::parse(read_file(d / "config.json"));
+  CHECK(config["process"]["args"] == json::array({"sh"}));
+  CHECK(config["ociVersion"].is_string());
+  CHECK(config["root"]["path"] == "rootfs");
+  CHECK(config["linux"]["namespaces"].is_array());
+}
+
+TEST_CASE("features prints the supported features as JSON", "[features]") {
+  auto r = exec({runtime_binary(), "features"});
+  require_ok(r);
+  json f = json::parse(r.out);
+  CHECK(f["ociVersionMin"].is_string());
+  CHECK(f["ociVersionMax"].is_string());
+  auto ns = f["linux"]["namespaces"];
+  REQUIRE(ns.is_array());
+  for (auto want : {"pid", "network", "ipc", "uts", "mount", "user", "cgroup"})
+    CHECK(std::find(ns.begin(), ns.end(), want) != ns.end());
+}
+
+// ---- lifecycle ---------------------------------------------------------------------------------
+
+TEST_CASE("lifecycle: create, start, exit, delete", "[lifecycle]") {
+  Sandbox s("lifecycle");
+  fs::path ctl = add_ctl_dir(s);
+  s.sh("while [ ! -e /ctl/go ]; do sleep 0.05; done; echo done > /ctl/done");
+  s.config["annotations"] = {{"org.ocirun.test", "lifecycle"}, {"other", "x y"}};
+
+  require_ok(s.create());
+  json st = s.state();
+  INFO(st.dump(2));
+  CHECK(st["status"] == "created");
+  pid_t pid = st.value("pid", 0);
+  REQUIRE(pid > 0);
+  CHECK(fs::exists("/proc/" + std::to_string(pid)));
+  // The user program has not been exec'd yet.
+  CHECK_FALSE(contains(read_file("/proc/" + std::to_string(pid) + "/cmdline"), "/ctl/go"));
+  CHECK_FALSE(fs::exists(ctl / "done"));
+  CHECK(st["ociVersion"].is_string());
+  CHECK(st["id"] == s.id);
+  CHECK(st["bundle"] == s.bundle.string());
+  CHECK(st.contains("created"));
+  CHECK(st["annotations"]["org.ocirun.test"] == "lifecycle");
+  CHECK(st["annotations"]["other"] == "x y");
+
+  require_ok(s.start());
+  CHECK(s.status() == "running");
+  CHECK(s.state().value("pid", 0) == pid);
+  CHECK(s.start().code != 0);  // already started
+
+  write_file(ctl / "go", "");
+  CHECK(s.wait_status("stopped"));
+  CHECK(read_file(ctl / "done") == "done\n");
+
+  require_ok(s.rt({"delete", s.id}));
+  CHECK_FALSE(fs::exists(s.state_root / s.id));
+  auto after = s.rt({"state", s.id});
+  CHECK(after.code != 0);
+  CHECK_THAT(after.err, Contains("does not exist"));
+}
+
+TEST_CASE("create refuses an id that already exists", "[lifecycle]") {
+  Sandbox s("duplicate");
+  s.config["process"]["args"] = {"sleep", "1000"};
+  require_ok(s.create());
+  pid_t pid = state_pid(s);
+  CHECK(s.create().code != 0);
+  CHECK(s.status() == "created");
+  CHECK(state_pid(s) == pid);
+}
+
+// ---- run -----------------------------------------------------------------------------------------
+
+TEST_CASE("run: exit code and stdio reach the caller", "[run]") {
+  Sandbox s("run-exit");
+  s.sh("echo to-stdout; echo to-stderr >&2; exit 3");
+  auto r = s.run();
+  INFO(r.describe());
+  CHECK(r.code == 3);
+  CHECK(r.out == "to-stdout\n");
+  CHECK_THAT(r.err, Contains("to-stderr"));
+}
+
+TEST_CASE("run: a process killed by signal N exits 128+N", "[run]") {
+  int sig = GENERATE(SIGKILL, SIGTERM);
+  Sandbox s("run-signal");
+  // A pid namespace's init ignores signals it has no handler for, even its own: stay in the
+  // host's pid namespace so the shell can kill itself.
+  remove_namespace(s.config, "pid");
+  s.sh("kill -" + std::to_string(sig) + " $$; sleep 5");
+  auto r = s.run();
+  INFO(r.describe());
+  CHECK(r.code == 128 + sig);
+}
+
+TEST_CASE("run --detach returns while the container runs", "[run]") {
+  Sandbox s("run-detach");
+  s.config["process"]["args"] = {"sleep", "1000"};
+  require_ok(s.run_detached());
+  CHECK(s.status() == "running");
+  pid_t pid = state_pid(s);
+  CHECK_FALSE(pid_gone(pid));
+}
+
+// ---- kill ----------------------------------------------------------------------------------------
+
+TEST_CASE("kill: signals by name and number", "[kill]") {
+  auto [sig, trapped] = GENERATE(table<std::string, bool>(
+      {{"TERM", true}, {"SIGTERM", true}, {"15", true}, {"KILL", false}, {"SIGKILL", false}, {"9", false}}));
+  INFO("signal " << sig);
+  Sandbox s("kill-" + sig);
+  fs::path ctl = add_ctl_dir(s);
+  s.sh("trap 'echo caught > /ctl/sig; exit 0' TERM; touch /ctl/ready; while :; do sleep 0.05; done");
+  require_ok(s.run_detached());
+  REQUIRE(eventually([&] { return fs::exists(ctl / "ready"); }));
+
+  require_ok(s.rt({"kill", s.id, sig}));
+  CHECK(s.wait_status("stopped"));
+  if (trapped) {
+    CHECK(read_file(ctl / "sig") == "caught\n");
+  } else {
+    CHECK_FALSE(fs::exists(ctl / "sig"));
+  }
+}
+
+TEST_CASE("kill: a bogus signal fails and the container keeps running", "[kill]") {
+  std::string sig = GENERATE("NOSUCHSIGNAL", "SIGFOO", "9x", "65");
+  Sandbox s("kill-bogus");
+  s.config["process"]["args"] = {"sleep", "1000"};
+  require_ok(s.run_detached());
+  auto r = s.rt({"kill", s.id, sig});
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK(s.status() == "running");
+}
+
+TEST_CASE("kill: a stopped container errors", "[kill]") {
+  Sandbox s("kill-stopped");
+  s.config["process"]["args"] = {"true"};
+  require_ok(s.run_detached());
+  REQUIRE(s.wait_status("stopped"));
+  auto r = s.rt({"kill", s.id, "KILL"});
+  INFO(r.describe());
+  CHECK(r.code != 0);
+}
+
+TEST_CASE("kill --all signals every process of the container", "[kill]") {
+  Sandbox s("kill-all");
+  fs::path ctl = add_ctl_dir(s);
+  // PID 1 ignores TERM (no handler); it exits only once --all has killed its children.
+  s.sh("sleep 1000 & sleep 1000 & touch /ctl/ready; wait");
+  require_ok(s.run_detached());
+  REQUIRE(eventually([&] { return fs::exists(ctl / "ready"); }));
+  pid_t pid = state_pid(s);
+  std::string pidns = readlink_str("/proc/" + std::to_string(pid) + "/ns/pid");
+  REQUIRE(eventually([&] { return pids_in_pidns(pidns).size() == 3; }));
+
+  require_ok(s.rt({"kill", "--all", s.id, "TERM"}));
+  CHECK(s.wait_status("stopped"));
+  CHECK(eventually([&] { return pids_in_pidns(pidns).empty(); }));
+}
+
+// ---- list ----------------------------------------------------------------------------------------
+
+TEST_CASE("list: table, json and quiet", "[list]") {
+  Sandbox s("list");
+  s.config["process"]["args"] = {"sleep", "1000"};
+  std::string created = s.id, running = s.new_id();
+  require_ok(s.create(created));
+  require_ok(s.run_detached(running));
+
+  auto table = s.rt({"list"});
+  require_ok(table);
+  CHECK_THAT(table.out, Contains(created));
+  CHECK_THAT(table.out, Contains(running));
+
+  auto quiet = s.rt({"list", "-q"});
+  require_ok(quiet);
+  CHECK(line_set(quiet.out) == std::set<std::string>{created, running});
+
+  auto js = s.rt({"list", "--format", "json"});
+  require_ok(js);
+  json arr = json::parse(js.out);
+  REQUIRE(arr.is_array());
+  std::map<std::string, std::string> status;
+  for (auto& c : arr) status[c.value("id", "")] = c.value("status", "");
+  CHECK(status == std::map<std::string, std::string>{{created, "created"}, {running, "running"}});
+}
+
+// ---- delete --------------------------------------------------------------------------------------
+
+TEST_CASE("delete: a running container needs --force", "[delete]") {
+  Sandbox s("delete");
+  s.config["process"]["args"] = {"sleep", "1000"};
+  require_ok(s.run_detached());
+  pid_t pid = state_pid(s);
+
+  auto r = s.rt({"delete", s.id});
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK(s.status() == "running");
+  CHECK_FALSE(pid_gone(pid));
+
+  require_ok(s.rt({"delete", "--force", s.id}));
+  CHECK_FALSE(fs::exists(s.state_root / s.id));
+  CHECK(wait_pid_gone(pid));
+  CHECK_THAT(s.rt({"state", s.id}).err, Contains("does not exist"));
+}
+
+TEST_CASE("delete --force removes a created container", "[delete]") {
+  Sandbox s("delete-created");
+  s.config["process"]["args"] = {"sleep", "1000"};
+  require_ok(s.create());
+  pid_t pid = state_pid(s);
+  require_ok(s.rt({"delete", "--force", s.id}));
+  CHECK_FALSE(fs::exists(s.state_root / s.id));
+  CHECK(wait_pid_gone(pid));
+}
+
+TEST_CASE("unknown container ids: does not exist", "[errors]") {
+  Sandbox s("unknown");
+  require_ok(s.create());  // the state root exists and holds another container
+  const std::string missing = "no-such-container";
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"state", missing}, {"kill", missing, "KILL"}, {"delete", missing}, {"start", missing}}) {
+    auto r = s.rt(args);
+    INFO(args[0] << ": " << r.describe());
+    CHECK(r.code != 0);
+    CHECK_THAT(r.err, Contains("does not exist"));
+  }
+}
+
+TEST_CASE("errors name the container on one stderr line", "[errors][ocirun]") {
+  Sandbox s("error-text");
+  auto r = s.rt({"state", "no-such-container"});
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK(r.out.empty());
+  auto err = lines(trim(r.err));
+  REQUIRE(err.size() == 1);
+  CHECK_THAT(err[0], Contains("no-such-container") && Contains("does not exist"));
+}
+
+// ---- namespaces ----------------------------------------------------------------------------------
+
+TEST_CASE("namespaces: each requested namespace is new", "[namespaces]") {
+  Sandbox s("ns-new");
+  set_namespace(s.config, "cgroup");
+  const std::vector<std::string> kinds = {"pid", "net", "ipc", "uts", "mnt", "cgroup"};
+  std::string script;
+  for (auto& k : kinds) script += "echo " + k + "=$(readlink /proc/self/ns/" + k + "); ";
+  s.sh(script);
+  require_ok(s.create());
+  pid_t pid = state_pid(s);
+  for (auto& k : kinds) {
+    INFO("namespace " << k);
+    std::string theirs = readlink_str("/proc/" + std::to_string(pid) + "/ns/" + k);
+    CHECK_FALSE(theirs.empty());
+    CHECK(theirs != readlink_str("/proc/self/ns/" + k));
+  }
+  require_ok(s.start());
+  REQUIRE(s.wait_status("stopped"));
+  auto inside = line_set(s.output());
+  for (auto& k : kinds) CHECK(inside.count(k + "=" + readlink_str("/proc/self/ns/" + k)) == 0);
+  CHECK(inside.size() == kinds.size());
+}
+
+TEST_CASE("namespaces: a network namespace joined by path", "[namespaces]") {
+  NetNs netns;
+  if (!netns.ok) {
+    WARN("cannot create a network namespace with ip netns add: " << netns.error);
+    return;
+  }
+  struct stat st {};
+  REQUIRE(stat(netns.path.c_str(), &st) == 0);
+  const std::string want = "net:[" + std::to_string(st.st_ino) + "]";
+
+  Sandbox s("ns-join");
+  set_namespace(s.config, "network", netns.path);
+  s.sh("readlink /proc/self/ns/net");
+  require_ok(s.create());
+  CHECK(readlink_str("/proc/" + std::to_string(state_pid(s)) + "/ns/net") == want);
+  require_ok(s.start());
+  REQUIRE(s.wait_status("stopped"));
+  CHECK(trim(s.output()) == want);
+}
+
+TEST_CASE("namespaces: the process is PID 1", "[namespaces]") {
+  Sandbox s("ns-pid1");
+  s.sh("echo $$");
+  CHECK(run_ok(s).out == "1\n");
+}
+
+TEST_CASE("namespaces: user namespace with uid and gid mappings", "[namespaces][userns]") {
+  if (!fs::exists("/proc/self/ns/user")) {
+    WARN("kernel without user namespaces");
+    return;
+  }
+  Sandbox s("ns-user");
+  constexpr int kHostBase = 100000;
+  // The container's root is host uid 100000: give it the rootfs.
+  auto shift = [&](const fs::path& p) {
+    struct stat st {};
+    if (lstat(p.c_str(), &st) == 0) REQUIRE(lchown(p.c_str(), st.st_uid + kHostBase, st.st_gid + kHostBase) == 0);
+  };
+  shift(s.rootfs);
+  for (auto& e : fs::recursive_directory_iterator(s.rootfs)) shift(e.path());
+  set_namespace(s.config, "user");
+  s.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", kHostBase}, {"size", 65536}}};
+  s.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", kHostBase}, {"size", 65536}}};
+  s.sh("cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; stat -c %u:%g /bin/busybox");
+  auto r = run_ok(s);
+  auto out = lines(r.out);
+  REQUIRE(out.size() == 5);
+  auto squeeze = [](const std::string& l) { return status_field("x:" + l, "x"); };
+  CHECK(squeeze(out[0]) == "0 100000 65536");
+  CHECK(squeeze(out[1]) == "0 100000 65536");
+  CHECK(out[2] == "0");
+  CHECK(out[3] == "0");
+  CHECK(out[4] == "0:0");
+}
+
+TEST_CASE("namespaces: hostname", "[namespaces]") {
+  Sandbox s("ns-uts");
+  s.config["hostname"] = "it-host";
+  s.sh("hostname; cat /proc/sys/kernel/hostname");
+  std::string host_before = read_file("/proc/sys/kernel/hostname");
+  CHECK(run_ok(s).out == "it-host\nit-host\n");
+  CHECK(read_file("/proc/sys/kernel/hostname") == host_before);
+}
+
+// runc 1.1 ignores "domainname".
+TEST_CASE("namespaces: domainname", "[namespaces][ocirun]") {
+  Sandbox s("ns-domain");
+  s.config["hostname"] = "it-host";
+  s.config["domainname"] = "it.example";
+  s.sh("cat /proc/sys/kernel/domainname");
+  std::string host_before = read_file("/proc/sys/kernel/domainname");
+  CHECK(run_ok(s).out == "it.example\n");
+  CHECK(read_file("/proc/sys/kernel/domainname") == host_before);
+}
+
+// ---- mounts --------------------------------------------------------------------------------------
+
+TEST_CASE("mounts: tmpfs with size, mode and flags", "[mounts]") {
+  Sandbox s("mount-tmpfs");
+  s.add_mount("/mnt/scratch", "tmpfs", "tmpfs", {"nosuid", "nodev", "noexec", "size=2048k", "mode=1770"});
+  s.sh("cat /proc/self/mountinfo; echo mode=$(stat -c %a /mnt/scratch)");
+  auto r = run_ok(s);
+  auto mounts = parse_mountinfo(r.out);
+  auto* m = find_mount(mounts, "/mnt/scratch");
+  INFO(r.out);
+  REQUIRE(m);
+  CHECK(m->fstype == "tmpfs");
+  for (auto opt : {"nosuid", "nodev", "noexec"}) CHECK(has_option(m->options, opt));
+  CHECK(has_option(m->super_options, "size=2048k"));
+  CHECK(has_option(m->super_options, "mode=1770"));
+  CHECK_THAT(r.out, Contains("mode=1770"));
+}
+
+TEST_CASE("mounts: bind mounts read-only and read-write", "[mounts]") {
+  Sandbox s("mount-bind");
+  fs::path ro = s.host_dir("ro"), rw = s.host_dir("rw");
+  write_file(ro / "hello", "from host\n");
+  s.add_mount("/ro", "bind", ro.string(), {"rbind", "ro"});
+  s.add_mount("/rw", "bind", rw.string(), {"rbind", "rw"});
+  s.sh("cat /ro/hello; echo x > /ro/new && echo ro-was-writable; echo written > /rw/new; "
+       "grep -E ' /(ro|rw) ' /proc/self/mountinfo");
+  auto r = s.run();
+  INFO(r.describe());
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Contains("from host"));
+  CHECK_FALSE(contains(r.out, "ro-was-writable"));
+  CHECK_THAT(r.err, Contains("Read-only file system"));
+  CHECK_FALSE(fs::exists(ro / "new"));
+  CHECK(read_file(rw / "new") == "written\n");
+  auto mounts = parse_mountinfo(r.out);
+  REQUIRE(find_mount(mounts, "/ro"));
+  REQUIRE(find_mount(mounts, "/rw"));
+  CHECK(has_option(find_mount(mounts, "/ro")->options, "ro"));
+  CHECK(has_option(find_mount(mounts, "/rw")->options, "rw"));
+}
+
+TEST_CASE("mounts: bind mount flags nosuid, nodev, noexec", "[mounts]") {
+  Sandbox s("mount-flags");
+  fs::path d = s.host_dir("flags");
+  s.add_mount("/flags", "bind", d.string(), {"rbind", "nosuid", "nodev", "noexec"});
+  s.sh("cat /proc/self/mountinfo");
+  auto mounts = parse_mountinfo(run_ok(s).out);
+  auto* m = find_mount(mounts, "/flags");
+  REQUIRE(m);
+  INFO(m->options);
+  for (auto opt : {"nosuid", "nodev", "noexec"}) CHECK(has_option(m->options, opt));
+}
+
+TEST_CASE("mounts: proc, sysfs, devpts, mqueue and shm are mounted", "[mounts]") {
+  Sandbox s("mount-std");
+  s.sh("cat /proc/self/mountinfo");
+  auto r = run_ok(s);
+  auto mounts = parse_mountinfo(r.out);
+  INFO(r.out);
+  for (auto [mp, type] : std::vector<std::pair<std::string, std::string>>{{"/proc", "proc"},
+                                                                          {"/sys", "sysfs"},
+                                                                          {"/dev", "tmpfs"},
+                                                                          {"/dev/pts", "devpts"},
+                                                                          {"/dev/mqueue", "mqueue"},
+                                                                          {"/dev/shm", "tmpfs"}}) {
+    INFO(mp);
+    auto* m = find_mount(mounts, mp);
+    REQUIRE(m);
+    CHECK(m->fstype == type);
+  }
+  CHECK(has_option(find_mount(mounts, "/sys")->options, "ro"));
+  CHECK(has_option(find_mount(mounts, "/")->options, "ro"));
+}
+
+TEST_CASE("mounts: readonly root", "[mounts]") {
+  bool readonly = GENERATE(true, false);
+  Sandbox s(readonly ? "root-ro" : "root-rw");
+  s.config["root"]["readonly"] = readonly;
+  s.sh("touch /x; echo rc=$?");
+  auto r = s.run();
+  INFO(r.describe());
+  REQUIRE(r.code == 0);
+  if (readonly) {
+    CHECK(r.out == "rc=1\n");
+    CHECK_THAT(r.err, Contains("Read-only file system"));
+    CHECK_FALSE(fs::exists(s.rootfs / "x"));
+  } else {
+    CHECK(r.out == "rc=0\n");
+    CHECK(fs::exists(s.rootfs / "x"));
+  }
+}
+
+TEST_CASE("mounts: maskedPaths hide files and directories", "[mounts]") {
+  Sandbox s("masked");
+  fs::path data = s.host_dir("data");
+  write_file(data / "secret", "top secret\n");
+  fs::create_directories(data / "dir");
+  write_file(data / "dir" / "inner", "inner\n");
+  s.add_mount("/data", "bind", data.string(), {"rbind", "ro"});
+  auto& masked = s.config["linux"]["maskedPaths"];
+  masked.push_back("/data/secret");
+  masked.push_back("/data/dir");
+  masked.push_back("/data/does-not-exist");
+  // /proc/kcore is not on every kernel: also check the first masked /proc file this host has.
+  std::string proc_file;
+  for (auto& p : masked)
+    if (std::string path = p; path.rfind("/proc/", 0) == 0 && fs::is_regular_file(path)) {
+      proc_file = path;
+      break;
+    }
+  std::string script = "echo \"secret=[$(cat /data/secret)]\"; echo \"dir=[$(ls -A /data/dir)]\"; ";
+  if (fs::exists("/proc/kcore")) script += "echo \"kcore=[$(head -c 16 /proc/kcore | wc -c)]\"; ";
+  if (!proc_file.empty()) script += "echo \"proc=[$(head -c 16 " + proc_file + " | wc -c)]\"";
+  s.sh(script);
+  auto r = run_ok(s);
+  INFO(r.describe());
+  CHECK_THAT(r.out, Contains("secret=[]"));
+  CHECK_THAT(r.out, Contains("dir=[]"));
+  if (fs::exists("/proc/kcore")) CHECK_THAT(r.out, Contains("kcore=[0]"));
+  if (!proc_file.empty()) CHECK_THAT(r.out, Contains("proc=[0]"));
+  CHECK(read_file(data / "secret") == "top secret\n");  // masked, not changed
+}
+
+TEST_CASE("mounts: readonlyPaths", "[mounts]") {
+  Sandbox s("readonly-paths");
+  fs::path data = s.host_dir("data");
+  fs::create_directories(data / "sub");
+  s.add_mount("/data", "bind", data.string(), {"rbind", "rw"});
+  s.config["linux"]["readonlyPaths"].push_back("/data/sub");
+  s.sh("echo x > /proc/sys/kernel/hostname; echo proc=$?; "
+       "echo x > /data/sub/f; echo sub=$?; echo x > /data/f; echo data=$?");
+  auto r = run_ok(s);
+  INFO(r.describe());
+  CHECK_THAT(r.out, Contains("proc=1") && Contains("sub=1") && Contains("data=0"));
+  CHECK_THAT(r.err, Contains("Read-only file system"));
+  CHECK_FALSE(fs::exists(data / "sub" / "f"));
+  CHECK(fs::exists(data / "f"));
+}
+
+TEST_CASE("mounts: a rootfs symlink cannot send a mount outside the rootfs", "[mounts][security]") {
+  Sandbox s("symlink-escape");
+  const fs::path outside = "/tmp/ocirun-it-outside-" + std::to_string(getpid());
+  std::error_code ec;
+  fs::remove_all(outside, ec);
+  fs::create_directories(outside);
+  struct RemoveOutside {
+    fs::path p;
+    ~RemoveOutside() {
+      std::error_code ec;
+      umount2(p.c_str(), MNT_DETACH);
+      fs::remove_all(p, ec);
+    }
+  } remove_outside{outside};
+  write_file(outside / "marker", "untouched\n");
+  fs::create_directory_symlink(outside, s.rootfs / "evil");
+
+  s.add_mount("/evil", "tmpfs", "tmpfs", {"size=1m"});
+  s.sh("touch /evil/escaped; cat /proc/self/mountinfo");
+  auto host_mounted = [&] { return find_mount(parse_mountinfo(read_file("/proc/self/mountinfo")), outside.string()); };
+
+  auto r = s.create();
+  // Refusing the mount is fine; landing outside the rootfs is not.
+  if (r.code == 0) {
+    CHECK_FALSE(host_mounted());
+    require_ok(s.start());
+    REQUIRE(s.wait_status("stopped"));
+    auto inside = parse_mountinfo(s.output());
+    auto* m = find_mount(inside, outside.string());
+    if (!m) m = find_mount(inside, "/evil");
+    INFO(s.output());
+    REQUIRE(m);
+    CHECK(m->fstype == "tmpfs");
+    // The symlink was resolved inside the rootfs.
+    CHECK(fs::is_directory(s.rootfs / outside.relative_path()));
+  }
+  CHECK_FALSE(host_mounted());
+  std::set<std::string> entries;
+  for (auto& e : fs::directory_iterator(outside)) entries.insert(e.path().filename().string());
+  CHECK(entries == std::set<std::string>{"marker"});
+  CHECK(read_file(outside / "marker") == "untouched\n");
+}
+
+// ---- devices and sysctl --------------------------------------------------------------------------
+
+TEST_CASE("devices: the default nodes and /dev symlinks", "[devices]") {
+  Sandbox s("devices");
+  s.sh("for d in null zero full random urandom tty; do echo \"$d $(stat -c '%F %t:%T' /dev/$d)\"; done; "
+       "for l in fd stdin stdout stderr ptmx; do echo \"$l -> $(readlink /dev/$l)\"; done; "
+       "echo x > /dev/null && head -c 4 /dev/zero | wc -c");
+  auto r = run_ok(s);
+  INFO(r.out);
+  auto out = line_set(r.out);
+  for (auto want : {"null character special file 1:3", "zero character special file 1:5",
+                    "full character special file 1:7", "random character special file 1:8",
+                    "urandom character special file 1:9", "tty character special file 5:0",
+                    "fd -> /proc/self/fd", "stdin -> /proc/self/fd/0", "stdout -> /proc/self/fd/1",
+                    "stderr -> /proc/self/fd/2", "ptmx -> pts/ptmx", "4"})
+    CHECK(out.count(want) == 1);
+}
+
+TEST_CASE("devices: a linux.devices entry is created and usable", "[devices]") {
+  Sandbox s("devices-custom");
+  s.config["linux"]["devices"] = {
+      {{"path", "/dev/mydev"}, {"type", "c"}, {"major", 1}, {"minor", 7}, {"fileMode", 0640}, {"uid", 0}, {"gid", 0}}};
+  s.config["linux"]["resources"]["devices"].push_back(
+      {{"allow", true}, {"type", "c"}, {"major", 1}, {"minor", 7}, {"access", "rwm"}});
+  s.sh("stat -c '%F %t:%T %a %u:%g' /dev/mydev; head -c 3 /dev/mydev | wc -c");
+  CHECK(run_ok(s).out == "character special file 1:7 640 0:0\n3\n");
+}
+
+TEST_CASE("sysctl: set inside the container's network namespace only", "[sysctl]") {
+  Sandbox s("sysctl");
+  const std::string host_before = read_file("/proc/sys/net/ipv4/ip_forward");
+  const std::string want = trim(host_before) == "1" ? "0" : "1";
+  s.config["linux"]["sysctl"] = {{"net.ipv4.ip_forward", want}};
+  s.sh("cat /proc/sys/net/ipv4/ip_forward");
+  CHECK(run_ok(s).out == want + "\n");
+  CHECK(read_file("/proc/sys/net/ipv4/ip_forward") == host_before);
+}
+
+// ---- process -------------------------------------------------------------------------------------
+
+TEST_CASE("process: capability sets", "[process][caps]") {
+  auto [caps, hex] = GENERATE(table<std::vector<std::string>, std::string>({
+      {{"CAP_NET_BIND_SERVICE"}, "0000000000000400"},
+      {{"CAP_CHOWN", "CAP_KILL", "CAP_SYS_ADMIN"}, "0000000000200021"},
+      {std::vector<std::string>{}, "0000000000000000"},
+  }));
+  INFO("caps " << json(caps).dump());
+  Sandbox s("caps");
+  for (auto set : {"bounding", "effective", "permitted", "inheritable", "ambient"})
+    s.config["process"]["capabilities"][set] = caps;
+  s.sh("cat /proc/self/status");
+  auto out = run_ok(s).out;
+  for (auto field : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"}) {
+    INFO(field);
+    CHECK(status_field(out, field) == hex);
+  }
+}
+
+TEST_CASE("process: rlimits", "[process]") {
+  Sandbox s("rlimits");
+  s.config["process"]["rlimits"] = {{{"type", "RLIMIT_NOFILE"}, {"soft", 512}, {"hard", 512}},
+                                    {{"type", "RLIMIT_CORE"}, {"soft", 1024}, {"hard", 2048}}};
+  s.sh("ulimit -n; ulimit -Hn; grep 'Max core file size' /proc/self/limits");
+  auto out = lines(run_ok(s).out);
+  REQUIRE(out.size() == 3);
+  CHECK(out[0] == "512");
+  CHECK(out[1] == "512");
+  CHECK(status_field("x:" + out[2], "x") == "Max core file size 1024 2048 bytes");
+}
+
+TEST_CASE("process: noNewPrivileges", "[process]") {
+  bool nnp = GENERATE(true, false);
+  Sandbox s("nnp");
+  s.config["process"]["noNewPrivileges"] = nnp;
+  s.sh("cat /proc/self/status");
+  CHECK(status_field(run_ok(s).out, "NoNewPrivs") == (nnp ? "1" : "0"));
+}
+
+TEST_CASE("process: user, group and additional groups", "[process]") {
+  Sandbox s("user");
+  s.config["process"]["user"] = {{"uid", 1000}, {"gid", 1000}, {"additionalGids", {10, 20}}};
+  s.sh("id; cat /proc/self/status");
+  auto out = run_ok(s).out;
+  INFO(out);
+  CHECK_THAT(out, Contains("uid=1000(user) gid=1000(user)"));
+  CHECK(status_field(out, "Uid") == "1000 1000 1000 1000");
+  CHECK(status_field(out, "Gid") == "1000 1000 1000 1000");
+  std::set<std::string> groups;
+  std::istringstream ss(status_field(out, "Groups"));
+  for (std::string g; ss >> g;) groups.insert(g);
+  CHECK(groups.count("10") == 1);
+  CHECK(groups.count("20") == 1);
+  CHECK(groups.count("0") == 0);  // root's group is gone
+}
+
+TEST_CASE("process: umask", "[process]") {
+  Sandbox s("umask");
+  s.config["process"]["user"]["umask"] = 027;
+  s.sh("umask; touch /tmp/f; stat -c %a /tmp/f");
+  s.config["root"]["readonly"] = false;
+  CHECK(run_ok(s).out == "0027\n640\n");
+}
+
+TEST_CASE("process: cwd and env", "[process]") {
+  Sandbox s("cwd-env");
+  s.config["process"]["cwd"] = "/home/user";
+  s.config["process"]["env"].push_back("FOO=bar baz");
+  s.sh("pwd; echo \"$FOO\"; echo \"$PATH\"");
+  auto out = lines(run_ok(s).out);
+  REQUIRE(out.size() == 3);
+  CHECK(out[0] == "/home/user");
+  CHECK(out[1] == "bar baz");
+  CHECK_THAT(out[2], Contains("/bin"));
+}
+
+TEST_CASE("process: oomScoreAdj", "[process]") {
+  int own = std::stoi(read_file("/proc/self/oom_score_adj"));
+  if (own >= 1000) {
+    WARN("oom_score_adj is already 1000 here: raising it cannot be checked");
+    return;
+  }
+  // Lowering needs CAP_SYS_RESOURCE, which this host's bounding set may lack: raise it.
+  int want = std::min(1000, std::max(own, 0) + 300);
+  Sandbox s("oom");
+  s.config["process"]["oomScoreAdj"] = want;
+  s.sh("cat /proc/self/oom_score_adj");
+  CHECK(run_ok(s).out == std::to_string(want) + "\n");
+}
+
+// ---- terminal ------------------------------------------------------------------------------------
+
+TEST_CASE("terminal: the pty master arrives on --console-socket", "[terminal]") {
+  Sandbox s("terminal");
+  s.config["process"]["terminal"] = true;
+  s.sh("tty; echo hello-from-pty");
+  ConsoleSocket sock(s.dir / "console.sock");
+  require_ok(s.create({}, {"--console-socket", sock.path.string()}));
+  int master = sock.receive_fd();
+  REQUIRE(master >= 0);
+  struct CloseFd {
+    int fd;
+    ~CloseFd() { close(fd); }
+  } close_master{master};
+  CHECK(isatty(master));
+
+  require_ok(s.start());
+  std::string out = read_all(master, 10s);
+  INFO(out);
+  CHECK_THAT(out, Contains("hello-from-pty"));
+  CHECK((contains(out, "/dev/pts/") || contains(out, "/dev/console")));
+  CHECK(s.wait_status("stopped"));
+}
+
+// ---- file descriptors ----------------------------------------------------------------------------
+
+TEST_CASE("fds: the container gets only stdio", "[fds]") {
+  Sandbox s("fds");
+  s.sh("ls /proc/self/fd");
+  std::string out;
+  SECTION("run") { out = run_ok(s).out; }
+  SECTION("create and start") {
+    require_ok(s.create());
+    require_ok(s.start());
+    REQUIRE(s.wait_status("stopped"));
+    out = s.output();
+  }
+  INFO(out);
+  auto fds = line_set(out);
+  for (auto std_fd : {"0", "1", "2"}) CHECK(fds.count(std_fd) == 1);
+  CHECK(fds.size() <= 4);  // 0, 1, 2 and the directory ls is reading
+}
+
+TEST_CASE("fds: --preserve-fds passes extra descriptors", "[fds]") {
+  Sandbox s("preserve-fds");
+  write_file(s.dir / "extra", "preserved-data\n");
+  int fd = open((s.dir / "extra").c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  struct CloseFd {
+    int fd;
+    ~CloseFd() { close(fd); }
+  } close_fd{fd};
+  s.sh("cat <&3; ls /proc/self/fd");
+  auto r = run_ok(s, {"--preserve-fds", "1"}, {.extra_fds = {{fd, 3}}});
+  auto out = line_set(r.out);
+  CHECK(out.count("preserved-data") == 1);
+  CHECK(out.count("3") == 1);
+}
+
+// ---- failures --------------------------------------------------------------------------------------
+
+TEST_CASE("a failed create leaves nothing behind", "[errors]") {
+  std::string failure = GENERATE("missing-binary", "bad-mount");
+  INFO(failure);
+  Subreaper reaper;
+  Sandbox s("failed-" + failure);
+  if (failure == "missing-binary") {
+    s.config["process"]["args"] = {"/no/such/binary"};
+  } else {
+    s.add_mount("/mnt/bad", "no-such-fstype", "none", {});
+  }
+  auto r = s.create();
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK_FALSE(fs::exists(s.state_root / s.id));
+  CHECK_THAT(s.rt({"state", s.id}).err, Contains("does not exist"));
+  CHECK(eventually([] { return Subreaper::live_children().empty(); }, 5s));
+  CHECK_FALSE(contains(read_file("/proc/self/mountinfo"), s.dir.string()));
+
+  // The id is free again.
+  s.config = Env::get().base_config;
+  s.config["root"]["path"] = s.rootfs.string();
+  s.config["process"]["terminal"] = false;
+  s.config["process"]["args"] = {"true"};
+  require_ok(s.create());
+  CHECK(s.status() == "created");
+}
