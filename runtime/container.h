@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "spec.h"
 #include "state.h"
 
 namespace ocirun::runtime {
@@ -36,6 +37,12 @@ int run_container(const StateStore& store, const CreateOptions& opts, bool detac
 std::string container_state_json(const StateStore& store, const std::string& id);
 void kill_container(const StateStore& store, const std::string& id, int sig, bool all);
 void delete_container(const StateStore& store, const std::string& id, bool force);
+
+void pause_container(const StateStore& store, const std::string& id);
+void resume_container(const StateStore& store, const std::string& id);
+// Every process of the container (host pids), from its cgroup.
+std::vector<pid_t> container_processes(const StateStore& store, const std::string& id);
+void update_container(const StateStore& store, const std::string& id, const spec::Resources& resources);
 
 struct ListEntry {
   ContainerState state;

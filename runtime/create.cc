@@ -17,6 +17,7 @@
 #include "container.h"
 #include "error.h"
 #include "fs.h"
+#include "cgroups.h"
 #include "init.h"
 #include "log.h"
 #include "parse.h"
@@ -110,6 +111,23 @@ void write_pid_file(const std::string& path, pid_t pid) {
   with_context("write --pid-file " + path, [&] { fs::write_file_atomic_at(dirfd.get(), name, std::to_string(pid)); });
 }
 
+// As runc does: whatever the config's device rules say, the container may use the
+// devices every container gets (and those it lists), so a deny-all rule still works.
+spec::Resources resources_with_default_devices(const spec::Linux& linux_config) {
+  spec::Resources r = linux_config.resources.value_or(spec::Resources{});
+  if (!linux_config.resources) return r;
+  auto allow = [&](const char* type, std::optional<int64_t> major, std::optional<int64_t> minor, const char* access) {
+    r.devices.push_back({true, type, major, minor, access});
+  };
+  for (auto [major, minor] : {std::pair{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}})
+    allow("c", major, minor, "rwm");
+  allow("c", 136, std::nullopt, "rwm");  // /dev/pts/*
+  allow("c", 10, 200, "rwm");            // /dev/net/tun
+  for (const auto& d : linux_config.devices)
+    if (d.type != "p") allow(d.type == "b" ? "b" : "c", d.major, d.minor, "rwm");
+  return r;
+}
+
 void check_host_requirements(const spec::Spec& spec, const namespaces::Plan& plan, const CreateOptions& opts) {
   if (!spec.linux) fail(ErrorKind::InvalidSpec, "config.json: /linux: required on Linux");
   if (!plan.has(CLONE_NEWNS)) fail(ErrorKind::InvalidSpec, "config.json: /linux/namespaces: a mount namespace is required");
@@ -148,10 +166,21 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
     ctx.process.env.push_back("LISTEN_PID=1");
   }
   ctx.parent_pid = ::getpid();
+  if (spec.linux->seccomp) {
+    ctx.seccomp = with_context("linux.seccomp", [&] { return seccomp::compile(*spec.linux->seccomp); });
+    if (ctx.seccomp->needs_listener)
+      fail(ErrorKind::Unsupported, "linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported yet");
+  }
 
   ContainerDir dir = store.create(opts.id);
   ScopeGuard remove_dir([&] { dir.remove(); });
   UniqueFd start_listen = listen_for_start(dir.fd());
+
+  // The cgroup exists and is limited before any container process does.
+  auto cgroup = cgroups::open(cgroups::detect_host(), spec.linux->cgroups_path, opts.id);
+  cgroup->create();
+  ScopeGuard destroy_cgroup([&] { cgroup->destroy(); });
+  with_context("apply linux.resources", [&] { cgroup->apply(resources_with_default_devices(*spec.linux)); });
   ctx.start_listen_fd = start_listen.get();
 
   int pair[2];
@@ -164,6 +193,8 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   if (stage1.get() < 0) throw_errno("fork");
   if (stage1.get() == 0) stage1_main(ctx);
   child_end.reset();  // so a dead child shows as EOF
+  // Stage 1 joins the cgroup before it creates anything, so the init is born inside it.
+  cgroup->add_process(stage1.get());
   ChildProcess init;
   int pty_master = -1;
 
@@ -212,10 +243,12 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   state.created = now_rfc3339();
   state.annotations = spec.annotations;
   state.has_pid_namespace = plan.has(CLONE_NEWPID);
+  state.cgroup = cgroup->saved();
   dir.save(state);
   if (!opts.pid_file.empty()) write_pid_file(opts.pid_file, state.pid);
 
   remove_dir.dismiss();
+  destroy_cgroup.dismiss();
   log::debug(fmt::format("created container {} with init pid {}", opts.id, state.pid));
   return {init.release(), pty_master};
 }

@@ -121,6 +121,11 @@ UniqueFd wait_for_start(int listen_fd) {
   }
 }
 
+void load_seccomp(const seccomp::Program& program) {
+  seccomp::LoadResult r = seccomp::load(program);
+  if (!r.ok()) throw_errno(r.err, "load the seccomp filter");
+}
+
 std::vector<char*> c_strings(const std::vector<std::string>& v) {
   std::vector<char*> out;
   for (const auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
@@ -157,6 +162,8 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
     // Raising a hard limit needs CAP_SYS_RESOURCE: before capabilities are dropped.
     apply_rlimits(proc);
     drop_bounding_set(proc.caps);
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
+    if (ctx.seccomp && !proc.no_new_privileges) load_seccomp(*ctx.seccomp);
     bool setgroups_allowed = !plan.has(CLONE_NEWUSER) || fs::trim(fs::read_file("/proc/self/setgroups")) == "allow";
     switch_user(proc, setgroups_allowed);
     if (::chdir(proc.cwd.c_str()) < 0) throw_errno("process.cwd: chdir " + proc.cwd);
@@ -172,6 +179,16 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
 
     // Only stdio and the preserved fds reach the process; ours are already close-on-exec.
     ::syscall(SYS_close_range, 3 + ctx.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
+    // With no_new_privs the filter goes on last, so the fewest syscalls run under it.
+    if (ctx.seccomp && proc.no_new_privileges) {
+      try {
+        load_seccomp(*ctx.seccomp);
+      } catch (const std::exception& e) {
+        ssize_t unused = ::write(conn.get(), e.what(), std::strlen(e.what()));
+        (void)unused;
+        _exit(127);
+      }
+    }
     auto argv = c_strings(proc.args);
     auto envp = c_strings(proc.env);
     ::execve(executable.c_str(), argv.data(), envp.data());

@@ -3,11 +3,13 @@
 #pragma once
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "namespaces.h"
 #include "process.h"
+#include "seccomp.h"
 #include "spec.h"
 #include "unique_fd.h"
 
@@ -19,6 +21,7 @@ struct InitContext {
   const spec::Spec* spec = nullptr;
   const namespaces::Plan* plan = nullptr;
   PreparedProcess process;
+  std::optional<seccomp::Program> seccomp;  // compiled by the parent; the init only loads it
   std::string id;
   std::string rootfs;
   std::string bundle;

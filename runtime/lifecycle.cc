@@ -62,9 +62,14 @@ std::vector<pid_t> container_pids(const ContainerState& s) {
 void signal_container(const ContainerState& s, int sig, bool all) {
   UniqueFd init = open_init(s);
   if (!init) fail(ErrorKind::BadState, "container " + s.id + " is not running");
-  if (all)
+  if (all) {
+    if (auto cg = container_cgroup(s)) {
+      cg->kill_all(sig);
+      return;
+    }
     for (pid_t pid : container_pids(s))
       if (pid != s.pid) ::kill(pid, sig);
+  }
   if (::syscall(SYS_pidfd_send_signal, init.get(), sig, nullptr, 0) < 0 && errno != ESRCH)
     throw_errno(fmt::format("send signal {} to {}", sig, s.pid));
 }
@@ -193,7 +198,50 @@ void delete_container(const StateStore& store, const std::string& id, bool force
     signal_container(s, SIGKILL, true);
     wait_gone(s);
   }
+  if (auto cg = container_cgroup(s)) {
+    // Processes that outlived the init (no pid namespace of its own) go too.
+    cg->kill_all(SIGKILL);
+    cg->destroy();
+  }
   dir.remove();
+}
+
+namespace {
+std::unique_ptr<cgroups::Manager> running_container_cgroup(const ContainerDir& dir, const ContainerState& s, const char* verb) {
+  Status status = dir.status(s);
+  if (status == Status::Stopped) fail(ErrorKind::BadState, fmt::format("cannot {} container {}: container not running", verb, s.id));
+  auto cg = container_cgroup(s);
+  if (!cg) fail(ErrorKind::Unsupported, fmt::format("cannot {} container {}: it has no cgroup", verb, s.id));
+  return cg;
+}
+}  // namespace
+
+void pause_container(const StateStore& store, const std::string& id) {
+  ContainerDir dir = store.open(id);
+  ContainerState s = dir.load();
+  running_container_cgroup(dir, s, "pause")->freeze(true);
+}
+
+void resume_container(const StateStore& store, const std::string& id) {
+  ContainerDir dir = store.open(id);
+  ContainerState s = dir.load();
+  auto cg = running_container_cgroup(dir, s, "resume");
+  if (!cg->frozen()) fail(ErrorKind::BadState, "cannot resume container " + id + ": it is not paused");
+  cg->freeze(false);
+}
+
+std::vector<pid_t> container_processes(const StateStore& store, const std::string& id) {
+  ContainerDir dir = store.open(id, /*lock=*/false);
+  ContainerState s = dir.load();
+  auto cg = container_cgroup(s);
+  if (!cg) return dir.status(s) == Status::Stopped ? std::vector<pid_t>{} : container_pids(s);
+  return cg->pids();
+}
+
+void update_container(const StateStore& store, const std::string& id, const spec::Resources& resources) {
+  ContainerDir dir = store.open(id);
+  ContainerState s = dir.load();
+  running_container_cgroup(dir, s, "update")->apply(resources);
 }
 
 std::vector<ListEntry> list_containers(const StateStore& store) {

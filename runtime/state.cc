@@ -37,9 +37,10 @@ std::string to_json(const ContainerState& s) {
             {"created", s.created},
             {"owner", s.owner},
             {"annotations", s.annotations},
-            {"cgroup_path", s.cgroup_path},
             {"has_pid_namespace", s.has_pid_namespace},
             {"started", s.started}};
+  if (s.cgroup)
+    j["cgroup"] = {{"path", s.cgroup->path}, {"dirs", s.cgroup->dirs}, {"created", s.cgroup->created}};
   return j.dump();
 }
 
@@ -55,7 +56,11 @@ ContainerState state_from_json(const std::string& text) {
     s.created = j.value("created", "");
     s.owner = j.value("owner", "");
     s.annotations = j.value("annotations", std::map<std::string, std::string>{});
-    s.cgroup_path = j.value("cgroup_path", "");
+    if (j.contains("cgroup")) {
+      const json& cg = j.at("cgroup");
+      s.cgroup = cgroups::Saved{cg.at("path").get<std::string>(), cg.at("dirs").get<std::map<std::string, std::string>>(),
+                                cg.at("created").get<std::vector<std::string>>()};
+    }
     s.has_pid_namespace = j.value("has_pid_namespace", false);
     s.started = j.value("started", false);
     return s;
@@ -75,6 +80,11 @@ std::string oci_state_json(const ContainerState& s, Status status) {
             {"owner", s.owner}};
   if (!s.annotations.empty()) j["annotations"] = s.annotations;
   return j.dump(2);
+}
+
+std::unique_ptr<cgroups::Manager> container_cgroup(const ContainerState& s) {
+  if (!s.cgroup) return nullptr;
+  return cgroups::reopen(cgroups::detect_host(), *s.cgroup);
 }
 
 void validate_id(const std::string& id) {
@@ -125,6 +135,7 @@ Status ContainerDir::status(const ContainerState& s) const {
   if (!start || *start != s.pid_start_time) return Status::Stopped;
   struct stat st;
   if (!s.started && ::fstatat(fd_.get(), kStartSocket, &st, 0) == 0) return Status::Created;
+  if (auto cg = container_cgroup(s); cg && cg->frozen()) return Status::Paused;
   return Status::Running;
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cgroups.h"
 #include "unique_fd.h"
 
 namespace ocirun::runtime {
@@ -27,7 +28,7 @@ struct ContainerState {
   std::string created;  // RFC 3339 with nanoseconds, UTC
   std::string owner;
   std::map<std::string, std::string> annotations;
-  std::string cgroup_path;  // empty when the container has no cgroup of ours
+  std::optional<cgroups::Saved> cgroup;  // where the container's cgroups are, and which we made
   bool has_pid_namespace = false;
   bool started = false;  // `start` succeeded
 };
@@ -37,6 +38,9 @@ ContainerState state_from_json(const std::string& text);  // throws InvalidArgum
 
 // The OCI `state` document for a container with its live status.
 std::string oci_state_json(const ContainerState&, Status);
+
+// The container's cgroup manager, or nullptr when it has none.
+std::unique_ptr<cgroups::Manager> container_cgroup(const ContainerState&);
 
 // Throws InvalidArgument unless the id is non-empty, at most 1024 bytes, and made of
 // [A-Za-z0-9_.+-] without being "." or "..": the id becomes a directory name.

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "parse.h"
 #include "process.h"
+#include "seccomp.h"
 
 using namespace ocirun;
 using nlohmann::json;
@@ -164,14 +165,98 @@ json features_json() {
       {"linux",
        {{"namespaces", {"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"}},
         {"capabilities", caps},
-        {"cgroup", {{"v1", false}, {"v2", false}, {"systemd", false}, {"systemdUser", false}}},
-        {"seccomp", {{"enabled", false}}},
+        {"cgroup", {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}, {"rdma", true}}},
+        {"seccomp",
+         {{"enabled", true},
+          {"actions", seccomp::known_actions()},
+          {"operators", seccomp::known_operators()},
+          {"archs", seccomp::known_architectures()},
+          {"knownFlags", seccomp::known_flags()},
+          {"supportedFlags", seccomp::known_flags()}}},
         {"apparmor", {{"enabled", false}}},
         {"selinux", {{"enabled", false}}},
         {"intelRdt", {{"enabled", false}}},
         {"mountExtensions", {{"idmap", {{"enabled", false}}}}}}},
       {"annotations", {{"org.opencontainers.runtime-spec.version", "1.2.0"}, {"io.github.ocirun.version", OCIRUN_VERSION}}},
   };
+}
+
+// "512m", "1G", "1024" -> bytes (binary units, as runc's --memory); "-1" stays -1 (unlimited).
+int64_t parse_bytes(const std::string& flag, const std::string& text) {
+  static const std::string units = "kmgtp";
+  std::string t = text;
+  std::transform(t.begin(), t.end(), t.begin(), ::tolower);
+  if (t == "-1") return -1;
+  if (!t.empty() && t.back() == 'b') t.pop_back();
+  int64_t mult = 1;
+  if (!t.empty() && units.find(t.back()) != std::string::npos) {
+    mult = int64_t{1} << (10 * (units.find(t.back()) + 1));
+    t.pop_back();
+  }
+  if (t.empty() || t.size() > 18 || !std::all_of(t.begin(), t.end(), ::isdigit))
+    fail(ErrorKind::InvalidArgument, fmt::format("update: --{}: not a size: \"{}\"", flag, text));
+  return std::stoll(t) * mult;
+}
+
+int64_t parse_int(const std::string& flag, const std::string& text) {
+  size_t used = 0;
+  int64_t v = 0;
+  try {
+    v = std::stoll(text, &used);
+  } catch (...) {
+  }
+  if (text.empty() || used != text.size())
+    fail(ErrorKind::InvalidArgument, fmt::format("update: --{}: not a number: \"{}\"", flag, text));
+  return v;
+}
+
+// `update`: --resources (a LinuxResources JSON document, "-" for stdin) and/or runc's flags.
+spec::Resources update_resources(const Parsed& p) {
+  spec::Resources r;
+  if (p.has("resources")) {
+    std::string path = p.get("resources");
+    std::string text = path == "-" ? std::string(std::istreambuf_iterator<char>(std::cin), {}) : fs::read_file(path);
+    // Parsed as the linux.resources of a config, so errors name the field as usual.
+    json doc;
+    try {
+      doc = {{"ociVersion", "1.2.0"}, {"root", {{"path", "rootfs"}}}, {"linux", {{"resources", json::parse(text)}}}};
+    } catch (const json::exception& e) {
+      fail(ErrorKind::InvalidArgument, std::string("update: --resources: not valid JSON: ") + e.what());
+    }
+    r = spec::parse(doc.dump()).linux->resources.value_or(spec::Resources{});
+  }
+  if (p.has("memory") || p.has("memory-swap") || p.has("memory-reservation")) {
+    auto& mem = r.memory ? *r.memory : r.memory.emplace();
+    if (p.has("memory")) mem.limit = parse_bytes("memory", p.get("memory"));
+    if (p.has("memory-swap")) mem.swap = parse_bytes("memory-swap", p.get("memory-swap"));
+    if (p.has("memory-reservation")) mem.reservation = parse_bytes("memory-reservation", p.get("memory-reservation"));
+  }
+  bool cpu_flag = false;
+  for (const char* f : {"cpu-shares", "cpu-quota", "cpu-period", "cpuset-cpus", "cpuset-mems"}) cpu_flag |= p.has(f);
+  if (cpu_flag) {
+    auto& cpu = r.cpu ? *r.cpu : r.cpu.emplace();
+    if (p.has("cpu-shares")) cpu.shares = parse_int("cpu-shares", p.get("cpu-shares"));
+    if (p.has("cpu-quota")) cpu.quota = parse_int("cpu-quota", p.get("cpu-quota"));
+    if (p.has("cpu-period")) cpu.period = parse_int("cpu-period", p.get("cpu-period"));
+    if (p.has("cpuset-cpus")) cpu.cpus = p.get("cpuset-cpus");
+    if (p.has("cpuset-mems")) cpu.mems = p.get("cpuset-mems");
+  }
+  if (p.has("pids-limit")) r.pids = spec::PidsResources{parse_int("pids-limit", p.get("pids-limit"))};
+  if (p.has("blkio-weight")) {
+    auto& io = r.block_io ? *r.block_io : r.block_io.emplace();
+    io.weight = static_cast<uint16_t>(parse_int("blkio-weight", p.get("blkio-weight")));
+  }
+  return r;
+}
+
+std::string process_command_line(pid_t pid) {
+  std::string cmd;
+  try {
+    cmd = fs::read_file("/proc/" + std::to_string(pid) + "/cmdline");
+  } catch (const Error&) {
+  }
+  std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+  return fs::trim(cmd);
 }
 
 std::vector<Command> commands() {
@@ -243,6 +328,47 @@ std::vector<Command> commands() {
          }
          return 0;
        }},
+      {"pause", "pause ID", "freeze every process of the container", {},
+       [](const Parsed& p, const StateStore& store) {
+         runtime::pause_container(store, need_id(p, "pause"));
+         return 0;
+       }},
+      {"resume", "resume ID", "thaw a paused container", {},
+       [](const Parsed& p, const StateStore& store) {
+         runtime::resume_container(store, need_id(p, "resume"));
+         return 0;
+       }},
+      {"ps", "ps [flags] ID", "list the container's processes", {{"format", "f", true, "table or json"}},
+       [](const Parsed& p, const StateStore& store) {
+         if (p.positional.empty()) need_id(p, "ps");
+         auto pids = runtime::container_processes(store, p.positional[0]);
+         std::string format = p.get("format", "table");
+         if (format == "json") {
+           std::cout << json(pids).dump() << "\n";
+         } else if (format == "table") {
+           std::cout << fmt::format("{:<10} {}\n", "PID", "CMD");
+           for (pid_t pid : pids) std::cout << fmt::format("{:<10} {}\n", pid, process_command_line(pid));
+         } else {
+           fail(ErrorKind::InvalidArgument, "ps: unknown --format \"" + format + "\" (table or json)");
+         }
+         return 0;
+       }},
+      {"update", "update [flags] ID", "change the resource limits of a running container",
+       {{"resources", "r", true, "a LinuxResources JSON file, - for stdin"},
+        {"memory", "", true, "memory limit (e.g. 512m)"},
+        {"memory-swap", "", true, "memory + swap limit"},
+        {"memory-reservation", "", true, "memory soft limit"},
+        {"cpu-shares", "", true, "relative CPU weight"},
+        {"cpu-quota", "", true, "CPU time in microseconds per period"},
+        {"cpu-period", "", true, "CFS period in microseconds"},
+        {"cpuset-cpus", "", true, "CPUs the container may use (0-3,5)"},
+        {"cpuset-mems", "", true, "memory nodes the container may use"},
+        {"pids-limit", "", true, "maximum number of processes"},
+        {"blkio-weight", "", true, "block I/O weight (10-1000)"}},
+       [](const Parsed& p, const StateStore& store) {
+         runtime::update_container(store, need_id(p, "update"), update_resources(p));
+         return 0;
+       }},
       {"features", "features", "print what this runtime implements (features.json)", {},
        [](const Parsed&, const StateStore&) {
          std::cout << features_json().dump(4) << "\n";
@@ -310,8 +436,7 @@ int main(int argc, char** argv) {
         }
       fail(ErrorKind::InvalidArgument, "help: unknown command \"" + name + "\"");
     }
-    if (name == "ps" || name == "exec" || name == "pause" || name == "resume" || name == "update" || name == "events" ||
-        name == "checkpoint" || name == "restore")
+    if (name == "exec" || name == "events" || name == "checkpoint" || name == "restore")
       fail(ErrorKind::Unsupported, name + ": not implemented yet");
     const Command* cmd = nullptr;
     for (const auto& c : cmds)

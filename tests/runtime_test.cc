@@ -1,0 +1,542 @@
+// Unit tests for runtime/ without containers: the state file, the OCI state document, ids,
+// signals, capability and rlimit names, prepare_process, and the StateStore on a temp --root.
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "container.h"
+#include "error.h"
+#include "process.h"
+#include "state.h"
+
+using namespace ocirun;
+using namespace ocirun::runtime;
+using Catch::Matchers::Contains;
+using nlohmann::json;
+namespace stdfs = std::filesystem;
+
+namespace {
+
+// Runs f, requires it to throw ocirun::Error of `kind`, and returns the message.
+template <class F>
+std::string error_of(ErrorKind kind, F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    INFO("message: " << e.what());
+    CHECK(e.kind() == kind);
+    return e.what();
+  }
+  FAIL("no ocirun::Error was thrown");
+  return "";
+}
+
+// A fresh directory under /tmp, removed with everything in it at scope exit.
+struct TempDir {
+  stdfs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/ocirun-runtime-test-XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    stdfs::remove_all(path, ec);
+  }
+};
+
+ContainerState sample_state() {
+  ContainerState s;
+  s.id = "abc";
+  s.pid = 4242;
+  s.pid_start_time = 123456789;
+  s.bundle = "/bundles/abc";
+  s.rootfs = "/bundles/abc/rootfs";
+  s.created = "2024-01-02T03:04:05.123456789Z";
+  s.owner = "root";
+  s.annotations = {{"org.example.key", "value"}, {"other", "x y \"quoted\""}};
+  s.has_pid_namespace = true;
+  s.started = true;
+  return s;
+}
+
+// A child that has exited and been reaped: its pid is (for a while) free.
+pid_t dead_pid() {
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) _exit(0);
+  int status;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  return pid;
+}
+
+}  // namespace
+
+// ---- state file ------------------------------------------------------------------------------
+
+TEST_CASE("state: to_json and state_from_json round trip", "[state]") {
+  ContainerState s = sample_state();
+  ContainerState back = state_from_json(to_json(s));
+  CHECK(back.id == s.id);
+  CHECK(back.pid == s.pid);
+  CHECK(back.pid_start_time == s.pid_start_time);
+  CHECK(back.bundle == s.bundle);
+  CHECK(back.rootfs == s.rootfs);
+  CHECK(back.created == s.created);
+  CHECK(back.owner == s.owner);
+  CHECK(back.annotations == s.annotations);
+  CHECK(back.has_pid_namespace == s.has_pid_namespace);
+  CHECK(back.started == s.started);
+
+  SECTION("defaults survive too") {
+    ContainerState empty;
+    empty.id = "x";
+    empty.bundle = "/b";
+    ContainerState b = state_from_json(to_json(empty));
+    CHECK(b.id == "x");
+    CHECK(b.pid == 0);
+    CHECK(b.annotations.empty());
+    CHECK_FALSE(b.has_pid_namespace);
+    CHECK_FALSE(b.started);
+  }
+}
+
+TEST_CASE("state: a corrupt state file is InvalidArgument", "[state]") {
+  std::string text = GENERATE(as<std::string>{}, "", "{", "not json", "[]", "null", "{\"id\": \"x\"}",
+                              "{\"id\": 1, \"pid\": 1, \"pid_start_time\": 1, \"bundle\": \"/b\"}",
+                              "{\"id\": \"x\", \"pid\": \"one\", \"pid_start_time\": 1, \"bundle\": \"/b\"}",
+                              "{\"pid\": 1, \"pid_start_time\": 1, \"bundle\": \"/b\"}");
+  INFO("state file: " << text);
+  auto msg = error_of(ErrorKind::InvalidArgument, [&] { state_from_json(text); });
+  CHECK_THAT(msg, Contains("corrupt state file"));
+}
+
+// ---- oci_state_json ----------------------------------------------------------------------------
+
+TEST_CASE("oci_state_json: the OCI state document", "[state]") {
+  ContainerState s = sample_state();
+  json j = json::parse(oci_state_json(s, Status::Running));
+  CHECK(j["ociVersion"].is_string());
+  CHECK_THAT(j["ociVersion"].get<std::string>(), Contains("1."));
+  CHECK(j["id"] == "abc");
+  CHECK(j["pid"] == 4242);
+  CHECK(j["status"] == "running");
+  CHECK(j["bundle"] == "/bundles/abc");
+  CHECK(j["rootfs"] == "/bundles/abc/rootfs");
+  CHECK(j["created"] == "2024-01-02T03:04:05.123456789Z");
+  CHECK(j["owner"] == "root");
+  CHECK(j["annotations"] == json{{"org.example.key", "value"}, {"other", "x y \"quoted\""}});
+  // Internal bookkeeping stays out of the OCI document.
+  CHECK_FALSE(j.contains("pid_start_time"));
+  CHECK_FALSE(j.contains("started"));
+
+  SECTION("pid is 0 once stopped") {
+    json st = json::parse(oci_state_json(s, Status::Stopped));
+    CHECK(st["pid"] == 0);
+    CHECK(st["status"] == "stopped");
+  }
+  SECTION("no annotations key when there are none") {
+    s.annotations.clear();
+    CHECK_FALSE(json::parse(oci_state_json(s, Status::Created)).contains("annotations"));
+  }
+  SECTION("every status string") {
+    for (auto [status, name] : std::vector<std::pair<Status, std::string>>{{Status::Creating, "creating"},
+                                                                         {Status::Created, "created"},
+                                                                         {Status::Running, "running"},
+                                                                         {Status::Paused, "paused"},
+                                                                         {Status::Stopped, "stopped"}}) {
+      CHECK(std::string(to_string(status)) == name);
+      CHECK(json::parse(oci_state_json(s, status))["status"] == name);
+      if (status != Status::Stopped) CHECK(json::parse(oci_state_json(s, status))["pid"] == 4242);
+    }
+  }
+}
+
+// ---- validate_id -------------------------------------------------------------------------------
+
+TEST_CASE("validate_id accepts runc's id alphabet", "[id]") {
+  std::string id = GENERATE(as<std::string>{}, "a", "abc", "a.b_c-d+e", "CamelCase9", "...", ".hidden", "a..b",
+                            std::string(64, 'f'), "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                            std::string(1024, 'x'));
+  INFO("id of " << id.size() << " bytes: " << id.substr(0, 80));
+  CHECK_NOTHROW(validate_id(id));
+}
+
+TEST_CASE("validate_id refuses ids that are not a plain directory name", "[id]") {
+  std::string id = GENERATE(as<std::string>{}, "", ".", "..", "a/b", "../x", "/abs", "a b", " a", "a\tb", "a\nb",
+                            std::string("a\0b", 3), std::string(1025, 'x'), "a:b", "a*", "ü");
+  INFO("id of " << id.size() << " bytes: " << id.substr(0, 80));
+  auto msg = error_of(ErrorKind::InvalidArgument, [&] { validate_id(id); });
+  CHECK_THAT(msg, Contains("invalid container id"));
+}
+
+// ---- parse_signal ------------------------------------------------------------------------------
+
+TEST_CASE("parse_signal: names and numbers", "[signal]") {
+  auto [text, want] = GENERATE(table<std::string, int>({
+      {"TERM", SIGTERM},
+      {"SIGTERM", SIGTERM},
+      {"sigterm", SIGTERM},
+      {"term", SIGTERM},
+      {"15", SIGTERM},
+      {"KILL", SIGKILL},
+      {"SIGKILL", SIGKILL},
+      {"9", SIGKILL},
+      {"HUP", SIGHUP},
+      {"USR1", SIGUSR1},
+      {"SIGUSR2", SIGUSR2},
+      {"1", 1},
+      {"64", 64},
+  }));
+  INFO("signal " << text);
+  CHECK(parse_signal(text) == want);
+}
+
+TEST_CASE("parse_signal: real-time signals", "[signal]") {
+  CHECK(parse_signal("RTMIN+1") == SIGRTMIN + 1);
+  CHECK(parse_signal("SIGRTMIN+1") == SIGRTMIN + 1);
+  CHECK(parse_signal("RTMAX-1") == SIGRTMAX - 1);
+  CHECK(parse_signal(std::to_string(SIGRTMAX)) == SIGRTMAX);
+}
+
+TEST_CASE("parse_signal: bad signals are InvalidArgument", "[signal]") {
+  std::string text = GENERATE(as<std::string>{}, "0", "65", "-1", "", "SIG", "FOO", "SIGFOO", "9x", "x9", "1.5",
+                              "99999999999", "RTMIN+99", "RTMAX-99", "+15", " 15");
+  INFO("signal \"" << text << "\"");
+  auto msg = error_of(ErrorKind::InvalidArgument, [&] { parse_signal(text); });
+  CHECK_THAT(msg, Contains("invalid signal"));
+}
+
+// ---- capability and rlimit names ------------------------------------------------------------------
+
+TEST_CASE("capability_from_name", "[caps]") {
+  CHECK(capability_from_name("CAP_SYS_ADMIN") == 21);
+  CHECK(capability_from_name("CAP_NET_BIND_SERVICE") == 10);
+  CHECK(capability_from_name("CAP_CHOWN") == 0);
+  CHECK(capability_from_name("CAP_KILL") == 5);
+  // Names are matched without regard to case (libcap's names are lower case).
+  CHECK(capability_from_name("cap_sys_admin") == 21);
+  CHECK(capability_from_name("Cap_Net_Bind_Service") == 10);
+
+  for (std::string bad : {"", "CAP_", "CAP_FOO", "SYS_ADMIN", "NET_BIND_SERVICE", "CAP_SYS_ADMIN ", "21", "all"}) {
+    INFO("capability \"" << bad << "\"");
+    CHECK(capability_from_name(bad) == -1);
+  }
+  CHECK(last_capability() >= 21);
+}
+
+TEST_CASE("rlimit_from_name", "[rlimits]") {
+  CHECK(rlimit_from_name("RLIMIT_NOFILE") == RLIMIT_NOFILE);
+  CHECK(rlimit_from_name("RLIMIT_CORE") == RLIMIT_CORE);
+  CHECK(rlimit_from_name("RLIMIT_CPU") == RLIMIT_CPU);
+  CHECK(rlimit_from_name("RLIMIT_RTTIME") == RLIMIT_RTTIME);
+  CHECK(rlimit_from_name("RLIMIT_NPROC") == RLIMIT_NPROC);
+  for (std::string bad : {"", "NOFILE", "nofile", "RLIMIT_FOO", "RLIMIT_", "rlimit_nofile"}) {
+    INFO("rlimit \"" << bad << "\"");
+    CHECK(rlimit_from_name(bad) == -1);
+  }
+}
+
+// ---- prepare_process ------------------------------------------------------------------------------
+
+TEST_CASE("prepare_process: names become numbers", "[process]") {
+  spec::Process proc;
+  proc.args = {"sh", "-c", "true"};
+  proc.env = {"PATH=/bin"};
+  proc.user.uid = 1000;
+  proc.user.gid = 100;
+  proc.user.additional_gids = {10, 20};
+  proc.no_new_privileges = true;
+  proc.oom_score_adj = 500;
+
+  SECTION("one capability in every set") {
+    spec::Capabilities caps;
+    caps.bounding = caps.effective = caps.permitted = caps.inheritable = caps.ambient = {"CAP_NET_BIND_SERVICE"};
+    proc.capabilities = caps;
+    PreparedProcess p = prepare_process(proc);
+    CHECK(p.caps.bounding == 0x400);
+    CHECK(p.caps.effective == 0x400);
+    CHECK(p.caps.permitted == 0x400);
+    CHECK(p.caps.inheritable == 0x400);
+    CHECK(p.caps.ambient == 0x400);
+  }
+  SECTION("sets are kept apart") {
+    spec::Capabilities caps;
+    caps.bounding = {"CAP_CHOWN", "CAP_KILL", "CAP_SYS_ADMIN"};
+    caps.permitted = {"CAP_KILL"};
+    proc.capabilities = caps;
+    PreparedProcess p = prepare_process(proc);
+    CHECK(p.caps.bounding == 0x200021);
+    CHECK(p.caps.permitted == 0x20);
+    CHECK(p.caps.effective == 0);
+    CHECK(p.caps.inheritable == 0);
+    CHECK(p.caps.ambient == 0);
+  }
+  SECTION("no capabilities object: all sets empty") {
+    PreparedProcess p = prepare_process(proc);
+    CHECK(p.caps.bounding == 0);
+    CHECK(p.caps.effective == 0);
+    CHECK(p.caps.ambient == 0);
+  }
+  SECTION("the rest of the process") {
+    proc.rlimits = {{"RLIMIT_NOFILE", 1024, 512}, {"RLIMIT_CORE", 2048, 1024}};
+    PreparedProcess p = prepare_process(proc);
+    REQUIRE(p.rlimits.size() == 2);
+    CHECK(p.rlimits[0].first == RLIMIT_NOFILE);
+    CHECK(p.rlimits[0].second.rlim_cur == 512);
+    CHECK(p.rlimits[0].second.rlim_max == 1024);
+    CHECK(p.rlimits[1].first == RLIMIT_CORE);
+    CHECK(p.rlimits[1].second.rlim_cur == 1024);
+    CHECK(p.rlimits[1].second.rlim_max == 2048);
+    CHECK(p.args == proc.args);
+    CHECK(p.env == proc.env);
+    CHECK(p.cwd == "/");  // empty cwd
+    CHECK(p.uid == 1000);
+    CHECK(p.gid == 100);
+    CHECK(p.additional_gids == std::vector<gid_t>{10, 20});
+    CHECK(p.umask == 022);  // unset umask
+    CHECK(p.no_new_privileges);
+    CHECK(p.oom_score_adj == 500);
+  }
+}
+
+TEST_CASE("prepare_process: an unknown capability names its set and index", "[process]") {
+  std::string set = GENERATE(as<std::string>{}, "bounding", "effective", "inheritable", "permitted", "ambient");
+  spec::Process proc;
+  proc.args = {"true"};
+  spec::Capabilities caps;
+  std::vector<std::string> names = {"CAP_CHOWN", "CAP_NO_SUCH_THING"};
+  if (set == "bounding") caps.bounding = names;
+  if (set == "effective") caps.effective = names;
+  if (set == "inheritable") caps.inheritable = names;
+  if (set == "permitted") caps.permitted = names;
+  if (set == "ambient") caps.ambient = names;
+  proc.capabilities = caps;
+  auto msg = error_of(ErrorKind::InvalidSpec, [&] { prepare_process(proc); });
+  CHECK_THAT(msg, Contains("/process/capabilities/" + set + "/1"));
+  CHECK_THAT(msg, Contains("CAP_NO_SUCH_THING"));
+}
+
+TEST_CASE("prepare_process: an unknown rlimit names the field", "[process]") {
+  spec::Process proc;
+  proc.args = {"true"};
+  proc.rlimits = {{"RLIMIT_NOFILE", 10, 10}, {"RLIMIT_BOGUS", 1, 1}};
+  auto msg = error_of(ErrorKind::InvalidSpec, [&] { prepare_process(proc); });
+  CHECK_THAT(msg, Contains("/process/rlimits/1/type"));
+  CHECK_THAT(msg, Contains("RLIMIT_BOGUS"));
+}
+
+// ---- process_start_time --------------------------------------------------------------------------
+
+TEST_CASE("process_start_time", "[state]") {
+  auto self = process_start_time(getpid());
+  REQUIRE(self.has_value());
+  CHECK(process_start_time(getpid()) == self);  // stable
+  CHECK_FALSE(process_start_time(0).has_value());
+  CHECK_FALSE(process_start_time(-1).has_value());
+  CHECK_FALSE(process_start_time(dead_pid()).has_value());
+
+  SECTION("a zombie counts as gone") {
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) _exit(0);
+    // Wait until it is a zombie without reaping it.
+    siginfo_t info{};
+    REQUIRE(waitid(P_PID, pid, &info, WEXITED | WNOWAIT) == 0);
+    CHECK_FALSE(process_start_time(pid).has_value());
+    waitpid(pid, nullptr, 0);
+  }
+}
+
+// ---- StateStore ----------------------------------------------------------------------------------
+
+TEST_CASE("StateStore: create, open, list, save/load, remove", "[store]") {
+  TempDir tmp;
+  const std::string root = (tmp.path / "root").string();  // made by create()
+  StateStore store(root);
+  CHECK(store.root() == root);
+  CHECK(store.list_ids().empty());  // a missing root is an empty store
+
+  {
+    ContainerDir dir = store.create("second");
+    CHECK(dir.id() == "second");
+    CHECK(dir.path() == root + "/second");
+    CHECK(dir.fd() >= 0);
+    CHECK(stdfs::is_directory(dir.path()));
+    ContainerState s = sample_state();
+    s.id = "second";
+    dir.save(s);
+    CHECK(stdfs::exists(dir.path() + "/" + kStateFile));
+  }
+  {
+    ContainerDir dir = store.create("first");
+    ContainerState s = sample_state();
+    s.id = "first";
+    dir.save(s);
+  }
+
+  SECTION("a second create of the same id") {
+    auto msg = error_of(ErrorKind::AlreadyExists, [&] { store.create("first"); });
+    CHECK_THAT(msg, Contains("already exists"));
+    CHECK_THAT(msg, Contains("first"));
+  }
+  SECTION("create validates the id") {
+    error_of(ErrorKind::InvalidArgument, [&] { store.create("../escape"); });
+    CHECK_FALSE(stdfs::exists(tmp.path / "escape"));
+  }
+  SECTION("open of a missing id") {
+    auto msg = error_of(ErrorKind::NotFound, [&] { store.open("missing"); });
+    CHECK_THAT(msg, Contains("does not exist"));
+    CHECK_THAT(msg, Contains("missing"));
+  }
+  SECTION("open of a directory without a state file") {
+    store.create("half-made");
+    auto msg = error_of(ErrorKind::NotFound, [&] { store.open("half-made"); });
+    CHECK_THAT(msg, Contains("does not exist"));
+  }
+  SECTION("list_ids is sorted") {
+    store.create("0-zero");
+    store.create("b-middle");
+    CHECK(store.list_ids() == std::vector<std::string>{"0-zero", "b-middle", "first", "second"});
+  }
+  SECTION("save and load round trip") {
+    ContainerDir dir = store.open("second");
+    ContainerState s = dir.load();
+    CHECK(s.id == "second");
+    CHECK(s.pid == 4242);
+    CHECK(s.bundle == "/bundles/abc");
+    CHECK(s.annotations == sample_state().annotations);
+    s.pid = 77;
+    s.started = false;
+    dir.save(s);
+    ContainerState again = dir.load();
+    CHECK(again.pid == 77);
+    CHECK_FALSE(again.started);
+    CHECK_FALSE(stdfs::exists(dir.path() + "/" + kStateFile + ".tmp"));  // written atomically
+  }
+  SECTION("open without the lock reads too") {
+    ContainerDir locked = store.open("first");
+    ContainerDir unlocked = store.open("first", /*lock=*/false);
+    CHECK(unlocked.load().id == "first");
+  }
+  SECTION("a state file whose id differs is refused") {
+    ContainerDir dir = store.open("first");
+    ContainerState s = dir.load();
+    s.id = "second";
+    dir.save(s);
+    auto msg = error_of(ErrorKind::InvalidArgument, [&] { dir.load(); });
+    CHECK_THAT(msg, Contains("first"));
+    CHECK_THAT(msg, Contains("second"));
+  }
+  SECTION("a corrupt state file") {
+    ContainerDir dir = store.open("first");
+    std::ofstream(dir.path() + "/" + kStateFile) << "{\"id\": ";
+    auto msg = error_of(ErrorKind::InvalidArgument, [&] { dir.load(); });
+    CHECK_THAT(msg, Contains("first"));
+  }
+  SECTION("remove leaves nothing") {
+    ContainerDir dir = store.open("first");
+    std::ofstream(dir.path() + "/" + kStartSocket) << "";  // any extra file goes too
+    dir.remove();
+    CHECK_FALSE(stdfs::exists(root + "/first"));
+    CHECK(store.list_ids() == std::vector<std::string>{"second"});
+    error_of(ErrorKind::NotFound, [&] { store.open("first"); });
+    // The id is free again.
+    CHECK_NOTHROW(store.create("first"));
+  }
+}
+
+TEST_CASE("StateStore: the root is private to root", "[store]") {
+  TempDir tmp;
+  StateStore store((tmp.path / "a" / "b").string());
+  ContainerDir dir = store.create("c");
+  struct stat st {};
+  REQUIRE(stat(dir.path().c_str(), &st) == 0);
+  CHECK((st.st_mode & 0066) == 0);  // others may only traverse
+}
+
+TEST_CASE("StateStore: concurrent creates of one id, one wins", "[store]") {
+  TempDir tmp;
+  StateStore store((tmp.path / "root").string());
+  constexpr int kProcs = 16;
+  // Every child waits on the pipe so that they all race at once.
+  int go[2];
+  REQUIRE(pipe(go) == 0);
+  std::vector<pid_t> kids;
+  for (int i = 0; i < kProcs; ++i) {
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      close(go[1]);
+      char c;
+      if (read(go[0], &c, 1) < 0) _exit(3);
+      int code = 2;
+      try {
+        ContainerDir dir = store.create("contended");
+        code = 0;
+      } catch (const Error& e) {
+        code = e.kind() == ErrorKind::AlreadyExists ? 1 : 2;
+      } catch (...) {
+      }
+      _exit(code);
+    }
+    kids.push_back(pid);
+  }
+  close(go[0]);
+  close(go[1]);  // EOF releases every child together
+  int won = 0, lost = 0, other = 0;
+  for (pid_t pid : kids) {
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFEXITED(status));
+    switch (WEXITSTATUS(status)) {
+      case 0: ++won; break;
+      case 1: ++lost; break;
+      default: ++other;
+    }
+  }
+  CHECK(won == 1);
+  CHECK(lost == kProcs - 1);
+  CHECK(other == 0);
+  CHECK(store.list_ids() == std::vector<std::string>{"contended"});
+}
+
+TEST_CASE("ContainerDir::status from the state and the start socket", "[store]") {
+  TempDir tmp;
+  StateStore store((tmp.path / "root").string());
+  ContainerDir dir = store.create("c");
+  ContainerState s;
+  s.id = "c";
+  s.bundle = "/b";
+  s.pid = getpid();  // a live process stands in for the container's init
+  s.pid_start_time = process_start_time(getpid()).value();
+  dir.save(s);
+
+  SECTION("start socket present, not started: created") {
+    std::ofstream(dir.path() + "/" + kStartSocket) << "";
+    CHECK(dir.status(s) == Status::Created);
+  }
+  SECTION("started: running") {
+    s.started = true;
+    CHECK(dir.status(s) == Status::Running);
+  }
+  SECTION("pid reused by another process: stopped") {
+    s.started = true;
+    s.pid_start_time += 1;
+    CHECK(dir.status(s) == Status::Stopped);
+  }
+  SECTION("pid gone: stopped") {
+    s.pid = dead_pid();
+    CHECK(dir.status(s) == Status::Stopped);
+  }
+}
