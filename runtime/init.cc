@@ -1,5 +1,7 @@
 #include "init.h"
 
+#include "child.h"
+
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -31,14 +33,6 @@
 namespace ocirun::runtime {
 
 namespace {
-
-[[noreturn]] void die_with_error(int sync_fd, const std::string& message) {
-  try {
-    sync::send(sync_fd, sync::Msg::Error, 0, message);
-  } catch (...) {
-  }
-  _exit(1);
-}
 
 bool maps_root(const std::vector<spec::IdMapping>& maps) {
   for (const auto& m : maps)
@@ -77,24 +71,10 @@ void set_names(const spec::Spec& spec, const namespaces::Plan& plan) {
 // A new pty from the container's devpts: the slave becomes stdio and /dev/console,
 // the master goes to the parent (and on to --console-socket).
 void setup_terminal(const InitContext& ctx) {
-  UniqueFd master(check(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), "open /dev/ptmx"));
-  check(::unlockpt(master.get()), "unlockpt");
-  char name[128];
-  if (::ptsname_r(master.get(), name, sizeof name) != 0) throw_errno("ptsname");
-  if (const auto& size = ctx.spec->process->console_size) {
-    winsize ws{static_cast<unsigned short>(size->height), static_cast<unsigned short>(size->width), 0, 0};
-    ::ioctl(master.get(), TIOCSWINSZ, &ws);
-  }
-  UniqueFd slave(check(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC), std::string("open ") + name));
-  namespaces::mount_console(name);
-  sync::send(ctx.sync_fd, sync::Msg::PtyMaster, 0, "/dev/ptmx", master.get());
-  for (int fd = 0; fd <= 2; ++fd) check(::dup2(slave.get(), fd), "dup2 the pty onto stdio");
-  check(::ioctl(0, TIOCSCTTY, 0), "make the pty the controlling terminal");
-}
-
-void write_oom_score_adj(const PreparedProcess& p) {
-  if (!p.oom_score_adj) return;
-  with_context("process.oomScoreAdj", [&] { fs::write_file_at(AT_FDCWD, "/proc/self/oom_score_adj", std::to_string(*p.oom_score_adj)); });
+  Pty pty = open_pty(ctx.spec->process->console_size);
+  namespaces::mount_console(pty.slave_path);
+  sync::send(ctx.sync_fd, sync::Msg::PtyMaster, 0, "/dev/ptmx", pty.master.get());
+  attach_pty(pty);
 }
 
 // A session keyring of the container's own, so it cannot read the host's keys.
@@ -119,18 +99,6 @@ UniqueFd wait_for_start(int listen_fd) {
     ssize_t n = ::read(conn.get(), &c, 1);
     if (n == 1) return conn;
   }
-}
-
-void load_seccomp(const seccomp::Program& program) {
-  seccomp::LoadResult r = seccomp::load(program);
-  if (!r.ok()) throw_errno(r.err, "load the seccomp filter");
-}
-
-std::vector<char*> c_strings(const std::vector<std::string>& v) {
-  std::vector<char*> out;
-  for (const auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
-  out.push_back(nullptr);
-  return out;
 }
 
 // The container's init, in the order the kernel needs: mounts while still privileged,

@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "container.h"
+#include "foreground.h"
 #include "error.h"
 #include "fs.h"
 #include "log.h"
@@ -29,16 +30,6 @@ sockaddr_un socket_address_in(int dirfd, const char* name) {
   addr.sun_family = AF_UNIX;
   snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/%s", dirfd, name);
   return addr;
-}
-
-// A pidfd for the container's init, if it is still the process we created.
-UniqueFd open_init(const ContainerState& s) {
-  UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, s.pid, 0)));
-  if (!fd) return fd;
-  // Checked after opening: the pidfd now pins this exact process.
-  auto start = process_start_time(s.pid);
-  if (!start || *start != s.pid_start_time) fd.reset();
-  return fd;
 }
 
 // Every process in the container's pid namespace (the init's, when it has its own).
@@ -60,7 +51,7 @@ std::vector<pid_t> container_pids(const ContainerState& s) {
 }
 
 void signal_container(const ContainerState& s, int sig, bool all) {
-  UniqueFd init = open_init(s);
+  UniqueFd init = open_init_pidfd(s);
   if (!init) fail(ErrorKind::BadState, "container " + s.id + " is not running");
   if (all) {
     if (auto cg = container_cgroup(s)) {
@@ -76,17 +67,11 @@ void signal_container(const ContainerState& s, int sig, bool all) {
 
 // Waits until the init has exited (it may not be our child to waitpid).
 void wait_gone(const ContainerState& s) {
-  UniqueFd init = open_init(s);
+  UniqueFd init = open_init_pidfd(s);
   if (!init) return;
   pollfd p{init.get(), POLLIN, 0};
   while (::poll(&p, 1, 10000) < 0 && errno == EINTR) {
   }
-}
-
-void forward_and_wait_prep(sigset_t& set) {
-  sigemptyset(&set);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD, SIGPIPE, SIGALRM, SIGCONT, SIGTSTP})
-    sigaddset(&set, sig);
 }
 
 int exit_code(int status) {
@@ -95,6 +80,28 @@ int exit_code(int status) {
 }
 
 }  // namespace
+
+void block_forwarded_signals(sigset_t& forwarded, sigset_t& old) {
+  sigemptyset(&forwarded);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD, SIGPIPE, SIGALRM, SIGCONT, SIGTSTP})
+    sigaddset(&forwarded, sig);
+  ::sigprocmask(SIG_BLOCK, &forwarded, &old);
+}
+
+int wait_forwarding_signals(pid_t pid, const sigset_t& forwarded) {
+  int status = 0;
+  for (;;) {
+    int sig = ::sigwaitinfo(&forwarded, nullptr);
+    if (sig < 0) continue;
+    if (sig != SIGCHLD) {
+      ::kill(pid, sig);
+      continue;
+    }
+    // Reap every exited child (with CLONE_PARENT, stage 1 processes are ours too).
+    for (pid_t r; (r = ::waitpid(-1, &status, WNOHANG)) > 0;)
+      if (r == pid) return exit_code(status);
+  }
+}
 
 void start_container(const StateStore& store, const std::string& id) {
   ContainerDir dir = store.open(id);
@@ -124,9 +131,8 @@ void start_container(const StateStore& store, const std::string& id) {
 
 int run_container(const StateStore& store, const CreateOptions& opts, bool detach) {
   sigset_t forwarded, old;
-  forward_and_wait_prep(forwarded);
   // Blocked before create so no signal or child exit is missed; the children unblock.
-  ::sigprocmask(SIG_BLOCK, &forwarded, &old);
+  block_forwarded_signals(forwarded, old);
   Created created = create_container(store, opts);
   try {
     start_container(store, opts.id);
@@ -141,29 +147,13 @@ int run_container(const StateStore& store, const CreateOptions& opts, bool detac
     ::sigprocmask(SIG_SETMASK, &old, nullptr);
     return 0;
   }
-  int status = 0;
-  for (;;) {
-    int sig = ::sigwaitinfo(&forwarded, nullptr);
-    if (sig < 0) continue;
-    if (sig == SIGCHLD) {
-      pid_t r;
-      bool done = false;
-      while ((r = ::waitpid(-1, &status, WNOHANG)) > 0)
-        if (r == created.pid) {
-          done = true;
-          break;
-        }
-      if (done) break;
-      continue;
-    }
-    ::kill(created.pid, sig);
-  }
+  int code = wait_forwarding_signals(created.pid, forwarded);
   try {
     delete_container(store, opts.id, true);
   } catch (const Error& e) {
     log::warn(std::string("delete after run: ") + e.what());
   }
-  return exit_code(status);
+  return code;
 }
 
 std::string container_state_json(const StateStore& store, const std::string& id) {

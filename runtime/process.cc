@@ -19,8 +19,11 @@ namespace ocirun::runtime {
 int capability_from_name(const std::string& name) {
   std::string lower = name;
   std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+  // cap_from_name parses capability text ("cap_kill+ep", lists): accept a bare name only.
+  bool bare = lower.size() > 4 && lower.rfind("cap_", 0) == 0 &&
+              std::all_of(lower.begin(), lower.end(), [](unsigned char c) { return std::islower(c) || std::isdigit(c) || c == '_'; });
   cap_value_t value;
-  if (lower.rfind("cap_", 0) != 0 || cap_from_name(lower.c_str(), &value) < 0) return -1;
+  if (!bare || cap_from_name(lower.c_str(), &value) < 0) return -1;
   return value;
 }
 

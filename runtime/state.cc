@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -85,6 +86,15 @@ std::string oci_state_json(const ContainerState& s, Status status) {
 std::unique_ptr<cgroups::Manager> container_cgroup(const ContainerState& s) {
   if (!s.cgroup) return nullptr;
   return cgroups::reopen(cgroups::detect_host(), *s.cgroup);
+}
+
+UniqueFd open_init_pidfd(const ContainerState& s) {
+  UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, s.pid, 0)));
+  if (!fd) return fd;
+  // Checked after opening: the pidfd now pins this exact process.
+  auto start = process_start_time(s.pid);
+  if (!start || *start != s.pid_start_time) fd.reset();
+  return fd;
 }
 
 void validate_id(const std::string& id) {

@@ -42,6 +42,9 @@ std::string oci_state_json(const ContainerState&, Status);
 // The container's cgroup manager, or nullptr when it has none.
 std::unique_ptr<cgroups::Manager> container_cgroup(const ContainerState&);
 
+// A pidfd for the container's init if it is still the process we created, else invalid.
+UniqueFd open_init_pidfd(const ContainerState&);
+
 // Throws InvalidArgument unless the id is non-empty, at most 1024 bytes, and made of
 // [A-Za-z0-9_.+-] without being "." or "..": the id becomes a directory name.
 void validate_id(const std::string& id);

@@ -13,6 +13,7 @@
 
 #include "container.h"
 #include "error.h"
+#include "exec.h"
 #include "fs.h"
 #include "log.h"
 #include "parse.h"
@@ -32,7 +33,8 @@ struct FlagSpec {
 };
 
 struct Parsed {
-  std::map<std::string, std::string> values;
+  std::map<std::string, std::string> values;               // the last value of each flag
+  std::map<std::string, std::vector<std::string>> all_values;  // every value, for repeatable flags
   std::set<std::string> set;
   std::vector<std::string> positional;
   bool has(const std::string& n) const { return set.count(n) > 0; }
@@ -73,7 +75,10 @@ Parsed parse_flags(const std::vector<std::string>& args, size_t& i, const std::v
       value = args[++i];
     }
     p.set.insert(spec->name);
-    if (value) p.values[spec->name] = *value;
+    if (value) {
+      p.values[spec->name] = *value;
+      p.all_values[spec->name].push_back(*value);
+    }
   }
   if (!stop_at_positional)
     for (; i < args.size(); ++i) p.positional.push_back(args[i]);
@@ -86,6 +91,7 @@ struct Command {
   std::string summary;
   std::vector<FlagSpec> flags;
   std::function<int(const Parsed&, const runtime::StateStore&)> run;
+  bool args_follow_id = false;  // exec ID CMD...: flags end at the id, the rest is the command
 };
 
 std::string flag_help(const std::vector<FlagSpec>& flags) {
@@ -259,6 +265,44 @@ std::string process_command_line(pid_t pid) {
   return fs::trim(cmd);
 }
 
+uint32_t parse_id(const std::string& flag, const std::string& text) {
+  int64_t v = parse_int(flag, text);
+  if (v < 0 || v > UINT32_MAX) fail(ErrorKind::InvalidArgument, fmt::format("exec: --{}: not a valid id: \"{}\"", flag, text));
+  return static_cast<uint32_t>(v);
+}
+
+runtime::ExecOptions exec_options(const Parsed& p) {
+  runtime::ExecOptions o;
+  if (p.positional.empty()) fail(ErrorKind::InvalidArgument, "exec: a container id is required");
+  o.id = p.positional[0];
+  o.args.assign(p.positional.begin() + 1, p.positional.end());
+  o.process_file = p.get("process");
+  o.tty = p.has("tty");
+  o.console_socket = p.get("console-socket");
+  o.detach = p.has("detach");
+  o.pid_file = p.get("pid-file");
+  if (!o.pid_file.empty() && o.pid_file[0] != '/') o.pid_file = std::string(get_current_dir_name()) + "/" + o.pid_file;
+  if (p.has("preserve-fds")) o.preserve_fds = static_cast<int>(parse_id("preserve-fds", p.get("preserve-fds")));
+  o.cwd = p.get("cwd");
+  if (p.all_values.count("env")) o.env = p.all_values.at("env");
+  for (const auto& e : o.env)
+    if (e.find('=') == std::string::npos || e[0] == '=') fail(ErrorKind::InvalidArgument, "exec: --env wants KEY=VALUE, got \"" + e + "\"");
+  if (p.has("user")) {
+    std::string u = p.get("user");
+    auto colon = u.find(':');
+    o.user.emplace(parse_id("user", u.substr(0, colon)), std::nullopt);
+    if (colon != std::string::npos) o.user->second = parse_id("user", u.substr(colon + 1));
+  }
+  if (p.all_values.count("additional-gids"))
+    for (const auto& g : p.all_values.at("additional-gids"))
+      for (const auto& part : fs::split(g, ',')) o.additional_gids.push_back(parse_id("additional-gids", part));
+  if (p.all_values.count("cap")) o.caps = p.all_values.at("cap");
+  o.no_new_privs = p.has("no-new-privs");
+  o.apparmor = p.get("apparmor");
+  o.process_label = p.get("process-label");
+  return o;
+}
+
 std::vector<Command> commands() {
   using runtime::StateStore;
   return {
@@ -328,6 +372,25 @@ std::vector<Command> commands() {
          }
          return 0;
        }},
+      {"exec", "exec [flags] ID [COMMAND [ARGS...]]", "run a new process inside a running container",
+       {{"process", "p", true, "a spec Process JSON file (- for stdin) instead of COMMAND and the flags"},
+        {"tty", "t", false, "give the process a terminal (needs --console-socket)"},
+        {"console-socket", "", true, "unix socket that receives the pty master"},
+        {"detach", "d", false, "return once the process runs"},
+        {"pid-file", "", true, "write the process's pid to this file"},
+        {"preserve-fds", "", true, "pass this many extra fds (3, 4, ...)"},
+        {"cwd", "", true, "working directory inside the container"},
+        {"env", "e", true, "set an environment variable KEY=VALUE (repeatable)"},
+        {"user", "u", true, "UID[:GID] to run as"},
+        {"additional-gids", "g", true, "additional group ids (repeatable)"},
+        {"cap", "c", true, "add a capability (repeatable)"},
+        {"no-new-privs", "", false, "set no_new_privs"},
+        {"apparmor", "", true, "AppArmor profile (this host has none)"},
+        {"process-label", "", true, "SELinux label (this host has none)"},
+        {"ignore-paused", "", false, "accepted for compatibility"},
+        {"cgroup", "", true, "accepted for compatibility"}},
+       [](const Parsed& p, const StateStore& store) { return runtime::exec_process(store, exec_options(p)); },
+       /*args_follow_id=*/true},
       {"pause", "pause ID", "freeze every process of the container", {},
        [](const Parsed& p, const StateStore& store) {
          runtime::pause_container(store, need_id(p, "pause"));
@@ -436,7 +499,7 @@ int main(int argc, char** argv) {
         }
       fail(ErrorKind::InvalidArgument, "help: unknown command \"" + name + "\"");
     }
-    if (name == "exec" || name == "events" || name == "checkpoint" || name == "restore")
+    if (name == "events" || name == "checkpoint" || name == "restore")
       fail(ErrorKind::Unsupported, name + ": not implemented yet");
     const Command* cmd = nullptr;
     for (const auto& c : cmds)
@@ -444,7 +507,9 @@ int main(int argc, char** argv) {
     if (!cmd) fail(ErrorKind::InvalidArgument, "unknown command \"" + name + "\"; see ocirun --help");
     auto flags = cmd->flags;
     flags.push_back({"help", "h", false, "show help"});
-    Parsed parsed = parse_flags(args, i, flags, name, /*stop_at_positional=*/false);
+    Parsed parsed = parse_flags(args, i, flags, name, /*stop_at_positional=*/cmd->args_follow_id);
+    if (cmd->args_follow_id)
+      for (; i < args.size(); ++i) parsed.positional.push_back(args[i]);
     if (parsed.has("help")) {
       print_command_help(*cmd);
       return 0;

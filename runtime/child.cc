@@ -1,0 +1,60 @@
+#include "child.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "fs.h"
+#include "sync.h"
+
+namespace ocirun::runtime {
+
+void die_with_error(int sync_fd, const std::string& message) {
+  try {
+    sync::send(sync_fd, sync::Msg::Error, 0, message);
+  } catch (...) {
+  }
+  _exit(1);
+}
+
+void load_seccomp(const seccomp::Program& program) {
+  seccomp::LoadResult r = seccomp::load(program);
+  if (!r.ok()) throw_errno(r.err, "load the seccomp filter");
+}
+
+void write_oom_score_adj(const PreparedProcess& p) {
+  if (!p.oom_score_adj) return;
+  with_context("process.oomScoreAdj",
+               [&] { fs::write_file_at(AT_FDCWD, "/proc/self/oom_score_adj", std::to_string(*p.oom_score_adj)); });
+}
+
+Pty open_pty(const std::optional<spec::ConsoleSize>& size) {
+  Pty pty;
+  pty.master.reset(check(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), "open /dev/ptmx"));
+  check(::unlockpt(pty.master.get()), "unlockpt");
+  char name[128];
+  if (::ptsname_r(pty.master.get(), name, sizeof name) != 0) throw_errno("ptsname");
+  pty.slave_path = name;
+  if (size) {
+    winsize ws{static_cast<unsigned short>(size->height), static_cast<unsigned short>(size->width), 0, 0};
+    ::ioctl(pty.master.get(), TIOCSWINSZ, &ws);
+  }
+  pty.slave.reset(check(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC), std::string("open ") + name));
+  return pty;
+}
+
+void attach_pty(const Pty& pty) {
+  for (int fd = 0; fd <= 2; ++fd) check(::dup2(pty.slave.get(), fd), "dup2 the pty onto stdio");
+  check(::ioctl(0, TIOCSCTTY, 0), "make the pty the controlling terminal");
+}
+
+std::vector<char*> c_strings(const std::vector<std::string>& v) {
+  std::vector<char*> out;
+  for (const auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+}  // namespace ocirun::runtime
