@@ -390,7 +390,7 @@ void pivot_into(const std::string& rootfs, bool no_pivot) {
 
 }  // namespace
 
-void mount_rootfs(const spec::Spec& spec, const RootfsOptions& opts) {
+void mount_rootfs(const spec::Spec& spec, const RootfsOptions& opts, const std::function<void()>& before_pivot) {
   const std::string& rootfs = opts.rootfs;
   unsigned long prop = parse_propagation(spec.linux->rootfs_propagation);
   // Nothing mounted from here on may reach the host: start from a slave (or private) copy.
@@ -403,6 +403,7 @@ void mount_rootfs(const spec::Spec& spec, const RootfsOptions& opts) {
   for (size_t i = 0; i < spec.mounts.size(); ++i) mount_one(ctx, spec.mounts[i], i);
   create_devices(ctx);
   ctx.root.reset();
+  if (before_pivot) before_pivot();
   pivot_into(rootfs, opts.no_pivot);
 }
 

@@ -3,6 +3,7 @@
 // Every destination is resolved inside the rootfs one component at a time, so a
 // symlink or ".." in the rootfs can never make a mount land on the host.
 #pragma once
+#include <functional>
 #include <string>
 
 #include "spec.h"
@@ -37,7 +38,9 @@ unsigned long parse_propagation(const std::string& name);  // "" -> 0; throws on
 
 // Steps 1-3: propagation, every spec mount, default and spec devices, then pivot_root
 // (or MS_MOVE + chroot). Runs in the container's init with the host's /proc still visible.
-void mount_rootfs(const spec::Spec& spec, const RootfsOptions& opts);
+// `before_pivot` runs with every mount in place and the host still visible (the
+// createRuntime and createContainer hooks' moment).
+void mount_rootfs(const spec::Spec& spec, const RootfsOptions& opts, const std::function<void()>& before_pivot = {});
 
 // Creates the process's cwd inside the rootfs when missing (as runc does); call before pivot.
 void create_cwd(const std::string& rootfs, const std::string& cwd);

@@ -18,6 +18,7 @@
 #include "error.h"
 #include "fs.h"
 #include "cgroups.h"
+#include "hooks.h"
 #include "init.h"
 #include "log.h"
 #include "parse.h"
@@ -128,6 +129,19 @@ spec::Resources resources_with_default_devices(const spec::Linux& linux_config) 
   return r;
 }
 
+// The OCI state fields the hooks see before the container is recorded.
+ContainerState state_for_hooks(const std::string& id, pid_t pid, const std::string& bundle, const std::string& rootfs,
+                               const std::string& created, const spec::Spec& spec) {
+  ContainerState s;
+  s.id = id;
+  s.pid = pid;
+  s.bundle = bundle;
+  s.rootfs = rootfs;
+  s.created = created;
+  s.annotations = spec.annotations;
+  return s;
+}
+
 void check_host_requirements(const spec::Spec& spec, const namespaces::Plan& plan, const CreateOptions& opts) {
   if (!spec.linux) fail(ErrorKind::InvalidSpec, "config.json: /linux: required on Linux");
   if (!plan.has(CLONE_NEWNS)) fail(ErrorKind::InvalidSpec, "config.json: /linux/namespaces: a mount namespace is required");
@@ -166,12 +180,16 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
     ctx.process.env.push_back("LISTEN_PID=1");
   }
   ctx.parent_pid = ::getpid();
+  if (spec.hooks)
+    ctx.creation_hooks = !spec.hooks->prestart.empty() || !spec.hooks->create_runtime.empty() ||
+                         !spec.hooks->create_container.empty() || !spec.hooks->start_container.empty();
   if (spec.linux->seccomp) {
     ctx.seccomp = with_context("linux.seccomp", [&] { return seccomp::compile(*spec.linux->seccomp); });
     if (ctx.seccomp->needs_listener)
       fail(ErrorKind::Unsupported, "linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported yet");
   }
 
+  const std::string created = now_rfc3339();
   ContainerDir dir = store.create(opts.id);
   ScopeGuard remove_dir([&] { dir.remove(); });
   UniqueFd start_listen = listen_for_start(dir.fd());
@@ -216,6 +234,15 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
         init.reset(m.value);
         if (int status = stage1.wait(); status != 0) fail(ErrorKind::Syscall, "stage 1 " + describe_exit(status));
         break;
+      case sync::Msg::HooksRequest: {
+        // The runtime's namespace, with the container's namespaces and mounts in place.
+        ContainerState creating = state_for_hooks(opts.id, init.get(), bundle, rootfs, created, spec);
+        std::string json = oci_state_json(creating, Status::Creating);
+        run_hooks(spec.hooks->prestart, json, "prestart");
+        run_hooks(spec.hooks->create_runtime, json, "createRuntime");
+        sync::send(parent_end.get(), sync::Msg::HooksDone, 0, oci_state_json(creating, Status::Created));
+        break;
+      }
       case sync::Msg::PtyMaster:
         if (opts.foreground_terminal)
           pty_master = m.fd.release();
@@ -232,16 +259,14 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
     }
   }
 
-  ContainerState state;
-  state.id = opts.id;
-  state.pid = init.get();
+  ContainerState state = state_for_hooks(opts.id, init.get(), bundle, rootfs, created, spec);
   auto start_time = process_start_time(state.pid);
   if (!start_time) fail(ErrorKind::Syscall, "the container init exited during create");
   state.pid_start_time = *start_time;
-  state.bundle = bundle;
-  state.rootfs = rootfs;
-  state.created = now_rfc3339();
-  state.annotations = spec.annotations;
+  if (spec.hooks) {
+    state.poststart = spec.hooks->poststart;
+    state.poststop = spec.hooks->poststop;
+  }
   state.has_pid_namespace = plan.has(CLONE_NEWPID);
   state.cgroup = cgroup->saved();
   dir.save(state);

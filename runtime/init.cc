@@ -20,6 +20,7 @@
 
 #include "error.h"
 #include "fs.h"
+#include "hooks.h"
 #include "rootfs.h"
 #include "sync.h"
 
@@ -118,7 +119,18 @@ UniqueFd wait_for_start(int listen_fd) {
 
     namespaces::RootfsOptions opts{ctx.rootfs, ctx.bundle, ctx.no_pivot, plan.has(CLONE_NEWUSER),
                                    static_cast<bool>(plan.new_flags & CLONE_NEWCGROUP)};
-    with_context("set up the rootfs", [&] { namespaces::mount_rootfs(spec, opts); });
+    std::string hook_state;  // the state JSON the parent sends for the hooks that run here
+    auto create_container_hooks = [&] {
+      if (!ctx.creation_hooks) return;
+      sync::send(ctx.sync_fd, sync::Msg::HooksRequest);
+      sync::Message m;
+      if (!sync::recv(ctx.sync_fd, m)) _exit(1);
+      if (m.type != sync::Msg::HooksDone) fail(ErrorKind::Syscall, "expected HooksDone");
+      hook_state = m.text;
+      // In the container's namespaces, but the hook's path is the host's: before pivot_root.
+      run_hooks(spec.hooks->create_container, hook_state, "createContainer");
+    };
+    with_context("set up the rootfs", [&] { namespaces::mount_rootfs(spec, opts, create_container_hooks); });
     if (proc.terminal) with_context("set up the terminal", [&] { setup_terminal(ctx); });
     namespaces::create_cwd("/", proc.cwd);
     set_names(spec, plan);
@@ -144,6 +156,15 @@ UniqueFd wait_for_start(int listen_fd) {
     sync::send(ctx.sync_fd, sync::Msg::Ready);
     ::close(ctx.sync_fd);
     UniqueFd conn = wait_for_start(ctx.start_listen_fd);
+    if (spec.hooks && !spec.hooks->start_container.empty()) {
+      try {
+        run_hooks(spec.hooks->start_container, hook_state, "startContainer");
+      } catch (const std::exception& e) {
+        ssize_t unused = ::write(conn.get(), e.what(), std::strlen(e.what()));
+        (void)unused;
+        _exit(1);
+      }
+    }
 
     // Only stdio and the preserved fds reach the process; ours are already close-on-exec.
     ::syscall(SYS_close_range, 3 + ctx.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);

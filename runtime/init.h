@@ -31,6 +31,7 @@ struct InitContext {
   int sync_fd = -1;           // the children's end of the sync socket
   int start_listen_fd = -1;   // `start` connects here
   pid_t parent_pid = 0;
+  bool creation_hooks = false;  // prestart/createRuntime/createContainer/startContainer exist
   // The parent's fds the children must not keep: the locked state dir (its flock
   // would block `start`) and the parent's end of the sync socket.
   std::vector<int> parent_only_fds;

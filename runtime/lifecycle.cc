@@ -17,6 +17,7 @@
 
 #include "container.h"
 #include "foreground.h"
+#include "hooks.h"
 #include "error.h"
 #include "fs.h"
 #include "log.h"
@@ -127,6 +128,7 @@ void start_container(const StateStore& store, const std::string& id) {
   s.started = true;
   dir.save(s);
   if (!reply.empty()) fail(ErrorKind::Syscall, "start container " + id + ": " + reply);
+  run_hooks_warn_only(s.poststart, oci_state_json(s, Status::Running), "poststart");
 }
 
 int run_container(const StateStore& store, const CreateOptions& opts, bool detach) {
@@ -193,6 +195,7 @@ void delete_container(const StateStore& store, const std::string& id, bool force
     cg->kill_all(SIGKILL);
     cg->destroy();
   }
+  run_hooks_warn_only(s.poststop, oci_state_json(s, Status::Stopped), "poststop");
   dir.remove();
 }
 

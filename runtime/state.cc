@@ -18,6 +18,29 @@ namespace ocirun::runtime {
 
 using nlohmann::json;
 
+namespace {
+json hooks_to_json(const std::vector<spec::Hook>& hooks) {
+  json out = json::array();
+  for (const auto& h : hooks) {
+    json j = {{"path", h.path}, {"args", h.args}, {"env", h.env}};
+    if (h.timeout) j["timeout"] = *h.timeout;
+    out.push_back(j);
+  }
+  return out;
+}
+
+std::vector<spec::Hook> hooks_from_json(const json& j) {
+  std::vector<spec::Hook> out;
+  for (const auto& h : j) {
+    spec::Hook hook{h.at("path").get<std::string>(), h.at("args").get<std::vector<std::string>>(),
+                    h.at("env").get<std::vector<std::string>>(), std::nullopt};
+    if (h.contains("timeout")) hook.timeout = h.at("timeout").get<int>();
+    out.push_back(hook);
+  }
+  return out;
+}
+}  // namespace
+
 const char* to_string(Status s) {
   switch (s) {
     case Status::Creating: return "creating";
@@ -40,6 +63,8 @@ std::string to_json(const ContainerState& s) {
             {"annotations", s.annotations},
             {"has_pid_namespace", s.has_pid_namespace},
             {"started", s.started}};
+  if (!s.poststart.empty()) j["poststart"] = hooks_to_json(s.poststart);
+  if (!s.poststop.empty()) j["poststop"] = hooks_to_json(s.poststop);
   if (s.cgroup)
     j["cgroup"] = {{"path", s.cgroup->path}, {"dirs", s.cgroup->dirs}, {"created", s.cgroup->created}};
   return j.dump();
@@ -57,6 +82,8 @@ ContainerState state_from_json(const std::string& text) {
     s.created = j.value("created", "");
     s.owner = j.value("owner", "");
     s.annotations = j.value("annotations", std::map<std::string, std::string>{});
+    if (j.contains("poststart")) s.poststart = hooks_from_json(j.at("poststart"));
+    if (j.contains("poststop")) s.poststop = hooks_from_json(j.at("poststop"));
     if (j.contains("cgroup")) {
       const json& cg = j.at("cgroup");
       s.cgroup = cgroups::Saved{cg.at("path").get<std::string>(), cg.at("dirs").get<std::map<std::string, std::string>>(),

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cgroups.h"
+#include "spec.h"
 #include "unique_fd.h"
 
 namespace ocirun::runtime {
@@ -31,6 +32,7 @@ struct ContainerState {
   std::optional<cgroups::Saved> cgroup;  // where the container's cgroups are, and which we made
   bool has_pid_namespace = false;
   bool started = false;  // `start` succeeded
+  std::vector<spec::Hook> poststart, poststop;  // run by start and delete, after create is gone
 };
 
 std::string to_json(const ContainerState&);

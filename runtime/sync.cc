@@ -13,12 +13,14 @@ namespace {
 struct Wire {
   uint32_t type;
   int32_t value;
-  char text[4000];
+  char text[32768];  // the state JSON for hooks, annotations included
 };
 }  // namespace
 
 void send(int sock, Msg type, int32_t value, const std::string& text, int fd) {
-  Wire w{static_cast<uint32_t>(type), value, {}};
+  static thread_local Wire w;
+  w = {static_cast<uint32_t>(type), value, {}};
+  if (text.size() >= sizeof w.text) fail(ErrorKind::InvalidArgument, "sync message too long");
   size_t len = std::min(text.size(), sizeof w.text - 1);
   std::memcpy(w.text, text.data(), len);
   iovec iov{&w, offsetof(Wire, text) + len + 1};
@@ -40,7 +42,8 @@ void send(int sock, Msg type, int32_t value, const std::string& text, int fd) {
 }
 
 bool recv(int sock, Message& out) {
-  Wire w{};
+  static thread_local Wire w;
+  w = {};
   iovec iov{&w, sizeof w};
   msghdr msg{};
   msg.msg_iov = &iov;

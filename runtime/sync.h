@@ -10,6 +10,9 @@
 //   UsernsMapped ------------->  unshare(other new namespaces)
 //                                clone(CLONE_PARENT) ---------->  (PID 1 of the new pid namespace)
 //                       <------- InitPid(pid); exit
+//                       <--------------------------------------  HooksRequest, when there are hooks
+//   run prestart, createRuntime                                   (mounts done, before pivot_root)
+//   HooksDone(state JSON) ------------------------------------->  run createContainer
 //                       <--------------------------------------  PtyMaster (SCM_RIGHTS), when terminal
 //                       <--------------------------------------  Ready: set up, waiting for `start`
 //   write state.json, exit
@@ -24,7 +27,7 @@
 
 namespace ocirun::runtime::sync {
 
-enum class Msg : uint32_t { Go = 1, UsernsReady, UsernsMapped, InitPid, PtyMaster, Ready, Error };
+enum class Msg : uint32_t { Go = 1, UsernsReady, UsernsMapped, InitPid, PtyMaster, Ready, Error, HooksRequest, HooksDone };
 
 struct Message {
   Msg type{};

@@ -1,0 +1,110 @@
+#include "hooks.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "child.h"
+#include "error.h"
+#include "log.h"
+#include "unique_fd.h"
+
+namespace ocirun::runtime {
+
+namespace {
+
+constexpr size_t kMaxOutput = 4096;
+
+std::string describe_status(int status) {
+  if (WIFSIGNALED(status)) return fmt::format("killed by signal {}", WTERMSIG(status));
+  return fmt::format("exit status {}", WEXITSTATUS(status));
+}
+
+// Reads what the hook printed (bounded) until it closes its output or exits.
+std::string drain(int fd) {
+  std::string out;
+  char buf[1024];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
+    if (out.size() < kMaxOutput) out.append(buf, static_cast<size_t>(std::min<size_t>(n, kMaxOutput - out.size())));
+  return out;
+}
+
+void run_one(const spec::Hook& hook, const std::string& state_json, const std::string& what) {
+  // stdin is a socket: the state is sent with MSG_NOSIGNAL, so a hook that never
+  // reads it cannot kill us with SIGPIPE.
+  int in[2], out[2];
+  check(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in), what + ": socketpair");
+  UniqueFd in_ours(in[0]), in_theirs(in[1]);
+  check(::pipe2(out, O_CLOEXEC), what + ": pipe");
+  UniqueFd out_read(out[0]), out_write(out[1]);
+
+  std::vector<std::string> args = hook.args.empty() ? std::vector<std::string>{hook.path} : hook.args;
+  auto argv = c_strings(args);
+  auto envp = c_strings(hook.env);
+  pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
+  if (pid < 0) throw_errno(what + ": fork");
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::dup2(in_theirs.get(), 0);
+    ::dup2(out_write.get(), 1);
+    ::dup2(out_write.get(), 2);
+    ::execve(hook.path.c_str(), argv.data(), envp.data());
+    dprintf(2, "exec %s: %s", hook.path.c_str(), strerror(errno));
+    _exit(127);
+  }
+  in_theirs.reset();
+  out_write.reset();
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  ::send(in_ours.get(), state_json.data(), state_json.size(), MSG_NOSIGNAL);
+  in_ours.reset();
+
+  // The timeout covers the whole run; the output is read after the hook closes it.
+  pollfd p{pidfd.get(), POLLIN, 0};
+  int timeout_ms = hook.timeout ? *hook.timeout * 1000 : -1;
+  int ready;
+  while ((ready = ::poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {
+  }
+  if (ready == 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    fail(ErrorKind::Syscall, fmt::format("{}: timed out after {} s", what, *hook.timeout));
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  ::fcntl(out_read.get(), F_SETFL, O_NONBLOCK);  // a background child of the hook may hold it open
+  std::string output = drain(out_read.get());
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::string msg = fmt::format("{}: {}", what, describe_status(status));
+    if (!output.empty()) msg += ": " + output;
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    fail(ErrorKind::Syscall, msg);
+  }
+}
+
+}  // namespace
+
+void run_hooks(const std::vector<spec::Hook>& hooks, const std::string& state_json, const char* phase) {
+  for (size_t i = 0; i < hooks.size(); ++i)
+    run_one(hooks[i], state_json, fmt::format("{} hook {} ({})", phase, i, hooks[i].path));
+}
+
+void run_hooks_warn_only(const std::vector<spec::Hook>& hooks, const std::string& state_json, const char* phase) {
+  for (size_t i = 0; i < hooks.size(); ++i) {
+    try {
+      run_one(hooks[i], state_json, fmt::format("{} hook {} ({})", phase, i, hooks[i].path));
+    } catch (const Error& e) {
+      log::warn(e.what());
+    }
+  }
+}
+
+}  // namespace ocirun::runtime

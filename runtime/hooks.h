@@ -1,0 +1,17 @@
+// OCI hooks: each run with its path, args, env and timeout, the container state
+// JSON on stdin, in order. Output is captured and shown when a hook fails.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "spec.h"
+
+namespace ocirun::runtime {
+
+// Runs the hooks of one phase ("createRuntime"); throws naming the phase, the hook
+// and its output when one fails or times out.
+void run_hooks(const std::vector<spec::Hook>& hooks, const std::string& state_json, const char* phase);
+// The same for poststart/poststop, whose failures are warnings only.
+void run_hooks_warn_only(const std::vector<spec::Hook>& hooks, const std::string& state_json, const char* phase);
+
+}  // namespace ocirun::runtime
