@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -104,6 +106,89 @@ int wait_forwarding_signals(pid_t pid, const sigset_t& forwarded) {
   }
 }
 
+namespace {
+
+void copy_window_size(int from, int to) {
+  winsize ws;
+  if (::ioctl(from, TIOCGWINSZ, &ws) == 0) ::ioctl(to, TIOCSWINSZ, &ws);
+}
+
+// Puts a terminal in raw mode for the life of the object, so keys reach the container.
+class RawTerminal {
+ public:
+  explicit RawTerminal(int fd) : fd_(fd) {
+    if (::tcgetattr(fd, &saved_) != 0) {
+      fd_ = -1;
+      return;
+    }
+    termios raw = saved_;
+    ::cfmakeraw(&raw);
+    ::tcsetattr(fd, TCSANOW, &raw);
+  }
+  ~RawTerminal() {
+    if (fd_ >= 0) ::tcsetattr(fd_, TCSANOW, &saved_);
+  }
+
+ private:
+  int fd_;
+  termios saved_{};
+};
+
+// Copies everything readable from `from` to `to`; false at EOF or error.
+bool pump(int from, int to) {
+  char buf[8192];
+  ssize_t n = ::read(from, buf, sizeof buf);
+  if (n <= 0) return n < 0 && (errno == EINTR || errno == EAGAIN);
+  for (ssize_t off = 0; off < n;) {
+    ssize_t w = ::write(to, buf + off, static_cast<size_t>(n - off));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    off += w;
+  }
+  return true;
+}
+
+// `run` in the foreground with process.terminal and no --console-socket: ocirun holds
+// the pty master and relays it to its own stdio until the container exits.
+int proxy_terminal_and_wait(pid_t pid, int master, const sigset_t& forwarded) {
+  UniqueFd sigfd(check(::signalfd(-1, &forwarded, SFD_CLOEXEC), "signalfd"));
+  RawTerminal raw(STDIN_FILENO);
+  copy_window_size(STDIN_FILENO, master);
+  bool stdin_open = true, master_open = true;
+  int status = 0;
+  for (;;) {
+    pollfd fds[3] = {{sigfd.get(), POLLIN, 0}, {master, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+    int n = ::poll(fds, stdin_open ? 3 : 2, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("poll");
+    }
+    if (master_open && fds[1].revents & (POLLIN | POLLHUP)) master_open = pump(master, STDOUT_FILENO);
+    if (!master_open) fds[1].fd = -1;
+    if (stdin_open && fds[2].revents & (POLLIN | POLLHUP)) stdin_open = pump(STDIN_FILENO, master);
+    if (!(fds[0].revents & POLLIN)) continue;
+    signalfd_siginfo info;
+    if (::read(sigfd.get(), &info, sizeof info) != sizeof info) continue;
+    int sig = static_cast<int>(info.ssi_signo);
+    if (sig == SIGWINCH) {
+      copy_window_size(STDIN_FILENO, master);
+    } else if (sig != SIGCHLD) {
+      ::kill(pid, sig);
+    } else {
+      for (pid_t r; (r = ::waitpid(-1, &status, WNOHANG)) > 0;)
+        if (r == pid) {
+          while (master_open && pump(master, STDOUT_FILENO)) {
+          }
+          return exit_code(status);
+        }
+    }
+  }
+}
+
+}  // namespace
+
 void start_container(const StateStore& store, const std::string& id) {
   ContainerDir dir = store.open(id);
   ContainerState s = dir.load();
@@ -135,7 +220,9 @@ int run_container(const StateStore& store, const CreateOptions& opts, bool detac
   sigset_t forwarded, old;
   // Blocked before create so no signal or child exit is missed; the children unblock.
   block_forwarded_signals(forwarded, old);
-  Created created = create_container(store, opts);
+  CreateOptions create_opts = opts;
+  create_opts.foreground_terminal = !detach && opts.console_socket.empty();
+  Created created = create_container(store, create_opts);
   try {
     start_container(store, opts.id);
   } catch (...) {
@@ -149,7 +236,14 @@ int run_container(const StateStore& store, const CreateOptions& opts, bool detac
     ::sigprocmask(SIG_SETMASK, &old, nullptr);
     return 0;
   }
-  int code = wait_forwarding_signals(created.pid, forwarded);
+  int code;
+  if (created.pty_master >= 0) {
+    UniqueFd master(created.pty_master);
+    ::fcntl(master.get(), F_SETFL, O_NONBLOCK);
+    code = proxy_terminal_and_wait(created.pid, master.get(), forwarded);
+  } else {
+    code = wait_forwarding_signals(created.pid, forwarded);
+  }
   try {
     delete_container(store, opts.id, true);
   } catch (const Error& e) {
