@@ -13,6 +13,7 @@
 
 #include "container.h"
 #include "error.h"
+#include "check.h"
 #include "exec.h"
 #include "fs.h"
 #include "log.h"
@@ -431,6 +432,28 @@ std::vector<Command> commands() {
        [](const Parsed& p, const StateStore& store) {
          runtime::update_container(store, need_id(p, "update"), update_resources(p));
          return 0;
+       }},
+      {"check", "check [flags]", "report what this host offers containers, and what needs it",
+       {{"format", "f", true, "table or json"}},
+       [](const Parsed& p, const StateStore&) {
+         auto checks = runtime::check_host();
+         std::string format = p.get("format", "table");
+         bool required_missing = false;
+         for (const auto& c : checks) required_missing |= c.required && !c.ok;
+         if (format == "json") {
+           json arr = json::array();
+           for (const auto& c : checks)
+             arr.push_back({{"name", c.name}, {"ok", c.ok}, {"detail", c.detail}, {"neededBy", c.needed_by}, {"required", c.required}});
+           std::cout << arr.dump(2) << "\n";
+         } else if (format == "table") {
+           for (const auto& c : checks)
+             std::cout << fmt::format("{:<8} {:<44} {}{}\n", c.ok ? "ok" : (c.required ? "MISSING" : "missing"), c.name,
+                                      c.ok ? c.detail : "needed by: " + c.needed_by,
+                                      !c.ok && !c.detail.empty() ? " (" + c.detail + ")" : "");
+         } else {
+           fail(ErrorKind::InvalidArgument, "check: unknown --format \"" + format + "\" (table or json)");
+         }
+         return required_missing ? 1 : 0;
        }},
       {"features", "features", "print what this runtime implements (features.json)", {},
        [](const Parsed&, const StateStore&) {
