@@ -4,6 +4,9 @@
 #include <sched.h>
 #include <linux/seccomp.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
+
+#include <cstdio>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -23,6 +26,13 @@ std::string read_trimmed(const std::string& path) {
   } catch (const Error&) {
     return {};
   }
+}
+
+bool kernel_at_least(int major, int minor) {
+  utsname u;
+  int ma = 0, mi = 0;
+  if (::uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &ma, &mi) != 2) return false;
+  return ma > major || (ma == major && mi >= minor);
 }
 
 bool syscall_exists(long ret) { return ret >= 0 || errno != ENOSYS; }
@@ -66,10 +76,9 @@ void check_cgroups(std::vector<HostCheck>& out) {
       std::string names;
       for (const auto& c : host.v2_controllers) names += (names.empty() ? "" : " ") + c;
       out.push_back({"cgroup v2 controllers", true, names.empty() ? "(none enabled)" : names, "linux.resources on v2", false});
-      // The kernel lists the per-cgroup interface files it has in /sys/kernel/cgroup/delegate.
-      std::string files = read_trimmed("/sys/kernel/cgroup/delegate");
-      bool freeze = files.find("cgroup.freeze") != std::string::npos;
-      bool kill = files.find("cgroup.kill") != std::string::npos;
+      // Only non-root cgroups have these files: judge by the kernel that added them.
+      bool freeze = kernel_at_least(5, 2);
+      bool kill = kernel_at_least(5, 14);
       out.push_back({"cgroup v2 freezer", freeze, "", "pause/resume on v2", false});
       out.push_back({"cgroup v2 cgroup.kill", kill, "", "kill --all and delete on v2 (signals each pid otherwise)", false});
     }
