@@ -253,6 +253,11 @@ int run_container(const StateStore& store, const CreateOptions& opts, bool detac
 }
 
 std::string container_state_json(const StateStore& store, const std::string& id) {
+  if (store.being_created(id)) {
+    ContainerState s;
+    s.id = id;
+    return oci_state_json(s, Status::Creating);
+  }
   ContainerDir dir = store.open(id, /*lock=*/false);
   ContainerState s = dir.load();
   return oci_state_json(s, dir.status(s));
@@ -266,6 +271,10 @@ void kill_container(const StateStore& store, const std::string& id, int sig, boo
 }
 
 void delete_container(const StateStore& store, const std::string& id, bool force) {
+  if (force && store.remove_incomplete(id)) {
+    log::warn("removed the state of container " + id + ", whose create did not finish");
+    return;
+  }
   ContainerDir dir = store.open(id);
   ContainerState s;
   try {

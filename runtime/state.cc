@@ -231,6 +231,25 @@ ContainerDir StateStore::open(const std::string& id, bool lock) const {
   return ContainerDir(id, path, std::move(fd));
 }
 
+bool StateStore::being_created(const std::string& id) const {
+  validate_id(id);
+  UniqueFd fd(::open((root_ + "/" + id).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  struct stat st;
+  if (!fd || ::fstatat(fd.get(), kStateFile, &st, 0) == 0) return false;
+  // create holds the lock until state.json is written.
+  return ::flock(fd.get(), LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+}
+
+bool StateStore::remove_incomplete(const std::string& id) const {
+  validate_id(id);
+  std::string path = root_ + "/" + id;
+  UniqueFd fd = open_locked_dir(path, true);
+  struct stat st;
+  if (!fd || ::fstatat(fd.get(), kStateFile, &st, 0) == 0) return false;
+  ContainerDir(id, path, std::move(fd)).remove();
+  return true;
+}
+
 std::vector<std::string> StateStore::list_ids() const {
   std::vector<std::string> ids;
   DIR* d = ::opendir(root_.c_str());

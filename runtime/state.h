@@ -87,6 +87,11 @@ class StateStore {
   // Opens and locks an existing container (NotFound: "container ID does not exist").
   ContainerDir open(const std::string& id, bool lock = true) const;
   std::vector<std::string> list_ids() const;
+  // A directory without state.json: create is still running (it holds the lock) ...
+  bool being_created(const std::string& id) const;
+  // ... or died half-way. Waits for the lock, then removes such a directory; false
+  // when there is none or it turned into a complete container meanwhile.
+  bool remove_incomplete(const std::string& id) const;
 
  private:
   std::string root_;
