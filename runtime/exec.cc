@@ -172,8 +172,8 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
   spec::Process process = opts.process_file.empty() ? process_from_flags(config, opts) : process_from_file(opts.process_file);
   if (process.args.empty()) fail(ErrorKind::InvalidArgument, "exec: process.args must not be empty");
   if (process.cwd.empty()) process.cwd = "/";
-  if (process.terminal && opts.console_socket.empty())
-    fail(ErrorKind::InvalidArgument, "exec: a terminal needs --console-socket");
+  if (process.terminal && opts.console_socket.empty() && opts.detach)
+    fail(ErrorKind::InvalidArgument, "exec --detach with a terminal needs --console-socket");
 
   ExecContext ctx;
   ctx.process = prepare_process(process);
@@ -200,6 +200,7 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
   if (stage1 == 0) exec_stage1_main(ctx);
   child_end.reset();
   pid_t child = 0;
+  UniqueFd pty_master;  // kept when ocirun relays the terminal itself
   auto kill_children = [&] {
     for (pid_t p : {child, stage1})
       if (p > 0) {
@@ -216,7 +217,10 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
         ::waitpid(stage1, nullptr, 0);
         stage1 = 0;
       } else if (m.type == sync::Msg::PtyMaster) {
-        send_to_console_socket(opts.console_socket, m.fd.get());
+        if (opts.console_socket.empty())
+          pty_master = std::move(m.fd);
+        else
+          send_to_console_socket(opts.console_socket, m.fd.get());
       } else if (m.type == sync::Msg::Error) {
         fail(ErrorKind::Syscall, "exec in container " + opts.id + ": " + m.text);
       }
@@ -235,6 +239,10 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
   if (opts.detach) {
     ::sigprocmask(SIG_SETMASK, &old, nullptr);
     return 0;
+  }
+  if (pty_master) {
+    ::fcntl(pty_master.get(), F_SETFL, O_NONBLOCK);
+    return proxy_terminal_and_wait(child, pty_master.get(), forwarded);
   }
   return wait_forwarding_signals(child, forwarded);
 }

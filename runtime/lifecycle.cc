@@ -150,8 +150,8 @@ bool pump(int from, int to) {
   return true;
 }
 
-// `run` in the foreground with process.terminal and no --console-socket: ocirun holds
-// the pty master and relays it to its own stdio until the container exits.
+}  // namespace
+
 int proxy_terminal_and_wait(pid_t pid, int master, const sigset_t& forwarded) {
   UniqueFd sigfd(check(::signalfd(-1, &forwarded, SFD_CLOEXEC), "signalfd"));
   RawTerminal raw(STDIN_FILENO);
@@ -186,8 +186,6 @@ int proxy_terminal_and_wait(pid_t pid, int master, const sigset_t& forwarded) {
     }
   }
 }
-
-}  // namespace
 
 void start_container(const StateStore& store, const std::string& id) {
   ContainerDir dir = store.open(id);
