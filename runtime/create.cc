@@ -155,6 +155,7 @@ void check_host_requirements(const spec::Spec& spec, const namespaces::Plan& pla
 
 Created create_container(const StateStore& store, const CreateOptions& opts) {
   validate_id(opts.id);
+  log::StepTimer timer("create " + opts.id);
   const std::string bundle = real_path(opts.bundle, "bundle");
   const spec::Spec spec = spec::load(bundle);
   spec::validate_or_throw(spec, /*need_process=*/true);
@@ -189,6 +190,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
       fail(ErrorKind::Unsupported, "linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported yet");
   }
 
+  timer.step("load and check config.json");
   const std::string created = now_rfc3339();
   ContainerDir dir = store.create(opts.id);
   ScopeGuard remove_dir([&] { dir.remove(); });
@@ -199,6 +201,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   cgroup->create();
   ScopeGuard destroy_cgroup([&] { cgroup->destroy(); });
   with_context("apply linux.resources", [&] { cgroup->apply(resources_with_default_devices(*spec.linux)); });
+  timer.step("state dir, cgroup");
   ctx.start_listen_fd = start_listen.get();
 
   int pair[2];
@@ -221,6 +224,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
     return Error(ErrorKind::Syscall, "container setup failed: " + how);
   };
 
+  timer.step("fork, join cgroup");
   sync::send(parent_end.get(), sync::Msg::Go);
   for (bool ready = false; !ready;) {
     sync::Message m;
@@ -232,6 +236,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
         break;
       case sync::Msg::InitPid:
         init.reset(m.value);
+        timer.step("namespaces (stage 1)");
         if (int status = stage1.wait(); status != 0) fail(ErrorKind::Syscall, "stage 1 " + describe_exit(status));
         break;
       case sync::Msg::HooksRequest: {
@@ -251,6 +256,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
         break;
       case sync::Msg::Ready:
         ready = true;
+        timer.step("rootfs and process setup (init)");
         break;
       case sync::Msg::Error:
         fail(ErrorKind::Syscall, m.text);
@@ -274,6 +280,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
 
   remove_dir.dismiss();
   destroy_cgroup.dismiss();
+  timer.step("state.json");
   log::debug(fmt::format("created container {} with init pid {}", opts.id, state.pid));
   return {init.release(), pty_master};
 }

@@ -188,6 +188,7 @@ int proxy_terminal_and_wait(pid_t pid, int master, const sigset_t& forwarded) {
 }
 
 void start_container(const StateStore& store, const std::string& id) {
+  log::StepTimer timer("start " + id);
   ContainerDir dir = store.open(id);
   ContainerState s = dir.load();
   Status status = dir.status(s);
@@ -207,6 +208,7 @@ void start_container(const StateStore& store, const std::string& id) {
     }
     reply.append(buf, static_cast<size_t>(n));
   }
+  timer.step("init execs the process");
   ::unlinkat(dir.fd(), kStartSocket, 0);
   s.started = true;
   dir.save(s);
@@ -269,6 +271,7 @@ void kill_container(const StateStore& store, const std::string& id, int sig, boo
 }
 
 void delete_container(const StateStore& store, const std::string& id, bool force) {
+  log::StepTimer timer("delete " + id);
   if (force && store.remove_incomplete(id)) {
     log::warn("removed the state of container " + id + ", whose create did not finish");
     return;
@@ -295,6 +298,7 @@ void delete_container(const StateStore& store, const std::string& id, bool force
     // Processes that outlived the init (no pid namespace of its own) go too.
     cg->kill_all(SIGKILL);
     cg->destroy();
+    timer.step("cgroup removed");
   }
   run_hooks_warn_only(s.poststop, oci_state_json(s, Status::Stopped), "poststop");
   dir.remove();

@@ -53,6 +53,29 @@ void write_to_file(Level level, const std::string& msg) {
 
 void configure(const Config& c) { g_config = c; }
 
+bool debug_enabled() { return g_config.debug; }
+
+namespace {
+long long monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+}  // namespace
+
+StepTimer::StepTimer(std::string what) : what_(std::move(what)) {
+  if (g_config.debug) last_ns_ = monotonic_ns();
+}
+
+void StepTimer::step(const char* name) {
+  if (!g_config.debug) return;
+  long long now = monotonic_ns();
+  char ms[32];
+  snprintf(ms, sizeof ms, "%.2f", static_cast<double>(now - last_ns_) / 1e6);
+  write(Level::Debug, what_ + ": " + name + ", " + ms + " ms");
+  last_ns_ = now;
+}
+
 void write(Level level, const std::string& msg) {
   if (level < Level::Warn && !g_config.debug) return;
   if (!g_config.file.empty())
