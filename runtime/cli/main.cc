@@ -163,7 +163,7 @@ json features_json() {
   return {
       {"ociVersionMin", "1.0.0"},
       {"ociVersionMax", "1.2.0"},
-      {"hooks", json::array()},
+      {"hooks", {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}},
       {"mountOptions",
        {"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "lazytime", "mand", "noatime",
         "nodev", "nodiratime", "noexec", "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid", "private",
