@@ -55,6 +55,21 @@ bool v2_frozen(const Dir& dir);
 void enable_controllers(const std::string& hierarchy_root, const std::string& rel,
                         const std::set<std::string>& controllers);
 
+// Stats readers (stats.cc). Each opens its directory (Syscall if it is gone) and fills its
+// part of Stats; files the host lacks are skipped. v1_cpu_stats takes "" for a hierarchy
+// that is not mounted.
+void v1_cpu_stats(const std::string& cpu_dir, const std::string& cpuacct_dir, Stats& out);
+void v1_memory_stats(const std::string& dir, Stats& out);
+void v1_blkio_stats(const std::string& dir, Stats& out);
+void v1_hugetlb_stats(const std::string& dir, Stats& out);
+void pids_stats(const std::string& dir, Stats& out);  // v1 and v2 alike
+void v2_cpu_stats(const std::string& dir, Stats& out);
+void v2_memory_stats(const std::string& dir, Stats& out);
+void v2_io_stats(const std::string& dir, Stats& out);
+void v2_hugetlb_stats(const std::string& dir, Stats& out);
+uint64_t v1_oom_kills(const std::string& memory_dir);
+uint64_t v2_oom_kills(const std::string& dir);
+
 // The v2 controller that replaces a v1 hierarchy ("blkio" -> "io"), "" if none.
 std::string v2_controller_for(const std::string& v1_hierarchy);
 

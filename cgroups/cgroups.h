@@ -91,8 +91,8 @@ struct FileWrite {
 //   v1 only:  swappiness, disableOOMKiller (memory.oom_control=1), realtime, network, devices
 //   v2:       swap is memory+swap in the spec, so memory.swap.max = swap - limit (runc's
 //             rules); realtime and network are Unsupported; swappiness, disableOOMKiller
-//             and leaf weights are ignored; devices are ignored for now:
-//             TODO(v2-devices-ebpf): v2 device rules need a BPF_CGROUP_DEVICE program.
+//             and leaf weights are ignored; devices have no file: Manager::apply loads a
+//             BPF_CGROUP_DEVICE program instead (device_filter below).
 //   pids:     limit > 0 -> "N", 0 -> "1", < 0 -> "max" (runtime-spec after #1279, runc 1.4,
 //             youki: 0 is a real limit and the kernel treats 0 and 1 alike).
 // translate_v1 refuses a non-empty `unified` (Unsupported).
@@ -109,6 +109,109 @@ uint64_t blkio_weight_to_io_weight(uint64_t weight);
 // The spec field a v1 hierarchy or v2 controller serves, for messages:
 // "memory" -> "linux.resources.memory", "blkio"/"io" -> "linux.resources.blockIO".
 std::string resource_field(const std::string& controller);
+
+// ---------------------------------------------------------------------------
+// cgroup v2 devices: a BPF_CGROUP_DEVICE program
+// ---------------------------------------------------------------------------
+
+// One eBPF instruction, laid out as the kernel's struct bpf_insn.
+struct BpfInsn {
+  uint8_t code = 0;
+  uint8_t dst : 4 = 0;
+  uint8_t src : 4 = 0;
+  int16_t off = 0;
+  int32_t imm = 0;
+  bool operator==(const BpfInsn& o) const {
+    return code == o.code && dst == o.dst && src == o.src && off == o.off && imm == o.imm;
+  }
+};
+static_assert(sizeof(BpfInsn) == 8);
+
+// linux.resources.devices -> a program with v1's list semantics, for cgroup v2:
+//   - a rule of type "a" (or no type) resets, as writing "a" to devices.allow/deny does
+//     on v1: allow -> everything allowed, deny -> everything denied; earlier rules no
+//     longer count. Without such a rule the default is allow (a new v1 cgroup allows all).
+//   - after it, the last rule matching the device (type, major or *, minor or *) wins, per
+//     access bit: a request (e.g. read+write) is allowed only if, for each bit asked, the
+//     last matching rule that names that bit allows it; bits no rule names get the default.
+// Rules that cannot match any Linux device (major/minor above 2^31-1) are dropped. An
+// empty program means "allows everything" (nothing to attach). InvalidSpec for a bad
+// type or access string.
+std::vector<BpfInsn> device_filter(const std::vector<spec::DeviceCgroupRule>& rules);
+// Readable text of a program, one instruction a line ("r2 &= 0xffff", "if r4 != 1 goto +3"),
+// for tests and --debug logs.
+std::string disassemble(const std::vector<BpfInsn>& program);
+// True when the rules contain a reset ("a" rule): the program stands for the whole device
+// policy and replaces earlier programs. Otherwise it narrows what earlier ones allow.
+bool device_rules_reset(const std::vector<spec::DeviceCgroupRule>& rules);
+// bpf(BPF_PROG_LOAD) the program, then bpf(BPF_PROG_ATTACH, BPF_CGROUP_DEVICE,
+// BPF_F_ALLOW_MULTI) it to the cgroup2 directory. With `replace`, the device programs
+// attached to that cgroup before are detached afterwards (so there is no gap). An empty
+// program attaches nothing (but still replaces). Syscall errors carry the verifier log.
+void attach_device_filter(const std::string& cgroup2_dir, const std::vector<BpfInsn>& program, bool replace);
+// Ids of the BPF_CGROUP_DEVICE programs attached to a cgroup2 directory.
+std::vector<uint32_t> attached_device_programs(const std::string& cgroup2_dir);
+
+// ---------------------------------------------------------------------------
+// Statistics (runc's `events --stats` data)
+// ---------------------------------------------------------------------------
+
+// Unknown or unreadable values stay 0; a limit of "max"/unlimited is UINT64_MAX (v2) or
+// what the v1 file says (9223372036854771712 for no limit).
+struct MemoryEntry {
+  uint64_t limit = 0, usage = 0, max = 0, failcnt = 0;
+};
+
+struct BlkioEntry {
+  uint64_t major = 0, minor = 0;
+  std::string op;  // "Read", "Write", "Sync", "Async", "Discard", "Total"; "" for sectors
+  uint64_t value = 0;
+  bool operator==(const BlkioEntry&) const = default;
+};
+
+struct HugetlbEntry {
+  uint64_t usage = 0, max = 0, failcnt = 0;
+};
+
+struct Stats {
+  struct Cpu {
+    // Nanoseconds. v2 has no per-cpu numbers.
+    uint64_t total = 0, kernel = 0, user = 0;
+    std::vector<uint64_t> percpu, percpu_kernel, percpu_user;
+    uint64_t periods = 0, throttled_periods = 0, throttled_time = 0;
+  } cpu;
+  struct Memory {
+    uint64_t cache = 0;  // v1 "cache", v2 "file" from memory.stat
+    // v1: memory.*, memory.memsw.* (memory+swap), memory.kmem.*, memory.kmem.tcp.*
+    // v2: memory.current/max/peak/events "max"; swap = memory.swap.* + memory.* (as v1).
+    MemoryEntry usage, swap, kernel, kernel_tcp;
+    std::map<std::string, uint64_t> raw;  // memory.stat
+    uint64_t oom_kill = 0;                // processes the OOM killer killed in this cgroup
+    uint64_t oom = 0;                     // v2 memory.events "oom": times the limit was hit hard
+    bool under_oom = false;               // v1 memory.oom_control (with the OOM killer disabled)
+  } memory;
+  struct Pids {
+    uint64_t current = 0, limit = 0;  // limit 0: "max"
+  } pids;
+  struct Blkio {
+    std::vector<BlkioEntry> io_service_bytes_recursive, io_serviced_recursive, io_queue_recursive,
+        io_service_time_recursive, io_wait_time_recursive, io_merged_recursive, io_time_recursive,
+        sectors_recursive;
+  } blkio;
+  std::map<std::string, HugetlbEntry> hugetlb;  // page size ("2MB") -> usage
+};
+
+// The parsers behind Manager::stats(), pure, for tests and other tools.
+// "key value" lines (memory.stat, cpu.stat, memory.events, oom_control) -> map.
+std::map<std::string, uint64_t> parse_flat_keyed(std::string_view text);
+// v1 blkio "MAJ:MIN Op value" lines ("Total N" lines are skipped); "MAJ:MIN value" (sectors)
+// gives an entry with an empty op.
+std::vector<BlkioEntry> parse_blkio_v1(std::string_view text);
+// v2 io.stat "MAJ:MIN rbytes=N wbytes=N rios=N wios=N dbytes=N dios=N": bytes go to
+// io_service_bytes_recursive, ios to io_serviced_recursive, as Read/Write/Discard.
+void parse_io_stat(std::string_view text, Stats::Blkio& out);
+// "max" -> UINT64_MAX, a number -> itself (v1's -1 -> UINT64_MAX), else 0.
+uint64_t parse_limit(std::string_view text);
 
 // ---------------------------------------------------------------------------
 // A container's cgroup
@@ -159,6 +262,12 @@ class Manager {
   // saved() is exact.
   virtual std::string path() const = 0;
   virtual Saved saved() const = 0;
+  // cpu, memory, pids, blkio/io and hugetlb usage; what a controller missing from the host
+  // would report stays 0. Throws Syscall (ENOENT) once the cgroup is gone.
+  virtual Stats stats() const = 0;
+  // The OOM killer's kill count for this cgroup (v1 memory.oom_control "oom_kill", v2
+  // memory.events "oom_kill"); 0 without a memory controller. Cheap enough to poll.
+  virtual uint64_t oom_kills() const = 0;
 };
 
 // A Manager for the container; call create() before apply()/add_process(). Without

@@ -287,9 +287,8 @@ std::vector<FileWrite> translate_v2(const Resources& r, std::vector<std::string>
   for (const auto& [dev, lim] : r.rdma)
     if (auto v = rdma_value(dev, lim)) w.add("rdma", "rdma.max", *v);
 
-  // TODO(v2-devices-ebpf): cgroup v2 enforces linux.resources.devices only through a
-  // BPF_CGROUP_DEVICE program attached to the cgroup. Until that lands the rules are
-  // ignored on v2 (the container's /dev still holds only the devices the spec lists).
+  // linux.resources.devices has no file on v2: the driver attaches a BPF_CGROUP_DEVICE
+  // program (device_filter in devices.cc) instead.
 
   // Last, so an explicit unified value wins over the translated one (runc and crun agree).
   for (const auto& [key, value] : r.unified) {

@@ -67,6 +67,14 @@ class V1Manager final : public ManagerBase {
     without_unified.unified.clear();
     std::vector<FileWrite> writes = translate_v1(without_unified);
 
+    // Hybrid without a v1 devices hierarchy: the unified cgroup takes a BPF device program.
+    bool devices_via_bpf = !r.devices.empty() && !dirs_.count("devices") && dirs_.count("");
+    std::vector<BpfInsn> device_program;
+    if (devices_via_bpf) {
+      device_program = with_context("linux.resources.devices", [&] { return device_filter(r.devices); });
+      std::erase_if(writes, [](const FileWrite& w) { return w.controller == "devices"; });
+    }
+
     // Check every controller before the first write, so a refused spec changes nothing.
     std::set<std::string> via_v2;
     for (const auto& w : writes) {
@@ -114,6 +122,44 @@ class V1Manager final : public ManagerBase {
         with_context(w.controller.empty() ? "linux.resources.unified" : resource_field(w.controller),
                      [&] { d.write(w.file, w.value); });
     }
+    if (devices_via_bpf)
+      with_context("linux.resources.devices",
+                   [&] { attach_device_filter(dirs_.at(""), device_program, device_rules_reset(r.devices)); });
+  }
+
+  Stats stats() const override {
+    Stats s;
+    auto dir = [&](const char* h) { return dirs_.count(h) ? dirs_.at(h) : std::string(); };
+    const std::string unified = dir("");
+    // A controller without a v1 hierarchy may live in the unified cgroup (hybrid); its
+    // files are there only if the controller is enabled, and missing files read as 0.
+    if (dirs_.count("cpu") || dirs_.count("cpuacct"))
+      v1_cpu_stats(dir("cpu"), dir("cpuacct"), s);
+    else if (!unified.empty())
+      v2_cpu_stats(unified, s);
+    if (dirs_.count("memory"))
+      v1_memory_stats(dirs_.at("memory"), s);
+    else if (!unified.empty())
+      v2_memory_stats(unified, s);
+    if (dirs_.count("pids"))
+      pids_stats(dirs_.at("pids"), s);
+    else if (!unified.empty())
+      pids_stats(unified, s);
+    if (dirs_.count("blkio"))
+      v1_blkio_stats(dirs_.at("blkio"), s);
+    else if (!unified.empty())
+      v2_io_stats(unified, s);
+    if (dirs_.count("hugetlb"))
+      v1_hugetlb_stats(dirs_.at("hugetlb"), s);
+    else if (!unified.empty())
+      v2_hugetlb_stats(unified, s);
+    return s;
+  }
+
+  uint64_t oom_kills() const override {
+    if (dirs_.count("memory")) return v1_oom_kills(dirs_.at("memory"));
+    if (dirs_.count("")) return v2_oom_kills(dirs_.at(""));
+    return 0;
   }
 
   void add_process(pid_t pid) override {

@@ -43,13 +43,33 @@ class V2Manager final : public ManagerBase {
       }
       needed.insert(w.controller);
     }
+    // Device rules have no file on v2: a BPF_CGROUP_DEVICE program enforces them. Built
+    // first, so bad rules are refused before any write.
+    std::vector<BpfInsn> device_program;
+    if (!r.devices.empty())
+      device_program = with_context("linux.resources.devices", [&] { return device_filter(r.devices); });
     // Only the controllers these limits need, so a plain container changes no ancestor.
     enable_controllers(host_.v2, relative(), needed);
     Dir d = Dir::open(dir_);
     for (const auto& w : writes)
       with_context(r.unified.count(w.file) ? "linux.resources.unified" : resource_field(w.controller),
                    [&] { d.write(w.file, w.value); });
+    if (!r.devices.empty())
+      with_context("linux.resources.devices",
+                   [&] { attach_device_filter(dir_, device_program, device_rules_reset(r.devices)); });
   }
+
+  Stats stats() const override {
+    Stats s;
+    v2_cpu_stats(dir_, s);
+    v2_memory_stats(dir_, s);
+    pids_stats(dir_, s);
+    v2_io_stats(dir_, s);
+    v2_hugetlb_stats(dir_, s);
+    return s;
+  }
+
+  uint64_t oom_kills() const override { return v2_oom_kills(dir_); }
 
   void add_process(pid_t pid) override { add_pid(Dir::open(dir_), pid); }
   void freeze(bool frozen) override { v2_freeze(Dir::open(dir_), frozen); }

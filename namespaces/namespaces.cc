@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "fs.h"
+#include "rootfs.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -82,11 +83,11 @@ void write_id_maps(pid_t pid, const spec::Linux& linux_config) {
     with_context("write uid_map", [&] { fs::write_file_at(AT_FDCWD, proc + "uid_map", map_text(linux_config.uid_mappings)); });
 }
 
-void write_time_offsets(const spec::Linux& linux_config) {
+void write_time_offsets(const spec::Linux& linux_config, int procfs) {
   std::string text;
   for (const auto& [clock, off] : linux_config.time_offsets) text += fmt::format("{} {} {}\n", clock, off.secs, off.nanosecs);
   if (!text.empty())
-    with_context("write time offsets", [&] { fs::write_file_at(AT_FDCWD, "/proc/self/timens_offsets", text); });
+    with_context("write time offsets", [&] { write_proc_file(procfs, "self/timens_offsets", text); });
 }
 
 }  // namespace ocirun::namespaces

@@ -45,6 +45,6 @@ void join_all(const Plan& plan);
 void write_id_maps(pid_t pid, const spec::Linux& linux_config);
 
 // In the child, right after unshare(CLONE_NEWTIME) and before any process enters it.
-void write_time_offsets(const spec::Linux& linux_config);
+void write_time_offsets(const spec::Linux& linux_config, int procfs);  // procfs: open_procfs() (rootfs.h)
 
 }  // namespace ocirun::namespaces

@@ -1,11 +1,16 @@
 #include "rootfs.h"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -194,11 +199,85 @@ std::string bind_source(const Context& ctx, const spec::Mount& m) {
   return ctx.opts.bundle + "/" + m.source;
 }
 
+// `path` made absolute and ".."-free the way a chroot sees it, symlinks left alone.
+std::string lexical_path(const std::string& path) {
+  std::vector<std::string> parts;
+  for (auto& c : path_components(path)) {
+    if (c != "..")
+      parts.push_back(std::move(c));
+    else if (!parts.empty())
+      parts.pop_back();
+  }
+  std::string out;
+  for (const auto& c : parts) out += "/" + c;
+  return out.empty() ? "/" : out;
+}
+
+// Where `fd` (opened by open_in_root) is, as a path inside the rootfs.
+std::string path_in_rootfs(const Context& ctx, int fd) {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink(fd_path(fd).c_str(), buf, sizeof buf - 1);
+  if (n < 0) throw_errno("readlink " + fd_path(fd));
+  std::string path(buf, static_cast<size_t>(n));
+  const std::string& root = ctx.opts.rootfs;
+  if (path == root) return "/";
+  if (path.rfind(root + "/", 0) != 0) fail(ErrorKind::Syscall, "resolved " + path + " outside the rootfs " + root);
+  return path.substr(root.size());
+}
+
+bool source_fs_is(const std::string& source, long magic) {
+  struct statfs sf;
+  return !source.empty() && ::statfs(source.c_str(), &sf) == 0 && sf.f_type == magic;
+}
+
+// What may be mounted at /proc and /sys, checked on the destination as resolved (runc's
+// checkProcMount; CVE-2019-16884, CVE-2023-27561): the rootfs's /proc and /sys must be real
+// directories, not symlinks to a fake proc that would swallow the runtime's writes; only a
+// procfs (fresh, or a bind of one) goes on /proc and only a sysfs on /sys; under /proc only
+// the files lxcfs emulates may be bind-mounted.
+void check_proc_sys_destination(const Context& ctx, const spec::Mount& m, const MountFlags& mf, int dest,
+                                const std::string& what) {
+  const std::string literal = lexical_path(m.destination);
+  const std::string resolved = path_in_rootfs(ctx, dest);
+  const bool bind = is_bind(m, mf);
+  const std::string source = bind ? bind_source(ctx, m) : "";
+  const bool special = literal == "/proc" || literal == "/sys" || (!bind && (m.type == "proc" || m.type == "sysfs"));
+  if (special && resolved != literal)
+    fail(ErrorKind::InvalidSpec, fmt::format("{}: {} in the rootfs resolves to {} (a symlink): it must be a real directory",
+                                             what, literal, resolved));
+  if (resolved == "/proc") {
+    if (bind ? source_fs_is(source, PROC_SUPER_MAGIC) : m.type == "proc") return;
+    fail(ErrorKind::InvalidSpec, what + ": only a procfs may be mounted on /proc");
+  }
+  if (resolved == "/sys") {
+    if (bind ? source_fs_is(source, SYSFS_MAGIC) : m.type == "sysfs") return;
+    fail(ErrorKind::InvalidSpec, what + ": only a sysfs may be mounted on /sys");
+  }
+  if (resolved.rfind("/proc/", 0) == 0) {
+    static const char* const lxcfs[] = {"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat",
+                                        "/proc/swaps",   "/proc/uptime",    "/proc/loadavg", "/proc/slabinfo",
+                                        "/proc/net/dev", "/proc/sys/kernel/ns_last_pid"};
+    for (const char* allowed : lxcfs)
+      if (resolved == allowed) return;
+    fail(ErrorKind::InvalidSpec, what + ": " + resolved + " is inside /proc; only " +
+                                     "the files lxcfs emulates (/proc/meminfo, ...) may be mounted there");
+  }
+}
+
+// The destination of a spec mount, resolved (and created) inside the rootfs, then checked.
+UniqueFd open_destination(const Context& ctx, const spec::Mount& m, const MountFlags& mf, Create create,
+                          const std::string& what) {
+  UniqueFd dest = with_context(what, [&] { return open_in_root(ctx.root.get(), m.destination, create); });
+  check_proc_sys_destination(ctx, m, mf, dest.get(), what);
+  return dest;
+}
+
+
 void mount_bind(const Context& ctx, const spec::Mount& m, const MountFlags& mf, const std::string& what) {
   std::string source = bind_source(ctx, m);
   struct stat st;
   if (::stat(source.c_str(), &st) < 0) throw_errno(what + ": source " + source);
-  UniqueFd dest = open_in_root(ctx.root.get(), m.destination, S_ISDIR(st.st_mode) ? Create::Dir : Create::File);
+  UniqueFd dest = open_destination(ctx, m, mf, S_ISDIR(st.st_mode) ? Create::Dir : Create::File, what);
   do_mount(source, fd_path(dest.get()), nullptr, MS_BIND | (mf.recursive ? MS_REC : 0), "", what);
   unsigned long extra = mf.flags & ~(MS_BIND | MS_REC);
   if (extra || mf.clear) {
@@ -250,7 +329,7 @@ std::string own_cgroup(const CgroupMount& cg) {
 void mount_cgroup(const Context& ctx, const spec::Mount& m, const MountFlags& mf, const std::string& what) {
   const std::string base = "/sys/fs/cgroup";
   auto hierarchies = host_cgroup_mounts();
-  UniqueFd dest = open_in_root(ctx.root.get(), m.destination, Create::Dir);
+  UniqueFd dest = open_destination(ctx, m, mf, Create::Dir, what);
   bool unified = hierarchies.size() == 1 && hierarchies[0].mount_point == base;
   auto mount_one = [&](const CgroupMount& cg, const std::string& target) {
     if (ctx.opts.new_cgroup_namespace) {
@@ -286,7 +365,7 @@ void mount_one(const Context& ctx, const spec::Mount& m, size_t index) {
   } else if (m.type == "cgroup" || m.type == "cgroup2") {
     mount_cgroup(ctx, m, mf, what);
   } else {
-    UniqueFd dest = open_in_root(ctx.root.get(), m.destination, Create::Dir);
+    UniqueFd dest = open_destination(ctx, m, mf, Create::Dir, what);
     std::string target = fd_path(dest.get());
     std::string source = m.source.empty() ? m.type : m.source;
     if (::mount(source.c_str(), target.c_str(), m.type.c_str(), mf.flags, mf.data.empty() ? nullptr : mf.data.c_str()) < 0) {
@@ -326,7 +405,9 @@ void create_device(const Context& ctx, const spec::Device& d) {
   UniqueFd parent = open_in_root(ctx.root.get(), dirname_of(d.path), Create::Dir);
   std::string name = basename_of(d.path);
   if (ctx.opts.in_user_namespace) {
-    // mknod is not allowed in a user namespace: bind the host's node instead.
+    // mknod is not allowed in a user namespace: bind the host's node instead, onto an
+    // empty file of our own (whatever the rootfs had there, a symlink included, goes).
+    ::unlinkat(parent.get(), name.c_str(), 0);
     with_context(what, [&] { create_component(parent.get(), name, true); });
     UniqueFd node = UniqueFd(check(::openat(parent.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC), what));
     do_mount(d.path, fd_path(node.get()), nullptr, MS_BIND, "", what);
@@ -412,8 +493,27 @@ void create_cwd(const std::string& rootfs, const std::string& cwd) {
   with_context("process.cwd " + cwd, [&] { open_in_root(root.get(), cwd, Create::Dir); });
 }
 
+namespace {
+
+// The container's /dev/null, checked to be the real 1:3 character device and not a
+// symlink, before it is bind-mounted over masked paths (CVE-2025-31133): a /dev/null
+// swapped for a link to /proc/sys/kernel/core_pattern would otherwise unmask it.
+UniqueFd open_dev_null(int root) {
+  UniqueFd dev = open_in_root(root, "/dev", Create::None);
+  UniqueFd null(::openat(dev.get(), "null", O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!null) throw_errno("open /dev/null");
+  struct stat st;
+  check(::fstat(null.get(), &st), "stat /dev/null");
+  if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
+    fail(ErrorKind::InvalidSpec, "/dev/null in the container is not the 1:3 character device");
+  return null;
+}
+
+}  // namespace
+
 void finish_rootfs(const spec::Spec& spec, const RootfsOptions&) {
   UniqueFd root(check(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), "open /"));
+  UniqueFd dev_null;  // opened and checked when a file is masked
   auto open_existing = [&](const std::string& path) -> UniqueFd {
     try {
       return open_in_root(root.get(), path, Create::None);
@@ -429,8 +529,10 @@ void finish_rootfs(const spec::Spec& spec, const RootfsOptions&) {
     check(::fstat(fd.get(), &st), "mask " + path);
     if (S_ISDIR(st.st_mode))
       do_mount("tmpfs", fd_path(fd.get()), "tmpfs", MS_RDONLY, "", "mask " + path);
-    else
-      do_mount("/dev/null", fd_path(fd.get()), nullptr, MS_BIND, "", "mask " + path);
+    else {
+      if (!dev_null) dev_null = with_context("mask " + path, [&] { return open_dev_null(root.get()); });
+      do_mount(fd_path(dev_null.get()), fd_path(fd.get()), nullptr, MS_BIND, "", "mask " + path);
+    }
   }
   for (const auto& path : spec.linux->readonly_paths) {
     UniqueFd fd = open_existing(path);
@@ -444,10 +546,78 @@ void finish_rootfs(const spec::Spec& spec, const RootfsOptions&) {
     do_mount("", "/", nullptr, prop, "", "set propagation of / to " + spec.linux->rootfs_propagation);
 }
 
-void mount_console(const std::string& slave_path) {
+void mount_console(int master, int slave) {
+  // The slave fd must be the peer of our master on a devpts, not whatever a path in the
+  // container led to (CVE-2025-52565): the bind source is the fd itself.
+  struct stat st;
+  struct statfs sf;
+  unsigned int n = 0;
+  check(::fstat(slave, &st), "stat the pty slave");
+  check(::fstatfs(slave, &sf), "statfs the pty slave");
+  check(::ioctl(master, TIOCGPTN, &n), "ioctl TIOCGPTN");
+  // Unix98 pty slaves: majors 136-143, 256 minors each.
+  const unsigned slave_major = major(st.st_rdev), slave_minor = minor(st.st_rdev);
+  if (!S_ISCHR(st.st_mode) || sf.f_type != DEVPTS_SUPER_MAGIC || slave_major < 136 || slave_major > 143 ||
+      (slave_major - 136) * 256 + slave_minor != n)
+    fail(ErrorKind::Syscall, fmt::format("the pty slave is not /dev/pts/{} of our master", n));
+
   UniqueFd root(check(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), "open /"));
-  UniqueFd console = open_in_root(root.get(), "/dev/console", Create::File);
-  do_mount(slave_path, fd_path(console.get()), nullptr, MS_BIND, "", "bind " + slave_path + " to /dev/console");
+  UniqueFd dev = open_in_root(root.get(), "/dev", Create::Dir);
+  // An empty file of our own to bind onto: never a node or link the rootfs put there.
+  ::unlinkat(dev.get(), "console", 0);
+  create_component(dev.get(), "console", true);
+  UniqueFd console(check(::openat(dev.get(), "console", O_PATH | O_NOFOLLOW | O_CLOEXEC), "open /dev/console"));
+  do_mount(fd_path(slave), fd_path(console.get()), nullptr, MS_BIND, "", fmt::format("bind /dev/pts/{} to /dev/console", n));
+}
+
+UniqueFd open_cwd(const std::string& cwd) {
+  UniqueFd root(check(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), "open /"));
+  UniqueFd fd = with_context("process.cwd " + cwd, [&] { return open_in_root(root.get(), cwd, Create::None); });
+  struct stat st;
+  check(::fstat(fd.get(), &st), "process.cwd: stat " + cwd);
+  if (!S_ISDIR(st.st_mode)) throw_errno(ENOTDIR, "process.cwd " + cwd);
+  return fd;
+}
+
+void enter_cwd(int cwd_fd, const std::string& cwd) {
+  if (::fchdir(cwd_fd) < 0) throw_errno("process.cwd: chdir " + cwd);
+  // A directory outside the root reads as "(unreachable)/..." (CVE-2024-21626).
+  char buf[PATH_MAX];
+  if (!::getcwd(buf, sizeof buf) || buf[0] != '/')
+    fail(ErrorKind::InvalidSpec, "process.cwd " + cwd + ": not inside the container");
+}
+
+UniqueFd open_procfs() {
+  UniqueFd proc(::open("/proc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!proc) throw_errno("open /proc");
+  struct statfs sf;
+  struct stat st;
+  check(::fstatfs(proc.get(), &sf), "statfs /proc");
+  check(::fstat(proc.get(), &st), "stat /proc");
+  // PROC_ROOT_INO: the root of a procfs, not a directory inside one bind-mounted there.
+  if (sf.f_type != PROC_SUPER_MAGIC || st.st_ino != 1)
+    fail(ErrorKind::InvalidSpec, "/proc in the container is not a procfs (mount one at /proc)");
+  return proc;
+}
+
+UniqueFd open_proc_file(int procfs, const std::string& path, int flags) {
+  // Beneath the handle, no mount crossed (a bind over the file is refused), no magic link.
+  open_how how{};
+  how.flags = static_cast<uint64_t>(flags | O_NOFOLLOW | O_CLOEXEC);
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS;
+  UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, procfs, path.c_str(), &how, sizeof how)));
+  if (!fd && errno == ENOSYS) fd.reset(::openat(procfs, path.c_str(), flags | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) throw_errno("open /proc/" + path);
+  struct statfs sf;
+  check(::fstatfs(fd.get(), &sf), "statfs /proc/" + path);
+  if (sf.f_type != PROC_SUPER_MAGIC) fail(ErrorKind::Syscall, "/proc/" + path + " is not on procfs");
+  return fd;
+}
+
+void write_proc_file(int procfs, const std::string& path, const std::string& value) {
+  UniqueFd fd = open_proc_file(procfs, path, O_WRONLY);
+  if (::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size()))
+    throw_errno("write " + value + " to /proc/" + path);
 }
 
 }  // namespace ocirun::namespaces

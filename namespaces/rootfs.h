@@ -48,7 +48,19 @@ void create_cwd(const std::string& rootfs, const std::string& cwd);
 // After pivot_root: masked paths, read-only paths, read-only root, final propagation.
 void finish_rootfs(const spec::Spec& spec, const RootfsOptions& opts);
 
-// Bind-mounts the pty slave at /dev/console (after pivot_root).
-void mount_console(const std::string& slave_path);
+// Bind-mounts the pty slave at /dev/console (after pivot_root), through the slave fd
+// once it is checked to be the devpts peer of `master`.
+void mount_console(int master, int slave);
+
+// process.cwd, resolved inside the container's root (after pivot_root) and opened; then,
+// as the container's user, entered and checked to be inside the root (CVE-2024-21626).
+UniqueFd open_cwd(const std::string& cwd);
+void enter_cwd(int cwd_fd, const std::string& cwd);
+
+// The container's /proc (after pivot_root), checked to be the root of a procfs; writes to
+// /proc go below it, on procfs, never across a mount (CVE-2025-52881 class).
+UniqueFd open_procfs();
+UniqueFd open_proc_file(int procfs, const std::string& path, int flags);  // path: "self/oom_score_adj"
+void write_proc_file(int procfs, const std::string& path, const std::string& value);
 
 }  // namespace ocirun::namespaces

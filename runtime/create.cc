@@ -13,6 +13,7 @@
 #include <climits>
 #include <cstring>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "container.h"
 #include "error.h"
@@ -73,6 +74,42 @@ void send_to_console_socket(const std::string& path, int master) {
   sync::send(sock.get(), sync::Msg::PtyMaster, 0, "/dev/ptmx", master);
 }
 
+// The runtime-spec's ContainerProcessState with the NOTIFY listener as SCM_RIGHTS, in
+// one message on a stream connection to listenerPath (as runc sends it).
+void send_to_seccomp_listener(const spec::Seccomp& profile, int listener, const ContainerState& state) {
+  const std::string& path = profile.listener_path;
+  nlohmann::json msg = {{"ociVersion", "1.2.0"},
+                        {"fds", nlohmann::json::array({"seccompFd"})},
+                        {"pid", state.pid},
+                        {"metadata", profile.listener_metadata},
+                        {"state", nlohmann::json::parse(oci_state_json(state, Status::Creating))}};
+  const std::string text = msg.dump();
+  UniqueFd sock(check(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) fail(ErrorKind::InvalidSpec, "linux.seccomp.listenerPath too long: " + path);
+  std::strcpy(addr.sun_path, path.c_str());
+  check(::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr),
+        "connect to linux.seccomp.listenerPath " + path);
+  iovec iov{const_cast<char*>(text.data()), text.size()};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  mh.msg_control = control;
+  mh.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &listener, sizeof listener);
+  ssize_t n;
+  while ((n = ::sendmsg(sock.get(), &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+  }
+  if (n < 0) throw_errno("send the seccomp listener to " + path);
+  if (static_cast<size_t>(n) != text.size()) fail(ErrorKind::Syscall, "send the seccomp listener to " + path + ": short write");
+}
+
 // Kills and reaps a child unless released: every failure path of create uses it.
 class ChildProcess {
  public:
@@ -129,19 +166,6 @@ spec::Resources resources_with_default_devices(const spec::Linux& linux_config) 
   return r;
 }
 
-// The OCI state fields the hooks see before the container is recorded.
-ContainerState state_for_hooks(const std::string& id, pid_t pid, const std::string& bundle, const std::string& rootfs,
-                               const std::string& created, const spec::Spec& spec) {
-  ContainerState s;
-  s.id = id;
-  s.pid = pid;
-  s.bundle = bundle;
-  s.rootfs = rootfs;
-  s.created = created;
-  s.annotations = spec.annotations;
-  return s;
-}
-
 void check_host_requirements(const spec::Spec& spec, const namespaces::Plan& plan, const CreateOptions& opts) {
   if (!spec.linux) fail(ErrorKind::InvalidSpec, "config.json: /linux: required on Linux");
   if (!plan.has(CLONE_NEWNS)) fail(ErrorKind::InvalidSpec, "config.json: /linux/namespaces: a mount namespace is required");
@@ -186,12 +210,13 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
                          !spec.hooks->create_container.empty() || !spec.hooks->start_container.empty();
   if (spec.linux->seccomp) {
     ctx.seccomp = with_context("linux.seccomp", [&] { return seccomp::compile(*spec.linux->seccomp); });
-    if (ctx.seccomp->needs_listener)
-      fail(ErrorKind::Unsupported, "linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported yet");
+    if (ctx.seccomp->needs_listener && spec.linux->seccomp->listener_path.empty())
+      fail(ErrorKind::InvalidSpec, "config.json: /linux/seccomp/listenerPath: required by SCMP_ACT_NOTIFY");
   }
 
   timer.step("load and check config.json");
   const std::string created = now_rfc3339();
+  ctx.created = created;
   ContainerDir dir = store.create(opts.id);
   ScopeGuard remove_dir([&] { dir.remove(); });
   UniqueFd start_listen = listen_for_start(dir.fd());
@@ -241,11 +266,12 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
         break;
       case sync::Msg::HooksRequest: {
         // The runtime's namespace, with the container's namespaces and mounts in place.
-        ContainerState creating = state_for_hooks(opts.id, init.get(), bundle, rootfs, created, spec);
+        ContainerState creating = state_before_recorded(opts.id, init.get(), bundle, rootfs, created, spec.annotations);
         std::string json = oci_state_json(creating, Status::Creating);
         run_hooks(spec.hooks->prestart, json, "prestart");
         run_hooks(spec.hooks->create_runtime, json, "createRuntime");
-        sync::send(parent_end.get(), sync::Msg::HooksDone, 0, oci_state_json(creating, Status::Created));
+        // The init builds the same state itself: annotations can outgrow any message.
+        sync::send(parent_end.get(), sync::Msg::HooksDone, init.get());
         break;
       }
       case sync::Msg::PtyMaster:
@@ -253,6 +279,10 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
           pty_master = m.fd.release();
         else
           send_to_console_socket(opts.console_socket, m.fd.get());
+        break;
+      case sync::Msg::SeccompListener:
+        send_to_seccomp_listener(*spec.linux->seccomp, m.fd.get(),
+                                 state_before_recorded(opts.id, init.get(), bundle, rootfs, created, spec.annotations));
         break;
       case sync::Msg::Ready:
         ready = true;
@@ -265,7 +295,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
     }
   }
 
-  ContainerState state = state_for_hooks(opts.id, init.get(), bundle, rootfs, created, spec);
+  ContainerState state = state_before_recorded(opts.id, init.get(), bundle, rootfs, created, spec.annotations);
   auto start_time = process_start_time(state.pid);
   if (!start_time) fail(ErrorKind::Syscall, "the container init exited during create");
   state.pid_start_time = *start_time;

@@ -22,6 +22,7 @@
 #include "fs.h"
 #include "hooks.h"
 #include "rootfs.h"
+#include "state.h"
 #include "sync.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -53,12 +54,13 @@ void check_sysctl(const std::string& key, const namespaces::Plan& plan) {
   fail(ErrorKind::InvalidSpec, "linux.sysctl: \"" + key + "\" is not in a namespace of the container's own");
 }
 
-void write_sysctls(const spec::Linux& linux_config, const namespaces::Plan& plan) {
+// Through `procfs` (namespaces::open_procfs), never a path the rootfs could redirect.
+void write_sysctls(const spec::Linux& linux_config, const namespaces::Plan& plan, int procfs) {
   for (const auto& [key, value] : linux_config.sysctl) {
     check_sysctl(key, plan);
-    std::string path = "/proc/sys/" + key;
-    std::replace(path.begin() + 10, path.end(), '.', '/');
-    with_context("linux.sysctl " + key, [&] { fs::write_file_at(AT_FDCWD, path, value); });
+    std::string path = "sys/" + key;
+    std::replace(path.begin() + 4, path.end(), '.', '/');
+    with_context("linux.sysctl " + key, [&] { namespaces::write_proc_file(procfs, path, value); });
   }
 }
 
@@ -73,7 +75,7 @@ void set_names(const spec::Spec& spec, const namespaces::Plan& plan) {
 // the master goes to the parent (and on to --console-socket).
 void setup_terminal(const InitContext& ctx) {
   Pty pty = open_pty(ctx.spec->process->console_size);
-  namespaces::mount_console(pty.slave_path);
+  namespaces::mount_console(pty.master.get(), pty.slave.get());
   sync::send(ctx.sync_fd, sync::Msg::PtyMaster, 0, "/dev/ptmx", pty.master.get());
   attach_pty(pty);
 }
@@ -85,6 +87,17 @@ void join_session_keyring(const InitContext& ctx) {
   if (::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.c_str()) < 0 && errno != ENOSYS && errno != EPERM &&
       errno != EACCES)
     throw_errno("join a session keyring");
+}
+
+// Loads the filter the parent compiled. A NOTIFY rule gives a listener fd, handed to
+// the parent at once to pass on to listenerPath: the sendmsg doing it is the only
+// syscall between the load and the hand-over, so a profile must not NOTIFY sendmsg.
+void install_seccomp(const InitContext& ctx) {
+  seccomp::LoadResult r = seccomp::load(*ctx.seccomp);
+  if (!r.ok()) throw_errno(r.err, "load the seccomp filter");
+  if (r.listener_fd < 0) return;
+  UniqueFd listener(r.listener_fd);
+  sync::send(ctx.sync_fd, sync::Msg::SeccompListener, 0, {}, listener.get());
 }
 
 // Blocks until `start` connects, returning the connection (close-on-exec: `start`
@@ -119,14 +132,15 @@ UniqueFd wait_for_start(int listen_fd) {
 
     namespaces::RootfsOptions opts{ctx.rootfs, ctx.bundle, ctx.no_pivot, plan.has(CLONE_NEWUSER),
                                    static_cast<bool>(plan.new_flags & CLONE_NEWCGROUP)};
-    std::string hook_state;  // the state JSON the parent sends for the hooks that run here
+    std::string hook_state;  // the state JSON for the hooks that run here
     auto create_container_hooks = [&] {
       if (!ctx.creation_hooks) return;
       sync::send(ctx.sync_fd, sync::Msg::HooksRequest);
       sync::Message m;
       if (!sync::recv(ctx.sync_fd, m)) _exit(1);
       if (m.type != sync::Msg::HooksDone) fail(ErrorKind::Syscall, "expected HooksDone");
-      hook_state = m.text;
+      hook_state = oci_state_json(
+          state_before_recorded(ctx.id, m.value, ctx.bundle, ctx.rootfs, ctx.created, spec.annotations), Status::Created);
       // In the container's namespaces, but the hook's path is the host's: before pivot_root.
       run_hooks(spec.hooks->create_container, hook_state, "createContainer");
     };
@@ -134,24 +148,48 @@ UniqueFd wait_for_start(int listen_fd) {
     if (proc.terminal) with_context("set up the terminal", [&] { setup_terminal(ctx); });
     namespaces::create_cwd("/", proc.cwd);
     set_names(spec, plan);
+    // Writes to /proc go through a handle checked to be the container's procfs.
+    UniqueFd procfs;
+    if (!spec.linux->sysctl.empty() || proc.oom_score_adj) procfs = namespaces::open_procfs();
     // Before finish_rootfs makes /proc/sys read-only.
-    write_sysctls(*spec.linux, plan);
+    write_sysctls(*spec.linux, plan, procfs.get());
     with_context("set up the rootfs", [&] { namespaces::finish_rootfs(spec, opts); });
-    write_oom_score_adj(proc);
+    if (proc.oom_score_adj)
+      with_context("process.oomScoreAdj", [&] {
+        namespaces::write_proc_file(procfs.get(), "self/oom_score_adj", std::to_string(*proc.oom_score_adj));
+      });
+    procfs.reset();
+    // Opened after finish_rootfs, so a read-only or masked path over it counts.
+    UniqueFd cwd = namespaces::open_cwd(proc.cwd);
+    // From here on the init lowers its privileges, and a process `exec`ed into the created
+    // container could open /proc/1/exe, the host's ocirun binary (CVE-2019-5736): non-dumpable,
+    // only CAP_SYS_PTRACE in the host's user namespace reaches it. execve makes the program
+    // dumpable again. (Not earlier: in a user namespace the init could no longer write its
+    // own /proc files, owned by the host's root once it is non-dumpable.)
+    check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
     join_session_keyring(ctx);
     // Raising a hard limit needs CAP_SYS_RESOURCE: before capabilities are dropped.
     apply_rlimits(proc);
     drop_bounding_set(proc.caps);
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
-    if (ctx.seccomp && !proc.no_new_privileges) load_seccomp(*ctx.seccomp);
+    if (ctx.seccomp && !proc.no_new_privileges) install_seccomp(ctx);
     bool setgroups_allowed = !plan.has(CLONE_NEWUSER) || fs::trim(fs::read_file("/proc/self/setgroups")) == "allow";
     switch_user(proc, setgroups_allowed);
-    if (::chdir(proc.cwd.c_str()) < 0) throw_errno("process.cwd: chdir " + proc.cwd);
+    // A uid change resets dumpability to fs.suid_dumpable: set it again.
+    check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
+    // As the user (its permissions count), through the fd resolved inside the root.
+    namespaces::enter_cwd(cwd.get(), proc.cwd);
+    cwd.reset();
     std::string executable = find_executable(proc);
+    UniqueFd exec_stub = make_exec_stub();  // see process.cc: the program is exec'd through it
     apply_capabilities(proc.caps);
     if (proc.no_new_privileges) check(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl PR_SET_NO_NEW_PRIVS");
     ::umask(proc.umask);
     check(::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0), "prctl PR_SET_PDEATHSIG");
+    // A NOTIFY listener must reach `create` before it exits: such a filter goes on
+    // before Ready even with no_new_privs (as runc does), otherwise last of all.
+    const bool notify = ctx.seccomp && ctx.seccomp->needs_listener;
+    if (notify && proc.no_new_privileges) install_seccomp(ctx);
 
     sync::send(ctx.sync_fd, sync::Msg::Ready);
     ::close(ctx.sync_fd);
@@ -169,7 +207,7 @@ UniqueFd wait_for_start(int listen_fd) {
     // Only stdio and the preserved fds reach the process; ours are already close-on-exec.
     ::syscall(SYS_close_range, 3 + ctx.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
     // With no_new_privs the filter goes on last, so the fewest syscalls run under it.
-    if (ctx.seccomp && proc.no_new_privileges) {
+    if (ctx.seccomp && proc.no_new_privileges && !notify) {
       try {
         load_seccomp(*ctx.seccomp);
       } catch (const std::exception& e) {
@@ -178,10 +216,8 @@ UniqueFd wait_for_start(int listen_fd) {
         _exit(127);
       }
     }
-    auto argv = c_strings(proc.args);
-    auto envp = c_strings(proc.env);
-    ::execve(executable.c_str(), argv.data(), envp.data());
-    std::string err = fmt::format("exec {}: {}", executable, std::strerror(errno));
+    int exec_errno = exec_program(exec_stub.get(), conn.get(), executable, proc.args, proc.env);
+    std::string err = fmt::format("exec {}: {}", executable, std::strerror(exec_errno));
     ssize_t unused = ::write(conn.get(), err.data(), err.size());
     (void)unused;
     _exit(127);
@@ -200,6 +236,9 @@ void stage1_main(const InitContext& ctx) {
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     sync::expect(ctx.sync_fd, sync::Msg::Go);
+    // The host's procfs, opened before joining a mount namespace whose /proc could be anything.
+    UniqueFd host_procfs;
+    if (plan.new_flags & CLONE_NEWTIME) host_procfs = namespaces::open_procfs();
     namespaces::join_all(plan);
     if (plan.new_user) {
       check(::unshare(CLONE_NEWUSER), "unshare the user namespace");
@@ -210,7 +249,8 @@ void stage1_main(const InitContext& ctx) {
       if (maps_root(ctx.spec->linux->uid_mappings)) check(::setresuid(0, 0, 0), "setresuid 0 in the user namespace");
     }
     if (plan.new_flags) check(::unshare(plan.new_flags), "unshare namespaces");
-    if (plan.new_flags & CLONE_NEWTIME) namespaces::write_time_offsets(*ctx.spec->linux);
+    if (plan.new_flags & CLONE_NEWTIME) namespaces::write_time_offsets(*ctx.spec->linux, host_procfs.get());
+    host_procfs.reset();
     // CLONE_PARENT: the init is the parent's child, so `run` can wait for it.
     pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0));
     if (pid < 0) throw_errno("clone the container init");

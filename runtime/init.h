@@ -25,6 +25,7 @@ struct InitContext {
   std::string id;
   std::string rootfs;
   std::string bundle;
+  std::string created;  // the state's creation time, for the hooks the init runs
   bool no_pivot = false;
   bool no_new_keyring = false;
   int preserve_fds = 0;       // fds 3 .. 3+preserve_fds-1 reach the process

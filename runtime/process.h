@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "spec.h"
+#include "unique_fd.h"
 
 namespace ocirun::runtime {
 
@@ -45,6 +46,16 @@ void drop_bounding_set(const CapSets& caps);
 // setgroups/setresgid/setresuid keeping permitted caps across the uid change.
 void switch_user(const PreparedProcess& p, bool setgroups_allowed);
 void apply_capabilities(const CapSets& caps);
+
+// The container process's execve, done through a stub so that the kernel never finds the
+// host's ocirun binary behind /proc/self/exe (CVE-2019-5736; see process.cc). make_exec_stub
+// runs before seccomp is loaded; exec_program is the very last step and returns only on
+// failure, with the errno. If the stub itself starts but the program's execve fails, the
+// stub writes "exec PATH: errno N" to `error_fd` and exits 127. `error_fd` must be a valid
+// close-on-exec fd (the stub sets close-on-exec again before its own execve).
+UniqueFd make_exec_stub();  // an invalid fd where there is no stub for this architecture
+int exec_program(int stub, int error_fd, const std::string& executable, const std::vector<std::string>& args,
+                 const std::vector<std::string>& env);
 
 // Looks args[0] up in the PATH of the container's env, inside the container.
 // Returns the path to exec or throws with runc's wording: exec: "x": executable file not found in $PATH.

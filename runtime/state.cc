@@ -52,6 +52,18 @@ const char* to_string(Status s) {
   return "unknown";
 }
 
+ContainerState state_before_recorded(const std::string& id, pid_t pid, const std::string& bundle, const std::string& rootfs,
+                                     const std::string& created, const std::map<std::string, std::string>& annotations) {
+  ContainerState s;
+  s.id = id;
+  s.pid = pid;
+  s.bundle = bundle;
+  s.rootfs = rootfs;
+  s.created = created;
+  s.annotations = annotations;
+  return s;
+}
+
 std::string to_json(const ContainerState& s) {
   json j = {{"id", s.id},
             {"pid", s.pid},

@@ -35,6 +35,10 @@ struct ContainerState {
   std::vector<spec::Hook> poststart, poststop;  // run by start and delete, after create is gone
 };
 
+// The OCI state fields known before state.json is written (what hooks see).
+ContainerState state_before_recorded(const std::string& id, pid_t pid, const std::string& bundle, const std::string& rootfs,
+                                     const std::string& created, const std::map<std::string, std::string>& annotations);
+
 std::string to_json(const ContainerState&);
 ContainerState state_from_json(const std::string& text);  // throws InvalidArgument on a corrupt file
 

@@ -14,6 +14,9 @@
 //   run prestart, createRuntime                                   (mounts done, before pivot_root)
 //   HooksDone(state JSON) ------------------------------------->  run createContainer
 //                       <--------------------------------------  PtyMaster (SCM_RIGHTS), when terminal
+//                       <--------------------------------------  SeccompListener (SCM_RIGHTS), when a rule
+//   connect to listenerPath,                                      is SCMP_ACT_NOTIFY: sent right after the
+//   send the fd + process state                                   filter is loaded
 //                       <--------------------------------------  Ready: set up, waiting for `start`
 //   write state.json, exit
 //   Any side may send Error(text) instead; the parent then rolls everything back.
@@ -27,13 +30,14 @@
 
 namespace ocirun::runtime::sync {
 
-enum class Msg : uint32_t { Go = 1, UsernsReady, UsernsMapped, InitPid, PtyMaster, Ready, Error, HooksRequest, HooksDone };
+enum class Msg : uint32_t { Go = 1, UsernsReady, UsernsMapped, InitPid, PtyMaster, Ready, Error, HooksRequest, HooksDone,
+                         SeccompListener };
 
 struct Message {
   Msg type{};
   int32_t value = 0;
   std::string text;
-  UniqueFd fd;  // PtyMaster only
+  UniqueFd fd;  // PtyMaster and SeccompListener only
 };
 
 // Both throw Syscall on a socket error. recv returns false at EOF (the peer is gone).

@@ -395,7 +395,7 @@ TEST_CASE("hugepageLimits, network, rdma", "[cgroups][translate]") {
   CHECK(translate_v2(rdma) == want);
 }
 
-TEST_CASE("devices: v1 allow/deny lines, v2 ignores them for now", "[cgroups][translate]") {
+TEST_CASE("devices: v1 allow/deny lines; v2 has no file for them (a BPF program instead)", "[cgroups][translate]") {
   spec::Resources r;
   r.devices.push_back({false, "", std::nullopt, std::nullopt, "rwm"});
   r.devices.push_back({true, "c", 1, 3, "rwm"});
@@ -409,7 +409,7 @@ TEST_CASE("devices: v1 allow/deny lines, v2 ignores them for now", "[cgroups][tr
                                {"devices", "devices.deny", "b 8:0 m"},
                                {"devices", "devices.allow", "a *:* rwm"},
                            });
-  CHECK(translate_v2(r).empty());  // TODO(v2-devices-ebpf)
+  CHECK(translate_v2(r).empty());  // the v2 driver attaches device_filter(r.devices)
 
   spec::Resources bad_type;
   bad_type.devices.push_back({true, "x", 1, 3, "rwm"});
@@ -732,8 +732,7 @@ TEST_CASE("v2 driver: apply enables only needed controllers, reopen and destroy"
   r.pids->limit = -1;
   r.block_io.emplace();
   r.block_io->throttle_read_bps.push_back({259, 0, 1000});
-  r.devices.push_back({false, "", std::nullopt, std::nullopt, "rwm"});  // ignored on v2 for now
-  m->apply(r);
+  m->apply(r);  // no devices: a temp dir cannot take a BPF program (see the [root] tests)
   CHECK(trimmed(leaf + "/memory.max") == "67108864");
   CHECK(trimmed(leaf + "/memory.swap.max") == "33554432");
   CHECK(trimmed(leaf + "/cpu.weight") == "174");
@@ -1009,6 +1008,512 @@ TEST_CASE("real cgroup v2 (the cgroup2 mount as a v2 root): child, freeze, kill,
   REQUIRE(status);
   cg.reaped(second);
   CHECK(WTERMSIG(*status) == SIGKILL);
+
+  cg.m->destroy();
+  CHECK(!is_dir(dir));
+}
+
+// ============================================================================
+// cgroup v2 devices: the BPF_CGROUP_DEVICE program
+// ============================================================================
+
+namespace {
+
+constexpr uint32_t kBlock = 1, kChar = 2;               // BPF_DEVCG_DEV_*
+constexpr uint32_t kMknod = 1, kRead = 2, kWrite = 4;   // BPF_DEVCG_ACC_*
+
+spec::DeviceCgroupRule rule(bool allow, std::string type, std::optional<int64_t> major, std::optional<int64_t> minor,
+                            std::string access) {
+  return {allow, std::move(type), major, minor, std::move(access)};
+}
+
+// Runs a device program the way the kernel would for one access, on the few instructions
+// device_filter emits (32-bit loads from the context, 32-bit ALU, jumps on constants, exit).
+// An empty program allows everything (nothing is attached).
+int run_filter(const std::vector<BpfInsn>& prog, uint32_t type, uint32_t access, uint32_t major, uint32_t minor) {
+  if (prog.empty()) return 1;
+  const uint32_t ctx[3] = {(access << 16) | type, major, minor};
+  uint64_t r[11] = {};
+  for (size_t pc = 0, steps = 0; pc < prog.size() && steps < 100000; ++pc, ++steps) {
+    const BpfInsn& i = prog[pc];
+    uint8_t cls = i.code & 0x07, op = i.code & 0xf0, src_is_reg = i.code & 0x08;
+    if (cls == 0x01) {  // BPF_LDX
+      REQUIRE((i.code & 0x18) == 0x00);  // BPF_W
+      REQUIRE(i.src == 1);
+      REQUIRE(i.off % 4 == 0);
+      REQUIRE(i.off / 4 < 3);
+      r[i.dst] = ctx[i.off / 4];
+    } else if (cls == 0x04) {  // BPF_ALU (32-bit, zero-extends)
+      uint32_t a = static_cast<uint32_t>(r[i.dst]);
+      uint32_t b = src_is_reg ? static_cast<uint32_t>(r[i.src]) : static_cast<uint32_t>(i.imm);
+      switch (op) {
+        case 0xb0: a = b; break;       // MOV
+        case 0x50: a &= b; break;      // AND
+        case 0x70: a >>= b; break;     // RSH
+        default: FAIL("unexpected ALU op " << int(op));
+      }
+      r[i.dst] = a;
+    } else if (cls == 0x05) {  // BPF_JMP
+      if (op == 0x90) return static_cast<int>(r[0]);  // EXIT
+      REQUIRE(!src_is_reg);
+      uint64_t b = static_cast<uint64_t>(static_cast<int64_t>(i.imm));
+      bool taken = op == 0x10 ? r[i.dst] == b : op == 0x50 ? r[i.dst] != b : false;
+      REQUIRE((op == 0x10 || op == 0x50));
+      if (taken) pc += i.off;
+    } else {
+      FAIL("unexpected instruction class " << int(cls));
+    }
+  }
+  FAIL("the program ran off its end");
+  return -1;
+}
+
+// The rules create() applies for a spec with linux.resources: the spec's, then the default
+// devices (runtime/create.cc), here with the spec denying everything first.
+std::vector<spec::DeviceCgroupRule> default_rules() {
+  std::vector<spec::DeviceCgroupRule> r = {rule(false, "", std::nullopt, std::nullopt, "rwm")};
+  for (auto [major, minor] : {std::pair{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}})
+    r.push_back(rule(true, "c", major, minor, "rwm"));
+  r.push_back(rule(true, "c", 136, std::nullopt, "rwm"));
+  r.push_back(rule(true, "c", 10, 200, "rwm"));
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("device_filter: the instruction sequence for a small rule set", "[cgroups][devices]") {
+  auto prog = device_filter({rule(false, "a", std::nullopt, std::nullopt, "rwm"), rule(true, "c", 1, 3, "rwm"),
+                             rule(true, "c", 136, std::nullopt, "rw"), rule(false, "b", 8, 0, "m")});
+  // Last rule first; "+N" skips to the next rule's block.
+  CHECK(disassemble(prog) ==
+        "r2 = *(u32 *)(r1 + 0)\n"
+        "w2 &= 0xffff\n"
+        "r3 = *(u32 *)(r1 + 0)\n"
+        "w3 >>= 16\n"
+        "r4 = *(u32 *)(r1 + 4)\n"
+        "r5 = *(u32 *)(r1 + 8)\n"
+        // deny b 8:0 m
+        "if r2 != 1 goto +7\n"
+        "if r4 != 8 goto +6\n"
+        "if r5 != 0 goto +5\n"
+        "w1 = w3\n"
+        "w1 &= 0x1\n"
+        "if r1 == 0 goto +2\n"
+        "w0 = 0\n"
+        "exit\n"
+        // allow c 136:* rw
+        "if r2 != 2 goto +5\n"
+        "if r4 != 136 goto +4\n"
+        "w3 &= 0x1\n"
+        "if r3 != 0 goto +2\n"
+        "w0 = 1\n"
+        "exit\n"
+        // allow c 1:3 rwm
+        "if r2 != 2 goto +4\n"
+        "if r4 != 1 goto +3\n"
+        "if r5 != 3 goto +2\n"
+        "w0 = 1\n"
+        "exit\n"
+        // default: deny
+        "w0 = 0\n"
+        "exit\n");
+  CHECK(prog[0].code == 0x61);  // BPF_LDX | BPF_W | BPF_MEM
+  CHECK(prog[6].code == 0x55);  // BPF_JMP | BPF_JNE | BPF_K
+  CHECK(prog.back().code == 0x95);  // BPF_JMP | BPF_EXIT
+}
+
+TEST_CASE("device_filter: nothing to attach when everything stays allowed", "[cgroups][devices]") {
+  CHECK(device_filter({}).empty());
+  CHECK(device_filter({rule(true, "c", 1, 3, "rwm"), rule(true, "b", 8, std::nullopt, "r")}).empty());
+  CHECK(device_filter({rule(false, "", std::nullopt, std::nullopt, "rwm"),
+                       rule(true, "a", std::nullopt, std::nullopt, "rwm"), rule(true, "c", 1, 3, "rwm")})
+            .empty());
+  // Deny everything: only the default remains.
+  auto deny_all = device_filter({rule(true, "c", 1, 3, "rwm"), rule(false, "a", std::nullopt, std::nullopt, "")});
+  CHECK(deny_all.size() == 8);
+  CHECK(run_filter(deny_all, kChar, kRead, 1, 3) == 0);
+}
+
+TEST_CASE("device_filter: v1 list semantics, last matching rule wins", "[cgroups][devices]") {
+  SECTION("the default devices with /dev/full denied afterwards") {
+    auto rules = default_rules();
+    rules.push_back(rule(false, "c", 1, 7, "rwm"));
+    auto p = device_filter(rules);
+    CHECK(run_filter(p, kChar, kRead | kWrite, 1, 3) == 1);  // /dev/null
+    CHECK(run_filter(p, kChar, kRead, 1, 7) == 0);           // /dev/full
+    CHECK(run_filter(p, kChar, kWrite, 1, 7) == 0);
+    CHECK(run_filter(p, kChar, kRead, 136, 4) == 1);         // /dev/pts/4
+    CHECK(run_filter(p, kChar, kRead, 1, 11) == 0);          // /dev/kmsg: not listed
+    CHECK(run_filter(p, kBlock, kRead, 1, 3) == 0);          // same numbers, block device
+    CHECK(run_filter(p, kBlock, kMknod, 8, 0) == 0);
+  }
+  SECTION("a deny before an allow of the same device loses") {
+    auto p = device_filter({rule(false, "", std::nullopt, std::nullopt, "rwm"), rule(false, "c", 1, 7, "rwm"),
+                            rule(true, "c", 1, 7, "rwm")});
+    CHECK(run_filter(p, kChar, kRead, 1, 7) == 1);
+  }
+  SECTION("per access bit") {
+    auto p = device_filter({rule(false, "a", std::nullopt, std::nullopt, "rwm"), rule(true, "c", 1, 7, "r"),
+                            rule(true, "c", 1, std::nullopt, "w"), rule(true, "c", 5, std::nullopt, "rwm"),
+                            rule(false, "c", 5, 1, "w")});
+    CHECK(run_filter(p, kChar, kRead, 1, 7) == 1);
+    CHECK(run_filter(p, kChar, kWrite, 1, 7) == 1);
+    CHECK(run_filter(p, kChar, kRead | kWrite, 1, 7) == 1);  // r from one rule, w from another
+    CHECK(run_filter(p, kChar, kMknod, 1, 7) == 0);
+    CHECK(run_filter(p, kChar, kRead | kMknod, 1, 7) == 0);  // m is asked and nobody allows it
+    CHECK(run_filter(p, kChar, kRead, 1, 8) == 0);           // only w for 1:*
+    CHECK(run_filter(p, kChar, kWrite, 1, 8) == 1);
+    CHECK(run_filter(p, kChar, kRead, 5, 1) == 1);           // the deny names w only
+    CHECK(run_filter(p, kChar, kWrite, 5, 1) == 0);
+    CHECK(run_filter(p, kChar, kRead | kWrite, 5, 1) == 0);
+    CHECK(run_filter(p, kChar, kWrite, 5, 2) == 1);
+  }
+  SECTION("without a reset the default is allow: denies narrow it") {
+    auto p = device_filter({rule(false, "c", 1, 7, "rwm"), rule(false, "b", std::nullopt, std::nullopt, "m")});
+    CHECK(run_filter(p, kChar, kRead, 1, 7) == 0);
+    CHECK(run_filter(p, kChar, kRead, 1, 3) == 1);
+    CHECK(run_filter(p, kBlock, kMknod, 8, 0) == 0);
+    CHECK(run_filter(p, kBlock, kRead, 8, 0) == 1);
+  }
+  SECTION("a reset in the middle forgets the rules before it") {
+    auto p = device_filter({rule(false, "", std::nullopt, std::nullopt, "rwm"), rule(true, "c", 1, 3, "rwm"),
+                            rule(true, "a", std::nullopt, std::nullopt, "rwm"), rule(false, "c", 1, 5, "rwm")});
+    CHECK(run_filter(p, kChar, kRead, 1, 5) == 0);
+    CHECK(run_filter(p, kChar, kRead, 1, 9) == 1);
+    CHECK(run_filter(p, kBlock, kRead, 8, 0) == 1);
+  }
+  SECTION("negative numbers are wildcards; numbers no device has never match") {
+    auto p = device_filter({rule(false, "a", std::nullopt, std::nullopt, "rwm"), rule(true, "c", -1, -1, "r"),
+                            rule(true, "b", int64_t{1} << 40, 0, "rwm")});
+    CHECK(run_filter(p, kChar, kRead, 4000, 17) == 1);
+    CHECK(run_filter(p, kChar, kWrite, 4000, 17) == 0);
+    CHECK(run_filter(p, kBlock, kRead, 0, 0) == 0);
+  }
+}
+
+TEST_CASE("device_filter: bad rules; device_rules_reset", "[cgroups][devices]") {
+  std::string message;
+  CHECK(error_kind([&] { device_filter({rule(true, "x", 1, 3, "rwm")}); }, &message) == ErrorKind::InvalidSpec);
+  CHECK_THAT(message, Catch::Contains("linux.resources.devices") && Catch::Contains("\"x\""));
+  CHECK(error_kind([&] { device_filter({rule(true, "c", 1, 3, "rwx")}); }) == ErrorKind::InvalidSpec);
+  CHECK(device_rules_reset(default_rules()));
+  CHECK(!device_rules_reset({rule(false, "c", 1, 7, "rwm")}));
+  CHECK(device_rules_reset({rule(true, "a", 1, 7, "r")}));
+}
+
+TEST_CASE("v2 driver: device rules are checked before any write and need a real cgroup", "[cgroups][devices][driver]") {
+  TempDir tmp;
+  Host host = fake_v2(tmp.path + "/cg", {"pids"});
+  auto m = open(host, "/ocirun/d1", "d1");
+  m->create();
+  std::string leaf = host.v2 + "/ocirun/d1";
+  populate(host.v2 + "/ocirun", {"cgroup.subtree_control"});
+  populate(leaf, {"cgroup.procs", "pids.max"});
+
+  spec::Resources bad = with_pids(7);
+  bad.devices.push_back(rule(true, "q", 1, 3, "rwm"));
+  CHECK(error_kind([&] { m->apply(bad); }) == ErrorKind::InvalidSpec);
+  CHECK(trimmed(leaf + "/pids.max").empty());  // nothing written
+
+  // A plain directory is no cgroup: the attach fails, naming the field.
+  spec::Resources r = with_pids(7);
+  r.devices = default_rules();
+  std::string message;
+  CHECK(error_kind([&] { m->apply(r); }, &message) == ErrorKind::Syscall);
+  CHECK_THAT(message, Catch::Contains("linux.resources.devices"));
+  strip_files(tmp.path);
+  m->destroy();
+}
+
+// ============================================================================
+// Statistics
+// ============================================================================
+
+TEST_CASE("stat parsers: flat keyed, blkio v1, io.stat, limits", "[cgroups][stats]") {
+  auto m = parse_flat_keyed("usage_usec 1500\nuser_usec 1000\nsystem_usec 500\nbad line here\nempty\n");
+  CHECK(m == std::map<std::string, uint64_t>{{"usage_usec", 1500}, {"user_usec", 1000}, {"system_usec", 500}});
+
+  auto b = parse_blkio_v1("8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 0\n253:1 Read 7\nTotal 12295\n");
+  CHECK(b == std::vector<BlkioEntry>{{8, 0, "Read", 4096}, {8, 0, "Write", 8192}, {8, 0, "Sync", 0}, {253, 1, "Read", 7}});
+  CHECK(parse_blkio_v1("8:0 1234\n") == std::vector<BlkioEntry>{{8, 0, "", 1234}});  // sectors
+  CHECK(parse_blkio_v1("Total 0\n").empty());
+
+  Stats::Blkio io;
+  parse_io_stat("259:0 rbytes=1048576 wbytes=4096 rios=256 wios=1 dbytes=0 dios=0\n7:3 rbytes=5 wbytes=0 rios=1 wios=0\n",
+                io);
+  CHECK(io.io_service_bytes_recursive ==
+        std::vector<BlkioEntry>{{259, 0, "Read", 1048576}, {259, 0, "Write", 4096}, {259, 0, "Discard", 0},
+                                {7, 3, "Read", 5}, {7, 3, "Write", 0}});
+  CHECK(io.io_serviced_recursive ==
+        std::vector<BlkioEntry>{{259, 0, "Read", 256}, {259, 0, "Write", 1}, {259, 0, "Discard", 0},
+                                {7, 3, "Read", 1}, {7, 3, "Write", 0}});
+
+  CHECK(parse_limit("max\n") == UINT64_MAX);
+  CHECK(parse_limit("-1") == UINT64_MAX);
+  CHECK(parse_limit("9223372036854771712\n") == 9223372036854771712ull);
+  CHECK(parse_limit("16777216") == 16777216);
+  CHECK(parse_limit("junk") == 0);
+}
+
+TEST_CASE("v1 driver: stats and oom_kills from a fake tree", "[cgroups][stats][driver]") {
+  TempDir tmp;
+  Host host = fake_v1(tmp.path);
+  auto m = open(host, "/ocirun/s1", "s1");
+  m->create();
+  const std::string cpu = tmp.path + "/cpu,cpuacct/ocirun/s1", mem = tmp.path + "/memory/ocirun/s1",
+                    pids = tmp.path + "/pids/ocirun/s1", blkio = tmp.path + "/blkio/ocirun/s1";
+  long hz = ::sysconf(_SC_CLK_TCK);
+  put(cpu + "/cpuacct.usage", "3000000000\n");
+  put(cpu + "/cpuacct.usage_percpu", "1000000000 2000000000 \n");
+  put(cpu + "/cpuacct.stat", "user " + std::to_string(hz * 2) + "\nsystem " + std::to_string(hz) + "\n");
+  put(cpu + "/cpuacct.usage_all", "cpu user system\n0 600 400\n1 1500 500\n");
+  put(cpu + "/cpu.stat", "nr_periods 10\nnr_throttled 3\nthrottled_time 777\n");
+  put(mem + "/memory.usage_in_bytes", "1048576\n");
+  put(mem + "/memory.max_usage_in_bytes", "2097152\n");
+  put(mem + "/memory.failcnt", "4\n");
+  put(mem + "/memory.limit_in_bytes", "16777216\n");
+  put(mem + "/memory.memsw.usage_in_bytes", "1052672\n");
+  put(mem + "/memory.memsw.limit_in_bytes", "9223372036854771712\n");
+  put(mem + "/memory.stat", "cache 8192\nrss 4096\ntotal_inactive_file 100\n");
+  put(mem + "/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+  put(pids + "/pids.current", "3\n");
+  put(pids + "/pids.max", "10\n");
+  put(blkio + "/blkio.io_serviced_recursive", "Total 0\n");  // CFQ files empty: the throttle ones count
+  put(blkio + "/blkio.throttle.io_service_bytes_recursive", "8:0 Read 512\n8:0 Write 1024\nTotal 1536\n");
+  put(blkio + "/blkio.throttle.io_serviced_recursive", "8:0 Read 1\n8:0 Write 2\nTotal 3\n");
+
+  Stats s = m->stats();
+  CHECK(s.cpu.total == 3000000000);
+  CHECK(s.cpu.percpu == std::vector<uint64_t>{1000000000, 2000000000});
+  CHECK(s.cpu.user == 2000000000);
+  CHECK(s.cpu.kernel == 1000000000);
+  CHECK(s.cpu.percpu_user == std::vector<uint64_t>{600, 1500});
+  CHECK(s.cpu.percpu_kernel == std::vector<uint64_t>{400, 500});
+  CHECK(s.cpu.periods == 10);
+  CHECK(s.cpu.throttled_periods == 3);
+  CHECK(s.cpu.throttled_time == 777);
+  CHECK(s.memory.usage.usage == 1048576);
+  CHECK(s.memory.usage.max == 2097152);
+  CHECK(s.memory.usage.failcnt == 4);
+  CHECK(s.memory.usage.limit == 16777216);
+  CHECK(s.memory.swap.usage == 1052672);
+  CHECK(s.memory.swap.limit == 9223372036854771712ull);
+  CHECK(s.memory.kernel.usage == 0);  // no kmem files: zeros
+  CHECK(s.memory.cache == 8192);
+  CHECK(s.memory.raw.at("rss") == 4096);
+  CHECK(s.memory.oom_kill == 2);
+  CHECK(!s.memory.under_oom);
+  CHECK(s.pids.current == 3);
+  CHECK(s.pids.limit == 10);
+  CHECK(s.blkio.io_service_bytes_recursive == std::vector<BlkioEntry>{{8, 0, "Read", 512}, {8, 0, "Write", 1024}});
+  CHECK(s.blkio.io_serviced_recursive == std::vector<BlkioEntry>{{8, 0, "Read", 1}, {8, 0, "Write", 2}});
+  CHECK(s.hugetlb.empty());
+  CHECK(m->oom_kills() == 2);
+
+  // CFQ numbers, when there are any, win.
+  put(blkio + "/blkio.io_serviced_recursive", "8:16 Read 9\nTotal 9\n");
+  put(blkio + "/blkio.io_service_bytes_recursive", "8:16 Read 4608\nTotal 4608\n");
+  put(blkio + "/blkio.sectors_recursive", "8:16 9\n");
+  s = m->stats();
+  CHECK(s.blkio.io_serviced_recursive == std::vector<BlkioEntry>{{8, 16, "Read", 9}});
+  CHECK(s.blkio.io_service_bytes_recursive == std::vector<BlkioEntry>{{8, 16, "Read", 4608}});
+  CHECK(s.blkio.sectors_recursive == std::vector<BlkioEntry>{{8, 16, "", 9}});
+
+  put(pids + "/pids.max", "max\n");
+  CHECK(m->stats().pids.limit == 0);
+
+  strip_files(tmp.path);
+  m->destroy();
+  // Gone: stats() fails instead of reporting zeros.
+  CHECK(error_kind([&] { m->stats(); }) == ErrorKind::Syscall);
+}
+
+TEST_CASE("v2 driver: stats and oom_kills from a fake tree", "[cgroups][stats][driver]") {
+  TempDir tmp;
+  Host host = fake_v2(tmp.path + "/cg", {"cpu", "memory", "pids", "io", "hugetlb"});
+  auto m = open(host, "/ocirun/s2", "s2");
+  m->create();
+  const std::string d = host.v2 + "/ocirun/s2";
+  put(d + "/cpu.stat",
+      "usage_usec 2500\nuser_usec 2000\nsystem_usec 500\nnr_periods 7\nnr_throttled 2\nthrottled_usec 30\n");
+  put(d + "/memory.current", "4194304\n");
+  put(d + "/memory.max", "16777216\n");
+  put(d + "/memory.peak", "5000000\n");
+  put(d + "/memory.events", "low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\noom_group_kill 0\n");
+  put(d + "/memory.stat", "anon 1000\nfile 2000\ninactive_file 50\n");
+  put(d + "/memory.swap.current", "1024\n");
+  put(d + "/memory.swap.max", "0\n");
+  put(d + "/pids.current", "2\n");
+  put(d + "/pids.max", "max\n");
+  put(d + "/io.stat", "8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n");
+  put(d + "/hugetlb.2MB.current", "2097152\n");
+  put(d + "/hugetlb.2MB.events", "max 3\n");
+  put(d + "/hugetlb.2MB.rsvd.current", "0\n");  // not a page size of its own
+  put(d + "/hugetlb.1GB.current", "0\n");
+
+  Stats s = m->stats();
+  CHECK(s.cpu.total == 2500000);
+  CHECK(s.cpu.user == 2000000);
+  CHECK(s.cpu.kernel == 500000);
+  CHECK(s.cpu.percpu.empty());
+  CHECK(s.cpu.periods == 7);
+  CHECK(s.cpu.throttled_periods == 2);
+  CHECK(s.cpu.throttled_time == 30000);
+  CHECK(s.memory.usage.usage == 4194304);
+  CHECK(s.memory.usage.limit == 16777216);
+  CHECK(s.memory.usage.max == 5000000);
+  CHECK(s.memory.usage.failcnt == 12);
+  CHECK(s.memory.cache == 2000);
+  CHECK(s.memory.swap.usage == 4194304 + 1024);  // memory+swap, as on v1
+  CHECK(s.memory.swap.limit == 16777216);        // swap.max 0 + memory.max
+  CHECK(s.memory.oom == 1);
+  CHECK(s.memory.oom_kill == 1);
+  CHECK(s.pids.current == 2);
+  CHECK(s.pids.limit == 0);
+  CHECK(s.blkio.io_service_bytes_recursive.size() == 3);
+  CHECK(s.blkio.io_service_bytes_recursive[1] == BlkioEntry{8, 0, "Write", 200});
+  REQUIRE(s.hugetlb.size() == 2);
+  CHECK(s.hugetlb.at("2MB").usage == 2097152);
+  CHECK(s.hugetlb.at("2MB").failcnt == 3);
+  CHECK(s.hugetlb.at("1GB").usage == 0);
+  CHECK(m->oom_kills() == 1);
+
+  put(d + "/memory.max", "max\n");
+  put(d + "/memory.swap.max", "max\n");
+  s = m->stats();
+  CHECK(s.memory.usage.limit == UINT64_MAX);
+  CHECK(s.memory.swap.limit == UINT64_MAX);
+
+  strip_files(tmp.path);
+  m->destroy();
+}
+
+TEST_CASE("hybrid driver: stats of controllers only the cgroup2 mount has", "[cgroups][stats][driver]") {
+  TempDir tmp;
+  Host host = fake_v1(tmp.path);
+  host.layout = Layout::Hybrid;
+  host.v2 = tmp.path + "/unified";
+  host.v2_controllers = {"hugetlb"};
+  mkdirs(host.v2);
+  put(host.v2 + "/cgroup.subtree_control");
+  auto m = open(host, "/ocirun/s3", "s3");
+  m->create();
+  put(host.v2 + "/ocirun/s3/hugetlb.2MB.current", "4194304\n");
+  put(tmp.path + "/memory/ocirun/s3/memory.usage_in_bytes", "77\n");
+  Stats s = m->stats();
+  CHECK(s.hugetlb.at("2MB").usage == 4194304);
+  CHECK(s.memory.usage.usage == 77);
+  strip_files(tmp.path);
+  m->destroy();
+}
+
+// ============================================================================
+// [root]: a device program on this host's cgroup2 mount
+// ============================================================================
+
+namespace {
+
+// A child that waits for a byte on `go`, then opens /dev/full and /dev/null for reading and
+// exits with bit 0 set if /dev/full failed with EPERM and bit 1 set if /dev/null opened.
+struct DeviceProbe {
+  pid_t pid = -1;
+  int go = -1;
+  DeviceProbe() {
+    int p[2];
+    REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+    pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      ::close(p[1]);
+      char c;
+      if (::read(p[0], &c, 1) != 1) ::_exit(100);
+      int code = 0;
+      int full = ::open("/dev/full", O_RDONLY);
+      if (full < 0 && errno == EPERM) code |= 1;
+      int null = ::open("/dev/null", O_RDONLY);
+      if (null >= 0) code |= 2;
+      ::_exit(code);
+    }
+    ::close(p[0]);
+    go = p[1];
+  }
+  // Lets the child probe; its exit code.
+  int result() {
+    REQUIRE(::write(go, "x", 1) == 1);
+    ::close(go);
+    auto status = wait_for(pid);
+    pid = -1;
+    REQUIRE(status);
+    REQUIRE(WIFEXITED(*status));
+    return WEXITSTATUS(*status);
+  }
+  ~DeviceProbe() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("real cgroup2: a device program denies /dev/full, allows /dev/null; update and replace",
+          "[cgroups][root][devices]") {
+  if (!can_run_root_tests()) return;
+  Host detected = detect_host();
+  if (detected.v2.empty()) {
+    WARN("skipped: no cgroup2 mount");
+    return;
+  }
+  Host host = detected;  // the cgroup2 mount driven as a v2 root, as on a pure v2 host
+  host.layout = Layout::V2;
+  host.root = detected.v2;
+  host.v1.clear();
+  const std::string name = "ocirun-test-bpf-" + std::to_string(::getpid());
+  RealCgroup cg;
+  cg.m = open(host, "/" + name, name);
+  cg.m->create();
+  const std::string dir = host.v2 + "/" + name;
+
+  // Before any program: both open.
+  {
+    DeviceProbe probe;
+    cg.m->add_process(probe.pid);
+    CHECK(probe.result() == 2);
+  }
+
+  spec::Resources r;
+  r.devices = default_rules();
+  r.devices.push_back(rule(false, "c", 1, 7, "rwm"));  // deny c 1:7, after the default allow
+  cg.m->apply(r);
+  CHECK(attached_device_programs(dir).size() == 1);
+  {
+    DeviceProbe probe;
+    cg.m->add_process(probe.pid);
+    CHECK(probe.result() == (1 | 2));  // /dev/full: EPERM; /dev/null: opens
+  }
+
+  // An update without a reset narrows: a second program, both in force.
+  spec::Resources narrow;
+  narrow.devices.push_back(rule(false, "c", 1, 3, "r"));
+  cg.m->apply(narrow);
+  CHECK(attached_device_programs(dir).size() == 2);
+  {
+    DeviceProbe probe;
+    cg.m->add_process(probe.pid);
+    CHECK(probe.result() == 1);  // /dev/null now refused too
+  }
+
+  // A full list (with a reset) replaces both.
+  spec::Resources full;
+  full.devices = default_rules();
+  cg.m->apply(full);
+  CHECK(attached_device_programs(dir).size() == 1);
+  {
+    DeviceProbe probe;
+    cg.m->add_process(probe.pid);
+    CHECK(probe.result() == 2);  // /dev/full allowed again, /dev/null too
+  }
 
   cg.m->destroy();
   CHECK(!is_dir(dir));

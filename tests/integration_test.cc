@@ -871,3 +871,228 @@ TEST_CASE("a failed create leaves nothing behind", "[errors]") {
   require_ok(s.create());
   CHECK(s.status() == "created");
 }
+
+// ---- CLI: logging, help, flags ---------------------------------------------------------------------
+
+// runc 1.1 writes the error without the "ocirun: " prefix, and its message lacks the id.
+TEST_CASE("log file: --log with --log-format json: one error object per failure", "[cli][ocirun]") {
+  Sandbox s("log-json");
+  fs::path log = s.dir / "ocirun.log";
+  auto r = s.rt({"--log", log.string(), "--log-format", "json", "state", "no-such-container"});
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK(r.out.empty());
+
+  REQUIRE(fs::exists(log));
+  std::string text = read_file(log);
+  INFO("log file:\n" << text);
+  auto log_lines = lines(text);
+  REQUIRE(log_lines.size() == 1);
+  json entry = json::parse(log_lines[0]);
+  REQUIRE(entry.is_object());
+  CHECK(entry.value("level", "") == "error");
+  CHECK_THAT(entry.value("msg", ""), Contains("does not exist"));
+  CHECK_THAT(entry.value("msg", ""), Contains("no-such-container"));
+  REQUIRE(entry.contains("time"));
+  CHECK(entry["time"].is_string());
+  CHECK_FALSE(entry["time"].get<std::string>().empty());
+
+  // The user still sees it, once, on stderr.
+  auto err = lines(trim(r.err));
+  REQUIRE(err.size() == 1);
+  CHECK(err[0].rfind("ocirun: ", 0) == 0);
+  CHECK_THAT(err[0], Contains("does not exist"));
+}
+
+TEST_CASE("help: usage on --help, help CMD and CMD --help", "[cli][ocirun]") {
+  const std::string bin = Env::get().runtime;
+  SECTION("--help") {
+    auto r = exec({bin, "--help"});
+    INFO(r.describe());
+    CHECK(r.code == 0);
+    CHECK_THAT(r.out, Contains("Usage"));
+    for (auto cmd : {"create", "start", "state", "kill", "delete", "run", "list", "spec"}) CHECK_THAT(r.out, Contains(cmd));
+    CHECK_THAT(r.out, Contains("--root"));
+  }
+  SECTION("help create and create --help") {
+    for (auto argv : std::vector<std::vector<std::string>>{{bin, "help", "create"}, {bin, "create", "--help"}, {bin, "create", "-h"}}) {
+      auto r = exec(argv);
+      INFO(argv[1] << ": " << r.describe());
+      CHECK(r.code == 0);
+      CHECK_THAT(r.out, Contains("Usage"));
+      CHECK_THAT(r.out, Contains("create"));
+      for (auto flag : {"--bundle", "--pid-file", "--console-socket", "--no-pivot", "--preserve-fds"})
+        CHECK_THAT(r.out, Contains(flag));
+    }
+  }
+  SECTION("an unknown command") {
+    auto r = exec({bin, "frobnicate"});
+    INFO(r.describe());
+    CHECK(r.code != 0);
+    CHECK_THAT(r.err, Contains("frobnicate"));
+    CHECK_THAT(r.err, Contains("unknown command"));
+  }
+  SECTION("an unknown global flag") {
+    auto r = exec({bin, "--frobnicate", "list"});
+    INFO(r.describe());
+    CHECK(r.code != 0);
+    CHECK_THAT(r.err, Contains("--frobnicate"));
+    CHECK_THAT(r.err, Contains("unknown flag"));
+  }
+  SECTION("an unknown command flag") {
+    Sandbox s("help-flags");
+    auto r = s.rt({"create", "--frobnicate", "--bundle", s.bundle.string(), s.id});
+    INFO(r.describe());
+    CHECK(r.code != 0);
+    CHECK_THAT(r.err, Contains("--frobnicate"));
+    CHECK_THAT(r.err, Contains("unknown flag"));
+    CHECK_FALSE(fs::exists(s.state_root / s.id));
+  }
+  SECTION("help for an unknown command") {
+    auto r = exec({bin, "help", "frobnicate"});
+    INFO(r.describe());
+    CHECK(r.code != 0);
+    CHECK_THAT(r.err, Contains("frobnicate"));
+  }
+}
+
+// runc 1.1 reports a Go decoding error without the JSON path.
+TEST_CASE("a broken config.json: create fails naming the field, leaves nothing", "[errors][ocirun]") {
+  auto [what, text, want] = GENERATE(table<std::string, std::string, std::string>({
+      {"not-json", "{ this is not json", "config.json"},
+      {"args-type", "", "/process/args/0"},
+  }));
+  INFO(what);
+  Subreaper reaper;
+  Sandbox s("broken-" + what);
+  if (text.empty()) {
+    json config = s.config;
+    config["process"]["args"] = json::array({42, "x"});
+    text = config.dump(2);
+  }
+  write_file(s.bundle / "config.json", text);
+  auto r = s.rt({"create", "--bundle", s.bundle.string(), s.id},
+                {.stdout_file = (s.dir / "create.out").string(), .stderr_file = (s.dir / "create.err").string()});
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains(want));
+  CHECK(lines(trim(r.err)).size() == 1);
+  CHECK_FALSE(fs::exists(s.state_root / s.id));
+  CHECK(eventually([] { return Subreaper::live_children().empty(); }, 5s));
+}
+
+// runc has a systemd cgroup driver; ocirun refuses the flag for now.
+TEST_CASE("systemd cgroup flag: create refuses, leaves nothing", "[cli][ocirun]") {
+  Subreaper reaper;
+  Sandbox s("systemd-cgroup");
+  s.config["process"]["args"] = {"sleep", "1000"};
+  s.write_config();
+  auto r = s.rt({"--systemd-cgroup", "create", "--bundle", s.bundle.string(), s.id},
+                {.stdout_file = (s.dir / "create.out").string(), .stderr_file = (s.dir / "create.err").string()});
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("systemd"));
+  CHECK_FALSE(fs::exists(s.state_root / s.id));
+  CHECK(s.rt({"state", s.id}).code != 0);
+  CHECK(eventually([] { return Subreaper::live_children().empty(); }, 5s));
+  CHECK_FALSE(contains(read_file("/proc/self/mountinfo"), s.dir.string()));
+}
+
+// ---- time and cgroup namespaces --------------------------------------------------------------------
+
+// runc 1.1 knows no time namespace (1.2 does).
+TEST_CASE("namespaces: time namespace with offsets", "[namespaces][ocirun]") {
+  if (!fs::exists("/proc/self/ns/time")) {
+    WARN("kernel without time namespaces");
+    return;
+  }
+  constexpr long kDay = 86400;
+  Sandbox s("ns-time");
+  set_namespace(s.config, "time");
+  // /proc/uptime follows CLOCK_BOOTTIME, so the boottime offset is the one it shows; the
+  // monotonic offset is checked through /proc/self/timens_offsets.
+  s.config["linux"]["timeOffsets"] = {{"monotonic", {{"secs", kDay}, {"nanosecs", 0}}},
+                                      {"boottime", {{"secs", kDay}, {"nanosecs", 0}}}};
+  s.sh("cat /proc/uptime; cat /proc/self/timens_offsets; readlink /proc/self/ns/time");
+  double host_before = std::stod(read_file("/proc/uptime"));
+  auto r = run_ok(s);
+  double host_after = std::stod(read_file("/proc/uptime"));
+  INFO(r.out);
+  auto out = lines(r.out);
+  REQUIRE(out.size() == 4);
+  double inside = std::stod(out[0]);
+  CHECK(inside >= host_before + kDay);
+  CHECK(inside <= host_after + kDay + 1);
+  auto squeeze = [](const std::string& l) { return status_field("x:" + l, "x"); };
+  CHECK(squeeze(out[1]) == "monotonic 86400 0");
+  CHECK(squeeze(out[2]) == "boottime 86400 0");
+  CHECK(out[3] != readlink_str("/proc/self/ns/time"));
+}
+
+TEST_CASE("namespaces: a new cgroup namespace is rooted at the container's cgroup", "[namespaces]") {
+  if (!fs::exists("/proc/self/ns/cgroup")) {
+    WARN("kernel without cgroup namespaces");
+    return;
+  }
+  Sandbox s("ns-cgroup");
+  set_namespace(s.config, "cgroup");
+  s.sh("cat /proc/self/cgroup; readlink /proc/self/ns/cgroup");
+  auto r = run_ok(s);
+  INFO(r.out);
+  auto out = lines(trim(r.out));
+  REQUIRE(out.size() >= 2);
+  CHECK(out.back() != readlink_str("/proc/self/ns/cgroup"));
+  out.pop_back();
+  for (auto& line : out) {
+    INFO(line);
+    // hierarchy-ID:controllers:path
+    auto colon = line.find(':', line.find(':') + 1);
+    REQUIRE(colon != std::string::npos);
+    CHECK(line.substr(colon + 1) == "/");
+  }
+}
+
+// ---- run with a terminal -------------------------------------------------------------------------
+
+TEST_CASE("run in the foreground with process.terminal relays the pty", "[terminal]") {
+  // runc wants its stdin to be a terminal here: give it one.
+  int host_master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  REQUIRE(host_master >= 0);
+  struct CloseFd {
+    int fd;
+    ~CloseFd() { close(fd); }
+  } close_master{host_master};
+  REQUIRE(grantpt(host_master) == 0);
+  REQUIRE(unlockpt(host_master) == 0);
+  std::string slave = ptsname(host_master);
+
+  Sandbox s("run-terminal");
+  s.config["process"]["terminal"] = true;
+  s.sh("tty; echo hello-from-pty; exit 7");
+  auto r = s.run({}, {.stdin_path = slave, .timeout = 30s});
+  INFO(r.describe());
+  CHECK_FALSE(r.timed_out);
+  CHECK(r.code == 7);
+  CHECK_THAT(r.out, Contains("hello-from-pty"));
+  CHECK((contains(r.out, "/dev/pts/") || contains(r.out, "/dev/console")));
+  CHECK_FALSE(fs::exists(s.state_root / s.id));  // run deletes the container
+}
+
+// ---- a missing executable ----------------------------------------------------------------------------
+
+TEST_CASE("create: a missing args[0] fails create, naming the executable", "[errors]") {
+  std::string name = GENERATE("no-such-program", "/bin/no-such-program");
+  INFO(name);
+  Subreaper reaper;
+  Sandbox s("missing-exe");
+  s.config["process"]["args"] = {name, "arg"};
+  auto r = s.create();
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains(name));
+  CHECK_THAT(r.err, Contains("not found") || Contains("no such file or directory") ||
+                        Contains("No such file or directory"));
+  if (name.find('/') == std::string::npos) CHECK_THAT(r.err, Contains("not found"));
+  CHECK_FALSE(fs::exists(s.state_root / s.id));
+  CHECK(eventually([] { return Subreaper::live_children().empty(); }, 5s));
+}

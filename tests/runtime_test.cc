@@ -228,7 +228,10 @@ TEST_CASE("capability_from_name", "[caps]") {
   CHECK(capability_from_name("cap_sys_admin") == 21);
   CHECK(capability_from_name("Cap_Net_Bind_Service") == 10);
 
-  for (std::string bad : {"", "CAP_", "CAP_FOO", "SYS_ADMIN", "NET_BIND_SERVICE", "CAP_SYS_ADMIN ", "21", "all"}) {
+  // The whole string must be one name: libcap's cap_from_name stops at the first delimiter, so
+  // "CAP_CHOWN,CAP_KILL" would otherwise quietly mean CAP_CHOWN (runc: unknown capability).
+  for (std::string bad : {"", "CAP_", "CAP_FOO", "SYS_ADMIN", "NET_BIND_SERVICE", "21", "all", "CAP_SYS_ADMIN ",
+                          "CAP_SYS_ADMIN+ep", "CAP_SYS_ADMIN=", "CAP_CHOWN,CAP_KILL", "CAP_SYS_ADMIN\n"}) {
     INFO("capability \"" << bad << "\"");
     CHECK(capability_from_name(bad) == -1);
   }

@@ -15,6 +15,7 @@
 #include "error.h"
 #include "check.h"
 #include "exec.h"
+#include "events.h"
 #include "fs.h"
 #include "log.h"
 #include "parse.h"
@@ -455,6 +456,18 @@ std::vector<Command> commands() {
          }
          return required_missing ? 1 : 0;
        }},
+      {"events", "events [flags] ID", "print the container's stats and OOM events as JSON lines",
+       {{"stats", "", false, "print the stats once and exit"},
+        {"interval", "", true, "time between stats events (default: 5s)"}},
+       [](const Parsed& p, const StateStore& store) {
+         return cli::events_command(store, need_id(p, "events"), p.has("stats"),
+                                    cli::parse_duration("interval", p.get("interval", "5s")));
+       }},
+      {"stats", "stats [flags] ID", "show the container's CPU, memory, pids and block I/O use",
+       {{"interval", "", true, "how long to measure CPU use (default: 1s)"}},
+       [](const Parsed& p, const StateStore& store) {
+         return cli::stats_command(store, need_id(p, "stats"), cli::parse_duration("interval", p.get("interval", "1s")));
+       }},
       {"features", "features", "print what this runtime implements (features.json)", {},
        [](const Parsed&, const StateStore&) {
          std::cout << features_json().dump(4) << "\n";
@@ -522,7 +535,7 @@ int main(int argc, char** argv) {
         }
       fail(ErrorKind::InvalidArgument, "help: unknown command \"" + name + "\"");
     }
-    if (name == "events" || name == "checkpoint" || name == "restore")
+    if (name == "checkpoint" || name == "restore")
       fail(ErrorKind::Unsupported, name + ": not implemented yet");
     const Command* cmd = nullptr;
     for (const auto& c : cmds)

@@ -1,0 +1,975 @@
+// Integration tests for `exec` and the OCI hooks: drive the runtime binary ($OCIRUN_BIN, else
+// the built ocirun) on busybox bundles made by bundles/make-bundle.sh, and check the result from
+// the host and from inside the container.
+//
+// Tests tagged [ocirun] check ocirun's own wording or requirements where runc differs; run
+// against runc with:  OCIRUN_BIN=$(which runc) ./exec_hooks_test '~[ocirun]'
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "integration/harness.h"
+
+using namespace ocirun::it;
+using Catch::Matchers::Contains;
+
+namespace {
+
+void require_ok(const ExecResult& r) {
+  INFO(r.describe());
+  REQUIRE(r.code == 0);
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+std::set<std::string> line_set(const std::string& text) {
+  std::set<std::string> out;
+  for (auto& l : lines(text))
+    if (!trim(l).empty()) out.insert(trim(l));
+  return out;
+}
+
+void remove_namespace(json& config, const std::string& type) {
+  auto& ns = config["linux"]["namespaces"];
+  for (auto it = ns.begin(); it != ns.end();)
+    it = (*it)["type"] == type ? ns.erase(it) : it + 1;
+}
+
+void set_namespace(json& config, const std::string& type) {
+  remove_namespace(config, type);
+  config["linux"]["namespaces"].push_back({{"type", type}});
+}
+
+std::string proc(pid_t pid, const std::string& what) { return "/proc/" + std::to_string(pid) + "/" + what; }
+
+pid_t state_pid(Sandbox& s, const std::string& cid = {}) { return s.state(cid).value("pid", 0); }
+
+// A host directory bind-mounted read-write at /ctl, for handshakes with the container.
+fs::path add_ctl_dir(Sandbox& s) {
+  fs::path ctl = s.host_dir("ctl");
+  s.add_mount("/ctl", "bind", ctl.string(), {"rbind", "rw"});
+  return ctl;
+}
+
+// Starts the sandbox's container running `sleep 1000` (unless the config says otherwise).
+pid_t start_sleeper(Sandbox& s, bool set_args = true) {
+  if (set_args) s.config["process"]["args"] = {"sleep", "1000"};
+  require_ok(s.run_detached());
+  REQUIRE(s.wait_status("running"));
+  pid_t pid = state_pid(s);
+  REQUIRE(pid > 0);
+  return pid;
+}
+
+// runtime --root R exec ARGS... (foreground: captures the process's stdout/stderr).
+ExecResult exec_in(Sandbox& s, std::vector<std::string> args, ExecOptions opts = {}) {
+  std::vector<std::string> argv = {"exec"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return s.rt(argv, opts);
+}
+
+// The capability mask in a CapEff/CapBnd-like hex field.
+uint64_t cap_mask(const std::string& status, const std::string& field) {
+  return std::stoull(status_field(status, field), nullptr, 16);
+}
+
+// Namespace links of a process, by name (cgroup, ipc, mnt, net, pid, user, uts, ...).
+std::map<std::string, std::string> ns_links(pid_t pid) {
+  std::map<std::string, std::string> out;
+  for (auto& e : fs::directory_iterator(proc(pid, "ns"))) out[e.path().filename().string()] = readlink_str(e.path());
+  return out;
+}
+
+// Directories named `name` under /sys/fs/cgroup (a few levels down): a container's leftover cgroup.
+std::vector<std::string> cgroup_dirs_named(const std::string& name) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  auto it = fs::recursive_directory_iterator("/sys/fs/cgroup", fs::directory_options::skip_permission_denied, ec);
+  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it.depth() >= 4) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    std::error_code ec2;
+    if (it->is_directory(ec2) && it->path().filename() == name) found.push_back(it->path().string());
+  }
+  return found;
+}
+
+// Makes this process the reaper of orphans its children leave behind, so a test can see
+// whether the runtime left processes running. Kills and reaps whatever is left on exit.
+class Subreaper {
+ public:
+  Subreaper() { prctl(PR_SET_CHILD_SUBREAPER, 1); }
+  ~Subreaper() {
+    for (pid_t pid : live_children()) kill(pid, SIGKILL);
+    eventually([&] { return live_children().empty(); }, 5s);
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+  }
+  static std::vector<pid_t> live_children() {
+    std::vector<pid_t> out;
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    for (auto& entry : fs::directory_iterator("/proc")) {
+      const std::string name = entry.path().filename().string();
+      if (!std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+      std::string stat;
+      try {
+        stat = read_file(entry.path() / "stat");
+      } catch (...) {
+        continue;
+      }
+      auto paren = stat.rfind(')');
+      if (paren == std::string::npos) continue;
+      char st = 0;
+      int ppid = 0;
+      if (sscanf(stat.c_str() + paren + 1, " %c %d", &st, &ppid) == 2 && ppid == getpid() && st != 'Z')
+        out.push_back(std::stoi(name));
+    }
+    return out;
+  }
+};
+
+// A child running argv with stdout/stderr to files, so the test can signal it while it runs.
+struct Spawned {
+  pid_t pid = -1;
+  int status = 0;
+  bool reaped = false;
+
+  Spawned(const std::vector<std::string>& argv, const fs::path& out, const fs::path& err) {
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+    cargv.push_back(nullptr);
+    int in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int out_fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int err_fd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    pid = fork();
+    if (pid == 0) {
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
+      dup2(in_fd, 0);
+      dup2(out_fd, 1);
+      dup2(err_fd, 2);
+      close_range(3, ~0U, 0);
+      execv(cargv[0], cargv.data());
+      _exit(127);
+    }
+    close(in_fd);
+    close(out_fd);
+    close(err_fd);
+  }
+  // Exit code (128+N when killed by signal N), or -1 on timeout.
+  int wait(std::chrono::milliseconds timeout) {
+    if (!reaped && !eventually([&] { return waitpid(pid, &status, WNOHANG) == pid; }, timeout)) return -1;
+    reaped = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+  }
+  ~Spawned() {
+    if (pid > 0 && !reaped) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+struct CloseFd {
+  int fd;
+  ~CloseFd() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+}  // namespace
+
+// ==== exec =========================================================================================
+
+TEST_CASE("exec: joins every namespace and the cgroup of the container", "[exec]") {
+  Sandbox s("exec-ns");
+  set_namespace(s.config, "cgroup");
+  s.config["hostname"] = "exec-host";
+  pid_t init = start_sleeper(s);
+
+  fs::path pidfile = s.dir / "exec.pid";
+  require_ok(exec_in(s, {"--detach", "--pid-file", pidfile.string(), s.id, "sleep", "1000"},
+                     {.stdout_file = (s.dir / "exec.out").string(), .stderr_file = (s.dir / "exec.err").string()}));
+  pid_t pid = std::stoi(trim(read_file(pidfile)));
+  REQUIRE(pid > 0);
+  REQUIRE_FALSE(pid_gone(pid));
+
+  auto want = ns_links(init), got = ns_links(pid);
+  for (auto& [kind, link] : want) {
+    INFO("namespace " << kind);
+    CHECK_FALSE(link.empty());
+    CHECK(got[kind] == link);
+  }
+  // The container's own namespaces differ from ours, so "equal" means "joined".
+  for (auto kind : {"pid", "net", "ipc", "uts", "mnt", "cgroup"}) {
+    INFO("namespace " << kind);
+    CHECK(got[kind] != readlink_str(std::string("/proc/self/ns/") + kind));
+  }
+  CHECK(read_file(proc(pid, "cgroup")) == read_file(proc(init, "cgroup")));
+
+  // And from inside.
+  auto r = exec_in(s, {s.id, "sh", "-c", "hostname; readlink /proc/self/ns/mnt; echo $$"});
+  require_ok(r);
+  auto out = lines(r.out);
+  REQUIRE(out.size() == 3);
+  CHECK(out[0] == "exec-host");
+  CHECK(out[1] == want["mnt"]);
+  CHECK(out[2] != "1");  // a new process in the container's pid namespace, not its init
+}
+
+TEST_CASE("exec: joins the user namespace of a container with uid mappings", "[exec][userns]") {
+  if (!fs::exists("/proc/self/ns/user")) {
+    WARN("kernel without user namespaces");
+    return;
+  }
+  Sandbox s("exec-userns");
+  constexpr int kHostBase = 100000;
+  auto shift = [&](const fs::path& p) {
+    struct stat st {};
+    if (lstat(p.c_str(), &st) == 0) REQUIRE(lchown(p.c_str(), st.st_uid + kHostBase, st.st_gid + kHostBase) == 0);
+  };
+  shift(s.rootfs);
+  for (auto& e : fs::recursive_directory_iterator(s.rootfs)) shift(e.path());
+  set_namespace(s.config, "user");
+  s.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", kHostBase}, {"size", 65536}}};
+  s.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", kHostBase}, {"size", 65536}}};
+  pid_t init = start_sleeper(s);
+  REQUIRE(readlink_str(proc(init, "ns/user")) != readlink_str("/proc/self/ns/user"));
+
+  fs::path pidfile = s.dir / "exec.pid";
+  require_ok(exec_in(s, {"--detach", "--pid-file", pidfile.string(), s.id, "sleep", "1000"},
+                     {.stdout_file = (s.dir / "exec.out").string(), .stderr_file = (s.dir / "exec.err").string()}));
+  pid_t pid = std::stoi(trim(read_file(pidfile)));
+  REQUIRE_FALSE(pid_gone(pid));
+  auto want = ns_links(init), got = ns_links(pid);
+  for (auto& [kind, link] : want) {
+    INFO("namespace " << kind);
+    CHECK(got[kind] == link);
+  }
+  CHECK(status_field(read_file(proc(pid, "status")), "Uid") == "100000 100000 100000 100000");
+  CHECK(read_file(proc(pid, "cgroup")) == read_file(proc(init, "cgroup")));
+
+  auto r = exec_in(s, {s.id, "sh", "-c", "cat /proc/self/uid_map; id -u; id -g"});
+  require_ok(r);
+  auto out = lines(r.out);
+  REQUIRE(out.size() == 3);
+  CHECK(status_field("x:" + out[0], "x") == "0 100000 65536");
+  CHECK(out[1] == "0");
+  CHECK(out[2] == "0");
+}
+
+TEST_CASE("exec: foreground exit status, stdout and stderr", "[exec]") {
+  Sandbox s("exec-status");
+  start_sleeper(s);
+
+  auto r = exec_in(s, {s.id, "sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 5"});
+  INFO(r.describe());
+  CHECK(r.code == 5);
+  CHECK(r.out == "to-stdout\n");
+  CHECK_THAT(r.err, Contains("to-stderr"));
+
+  require_ok(exec_in(s, {s.id, "true"}));
+
+  for (int sig : {SIGKILL, SIGTERM}) {
+    INFO("signal " << sig);
+    auto k = exec_in(s, {s.id, "sh", "-c", "kill -" + std::to_string(sig) + " $$; sleep 5"});
+    INFO(k.describe());
+    CHECK(k.code == 128 + sig);
+  }
+  CHECK(s.status() == "running");
+}
+
+TEST_CASE("exec: --env adds and overrides, --cwd", "[exec]") {
+  Sandbox s("exec-env");
+  s.config["process"]["env"].push_back("FOO=from-config");
+  s.config["process"]["env"].push_back("KEEP=kept");
+  start_sleeper(s);
+
+  auto r = exec_in(s, {"--env", "FOO=from-flag", "--env", "NEW=new value", "--cwd", "/tmp", s.id, "sh", "-c",
+                       "echo \"$FOO|$NEW|$KEEP\"; env | grep -c '^FOO='; pwd; echo \"$PATH\""});
+  require_ok(r);
+  auto out = lines(r.out);
+  REQUIRE(out.size() == 4);
+  CHECK(out[0] == "from-flag|new value|kept");
+  CHECK(out[1] == "1");
+  CHECK(out[2] == "/tmp");
+  CHECK_THAT(out[3], Contains("/bin"));
+
+  // Without flags: the config's env and cwd.
+  auto d = exec_in(s, {s.id, "sh", "-c", "echo \"$FOO\"; pwd"});
+  require_ok(d);
+  CHECK(d.out == "from-config\n/\n");
+}
+
+TEST_CASE("exec: --user and --additional-gids", "[exec]") {
+  Sandbox s("exec-user");
+  start_sleeper(s);
+  auto r = exec_in(s, {"--user", "1000:1000", "--additional-gids", "10", "--additional-gids", "20", s.id, "sh", "-c",
+                       "id -u; id -g; cat /proc/self/status"});
+  require_ok(r);
+  auto out = lines(r.out);
+  REQUIRE(out.size() > 2);
+  CHECK(out[0] == "1000");
+  CHECK(out[1] == "1000");
+  CHECK(status_field(r.out, "Uid") == "1000 1000 1000 1000");
+  CHECK(status_field(r.out, "Gid") == "1000 1000 1000 1000");
+  std::set<std::string> groups;
+  std::istringstream ss(status_field(r.out, "Groups"));
+  for (std::string g; ss >> g;) groups.insert(g);
+  CHECK(groups.count("10") == 1);
+  CHECK(groups.count("20") == 1);
+  CHECK(groups.count("0") == 0);
+
+  auto plain = exec_in(s, {"--user", "1000:1000", s.id, "id"});
+  require_ok(plain);
+  CHECK_THAT(plain.out, Contains("uid=1000(user) gid=1000(user)"));
+}
+
+TEST_CASE("exec: the config's capabilities and rlimits apply, and --cap adds one", "[exec][caps]") {
+  Sandbox s("exec-caps");
+  for (auto set : {"bounding", "effective", "permitted"})
+    s.config["process"]["capabilities"][set] = {"CAP_CHOWN", "CAP_KILL"};
+  s.config["process"]["rlimits"] = {{{"type", "RLIMIT_NOFILE"}, {"soft", 555}, {"hard", 666}}};
+  pid_t init = start_sleeper(s);
+  const uint64_t chown_kill = (1ULL << 0) | (1ULL << 5), sys_admin = 1ULL << 21;
+
+  auto d = exec_in(s, {s.id, "sh", "-c", "ulimit -n; ulimit -Hn; cat /proc/self/status"});
+  require_ok(d);
+  auto out = lines(d.out);
+  REQUIRE(out.size() > 2);
+  CHECK(out[0] == "555");
+  CHECK(out[1] == "666");
+  CHECK(cap_mask(d.out, "CapEff") == chown_kill);
+  CHECK(cap_mask(d.out, "CapBnd") == chown_kill);
+  CHECK(status_field(d.out, "CapEff") == status_field(read_file(proc(init, "status")), "CapEff"));
+
+  auto c = exec_in(s, {"--cap", "CAP_SYS_ADMIN", s.id, "cat", "/proc/self/status"});
+  require_ok(c);
+  CHECK(cap_mask(c.out, "CapEff") == (chown_kill | sys_admin));
+  CHECK(cap_mask(c.out, "CapPrm") == (chown_kill | sys_admin));
+  CHECK(cap_mask(c.out, "CapBnd") == (chown_kill | sys_admin));
+}
+
+TEST_CASE("exec: --no-new-privs", "[exec]") {
+  Sandbox s("exec-nnp");
+  s.config["process"]["noNewPrivileges"] = false;
+  start_sleeper(s);
+  auto d = exec_in(s, {s.id, "cat", "/proc/self/status"});
+  require_ok(d);
+  CHECK(status_field(d.out, "NoNewPrivs") == "0");
+  auto n = exec_in(s, {"--no-new-privs", s.id, "cat", "/proc/self/status"});
+  require_ok(n);
+  CHECK(status_field(n.out, "NoNewPrivs") == "1");
+}
+
+TEST_CASE("exec: --process takes args, env, cwd and user from a process.json", "[exec]") {
+  Sandbox s("exec-process");
+  start_sleeper(s);
+  json p = {{"terminal", false},
+            {"user", {{"uid", 1000}, {"gid", 1000}}},
+            {"args", {"sh", "-c", "id -u; id -g; pwd; echo \"$A\"; echo \"${FOO-unset}\""}},
+            {"env", {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "A=from process.json"}},
+            {"cwd", "/home/user"}};
+  fs::path file = s.dir / "process.json";
+  write_file(file, p.dump());
+  auto r = exec_in(s, {"--process", file.string(), s.id});
+  require_ok(r);
+  CHECK(r.out == "1000\n1000\n/home/user\nfrom process.json\nunset\n");
+}
+
+TEST_CASE("exec --detach --pid-file: a live process of the container, listed by ps", "[exec]") {
+  Sandbox s("exec-detach");
+  pid_t init = start_sleeper(s);
+  fs::path pidfile = s.dir / "exec.pid";
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = exec_in(s, {"--detach", "--pid-file", pidfile.string(), s.id, "sleep", "1000"},
+                   {.stdout_file = (s.dir / "exec.out").string(), .stderr_file = (s.dir / "exec.err").string()});
+  require_ok(r);
+  CHECK(std::chrono::steady_clock::now() - t0 < 10s);
+  REQUIRE(fs::exists(pidfile));
+  pid_t pid = std::stoi(trim(read_file(pidfile)));
+  REQUIRE(pid > 0);
+  CHECK_FALSE(pid_gone(pid));
+  CHECK(readlink_str(proc(pid, "ns/pid")) == readlink_str(proc(init, "ns/pid")));
+  std::string cmdline = read_file(proc(pid, "cmdline"));
+  CHECK(cmdline == std::string("sleep\0" "1000\0", 11));
+
+  auto ps = s.rt({"ps", "--format", "json", s.id});
+  require_ok(ps);
+  json pids = json::parse(ps.out);
+  INFO(ps.out);
+  REQUIRE(pids.is_array());
+  CHECK(std::find(pids.begin(), pids.end(), pid) != pids.end());
+  CHECK(std::find(pids.begin(), pids.end(), init) != pids.end());
+}
+
+namespace {
+
+// Receives the pty master of `exec --tty --console-socket` (run by `run_exec` in a thread) and
+// talks to `tty; echo hello; read x; echo got-$x` through it.
+void check_tty_exec(ConsoleSocket& sock, std::future<ExecResult>& fut) {
+  int master = sock.receive_fd();
+  CloseFd close_master{master};
+  if (master < 0) {
+    REQUIRE(fut.wait_for(20s) == std::future_status::ready);
+    FAIL("no pty master on the console socket: " << fut.get().describe());
+  }
+  CHECK(isatty(master));
+  std::string out = read_all(master, 10s, "hello");
+  INFO(out);
+  CHECK_THAT(out, Contains("hello"));
+  CHECK_THAT(out, Contains("/dev/pts/"));
+  REQUIRE(write(master, "bye\n", 4) == 4);
+  out += read_all(master, 10s, "got-bye");
+  CHECK_THAT(out, Contains("got-bye"));
+  REQUIRE(fut.wait_for(20s) == std::future_status::ready);
+  auto r = fut.get();
+  INFO(r.describe());
+  CHECK(r.code == 0);
+}
+
+}  // namespace
+
+// The shim's form: --detach with --console-socket.
+TEST_CASE("exec --tty --console-socket --detach: the pty master arrives on the socket", "[exec][terminal]") {
+  Sandbox s("exec-tty");
+  pid_t init = start_sleeper(s);
+  ConsoleSocket sock(s.dir / "console.sock");
+  fs::path pidfile = s.dir / "exec.pid";
+  auto fut = std::async(std::launch::async, [&] {
+    return exec_in(s, {"--tty", "--console-socket", sock.path.string(), "--detach", "--pid-file", pidfile.string(),
+                       s.id, "sh", "-c", "tty; echo hello; read x; echo got-$x"},
+                   {.stdout_file = (s.dir / "exec.out").string(), .stderr_file = (s.dir / "exec.err").string()});
+  });
+  check_tty_exec(sock, fut);
+  pid_t pid = std::stoi(trim(read_file(pidfile)));
+  CHECK(pid != init);
+  CHECK(wait_pid_gone(pid));
+}
+
+// runc 1.1 refuses --console-socket without --detach.
+TEST_CASE("exec --tty --console-socket in the foreground", "[exec][terminal][ocirun]") {
+  Sandbox s("exec-tty-fg");
+  start_sleeper(s);
+  ConsoleSocket sock(s.dir / "console.sock");
+  auto fut = std::async(std::launch::async, [&] {
+    return exec_in(s, {"--tty", "--console-socket", sock.path.string(), s.id, "sh", "-c",
+                       "tty; echo hello; read x; echo got-$x"});
+  });
+  check_tty_exec(sock, fut);
+}
+
+TEST_CASE("exec: a missing binary fails and the container keeps running", "[exec][errors]") {
+  Sandbox s("exec-missing");
+  start_sleeper(s);
+  auto r = exec_in(s, {s.id, "no-such-binary"});
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("executable file not found"));
+  CHECK(s.status() == "running");
+}
+
+TEST_CASE("exec: into a stopped, unknown or paused container fails", "[exec][errors]") {
+  Sandbox s("exec-bad-state");
+  SECTION("stopped") {
+    s.config["process"]["args"] = {"true"};
+    require_ok(s.run_detached());
+    REQUIRE(s.wait_status("stopped"));
+    auto r = exec_in(s, {s.id, "true"});
+    INFO(r.describe());
+    CHECK(r.code != 0);
+  }
+  SECTION("unknown") {
+    start_sleeper(s);
+    auto r = exec_in(s, {"no-such-container", "true"});
+    INFO(r.describe());
+    CHECK(r.code != 0);
+    CHECK_THAT(r.err, Contains("does not exist"));
+  }
+  SECTION("paused") {
+    fs::path ctl = add_ctl_dir(s);
+    start_sleeper(s);
+    require_ok(s.rt({"pause", s.id}));
+    REQUIRE(s.status() == "paused");
+    auto r = exec_in(s, {s.id, "sh", "-c", "touch /ctl/ran"}, {.timeout = 20s});
+    INFO(r.describe());
+    CHECK_FALSE(r.timed_out);
+    CHECK(r.code != 0);
+    require_ok(s.rt({"resume", s.id}));
+    CHECK(s.status() == "running");
+    CHECK_FALSE(fs::exists(ctl / "ran"));
+  }
+}
+
+TEST_CASE("exec: a stopped container says container not running", "[exec][errors][ocirun]") {
+  Sandbox s("exec-stopped-text");
+  s.config["process"]["args"] = {"true"};
+  require_ok(s.run_detached());
+  REQUIRE(s.wait_status("stopped"));
+  auto r = exec_in(s, {s.id, "true"});
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("container not running"));
+}
+
+TEST_CASE("exec: --preserve-fds passes fd 3 and nothing else leaks", "[exec][fds]") {
+  Sandbox s("exec-fds");
+  start_sleeper(s);
+  SECTION("no leaks") {
+    auto r = exec_in(s, {s.id, "ls", "/proc/self/fd"});
+    require_ok(r);
+    auto fds = line_set(r.out);
+    INFO(r.out);
+    for (auto std_fd : {"0", "1", "2"}) CHECK(fds.count(std_fd) == 1);
+    CHECK(fds.size() <= 4);  // 0, 1, 2 and the directory ls is reading
+  }
+  SECTION("--preserve-fds 1") {
+    write_file(s.dir / "extra", "preserved-data\n");
+    int fd = open((s.dir / "extra").c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    CloseFd close_fd{fd};
+    auto r = exec_in(s, {"--preserve-fds", "1", s.id, "sh", "-c", "cat <&3; ls /proc/self/fd"},
+                     {.extra_fds = {{fd, 3}}});
+    require_ok(r);
+    auto out = line_set(r.out);
+    INFO(r.out);
+    CHECK(out.count("preserved-data") == 1);
+    CHECK(out.count("3") == 1);
+    CHECK(out.size() <= 6);  // the data line, 0-3 and ls's own directory fd
+  }
+}
+
+TEST_CASE("exec: the container's seccomp profile applies", "[exec][seccomp]") {
+  Sandbox s("exec-seccomp");
+  s.config["root"]["readonly"] = false;  // so only seccomp can make mkdir fail
+  s.config["linux"]["seccomp"] = {
+      {"defaultAction", "SCMP_ACT_ALLOW"},
+      {"syscalls", {{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 1}}}}};
+  start_sleeper(s);
+  auto r = exec_in(s, {s.id, "mkdir", "/tmp/x"});
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("Operation not permitted"));
+  CHECK_FALSE(fs::exists(s.rootfs / "tmp" / "x"));
+  auto st = exec_in(s, {s.id, "cat", "/proc/self/status"});
+  require_ok(st);
+  CHECK(status_field(st.out, "Seccomp") == "2");
+}
+
+TEST_CASE("exec: signals to the foreground exec reach the process", "[exec][signals]") {
+  Sandbox s("exec-signal");
+  pid_t init = start_sleeper(s);
+  const std::string pidns = readlink_str(proc(init, "ns/pid"));
+  Spawned ex({Env::get().runtime, "--root", s.state_root.string(), "exec", s.id, "sleep", "30"}, s.dir / "exec.out",
+             s.dir / "exec.err");
+  REQUIRE(ex.pid > 0);
+  auto sleeper_in_container = [&] {
+    for (pid_t p : pids_in_pidns(pidns)) {
+      if (p == init) continue;
+      try {
+        if (read_file(proc(p, "cmdline")) == std::string("sleep\0" "30\0", 9)) return p;
+      } catch (...) {
+      }
+    }
+    return pid_t{0};
+  };
+  pid_t sleeper = 0;
+  bool started = eventually([&] { return (sleeper = sleeper_in_container()) > 0; });
+  INFO("exec stderr: " << read_file(s.dir / "exec.err"));
+  REQUIRE(started);
+  REQUIRE(kill(ex.pid, SIGTERM) == 0);
+  int code = ex.wait(10s);
+  CHECK(code == 128 + SIGTERM);
+  CHECK(wait_pid_gone(sleeper, 5s));
+  CHECK(s.status() == "running");
+}
+
+// ==== hooks ========================================================================================
+
+namespace {
+
+const std::vector<std::string> kHookPath = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+
+json sh_hook(const std::string& script, std::vector<std::string> env = kHookPath) {
+  return {{"path", "/bin/sh"}, {"args", {"sh", "-c", script}}, {"env", env}};
+}
+
+// A container whose process waits for /ctl/go (or exits at once), with a ctl dir for hooks.
+struct HookBox {
+  Sandbox s;
+  fs::path ctl;
+  explicit HookBox(const std::string& name) : s(name) {
+    ctl = add_ctl_dir(s);
+    s.config["hooks"] = json::object();
+  }
+  void add(const std::string& phase, json hook) { s.config["hooks"][phase].push_back(std::move(hook)); }
+  // In the container (startContainer): the ctl dir is /ctl; elsewhere its host path.
+  std::string ctl_path(const std::string& phase, const std::string& file) const {
+    return phase == "startContainer" ? "/ctl/" + file : (ctl / file).string();
+  }
+};
+
+const std::vector<std::string> kPhases = {"prestart",  "createRuntime", "createContainer",
+                                          "startContainer", "poststart", "poststop"};
+
+// Everything a failed create must not leave behind.
+void check_nothing_left(Sandbox& s) {
+  CHECK_FALSE(fs::exists(s.state_root / s.id));
+  CHECK_THAT(s.rt({"state", s.id}).err, Contains("does not exist"));
+  CHECK(eventually([] { return Subreaper::live_children().empty(); }, 5s));
+  auto cgroups = cgroup_dirs_named(s.id);
+  INFO("cgroups left: " << json(cgroups).dump());
+  CHECK(cgroups.empty());
+  CHECK_FALSE(contains(read_file("/proc/self/mountinfo"), s.dir.string()));
+}
+
+}  // namespace
+
+namespace {
+
+// The hooks of `phases` each append "<phase> <mnt ns> <net ns>" to ctl/order; the process waits
+// for `wait_for` (if any) in that file, then appends "process". Runs the whole lifecycle and
+// returns the lines after create and at the end.
+struct OrderRun {
+  std::vector<std::string> after_create, order;
+  std::map<std::string, std::pair<std::string, std::string>> where;  // phase -> (mnt, net)
+  std::string host_mnt, host_net, init_mnt, init_net;
+};
+
+OrderRun run_order(HookBox& h, const std::vector<std::string>& phases, const std::string& wait_for) {
+  Sandbox& s = h.s;
+  for (auto& phase : phases)
+    h.add(phase, sh_hook("echo " + phase + " $(readlink /proc/self/ns/mnt) $(readlink /proc/self/ns/net) >> " +
+                         h.ctl_path(phase, "order")));
+  std::string wait = wait_for.empty() ? "" : "while ! grep -q " + wait_for + " /ctl/order; do sleep 0.05; done; ";
+  s.sh(wait + "echo process >> /ctl/order");
+  OrderRun run;
+  run.host_mnt = readlink_str("/proc/self/ns/mnt");
+  run.host_net = readlink_str("/proc/self/ns/net");
+  auto read_order = [&] {
+    std::vector<std::string> order;
+    for (auto& l : lines(read_file(h.ctl / "order"))) {
+      std::istringstream ss(l);
+      std::string name, mnt, net;
+      ss >> name >> mnt >> net;
+      order.push_back(name);
+      run.where[name] = {mnt, net};
+    }
+    return order;
+  };
+  require_ok(s.create());
+  pid_t init = state_pid(s);
+  run.init_mnt = readlink_str(proc(init, "ns/mnt"));
+  run.init_net = readlink_str(proc(init, "ns/net"));
+  REQUIRE(run.init_mnt != run.host_mnt);
+  run.after_create = read_order();
+  require_ok(s.start());
+  REQUIRE(s.wait_status("stopped"));
+  require_ok(s.rt({"delete", s.id}));
+  run.order = read_order();
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("hooks: creation, start and poststop hooks run in order, each in its namespaces", "[hooks]") {
+  HookBox h("hooks-order");
+  auto run = run_order(h, {"prestart", "createRuntime", "createContainer", "startContainer", "poststop"}, "");
+  const std::pair host{run.host_mnt, run.host_net}, container{run.init_mnt, run.init_net};
+  CHECK(run.after_create == std::vector<std::string>{"prestart", "createRuntime", "createContainer"});
+  CHECK(run.order ==
+        std::vector<std::string>{"prestart", "createRuntime", "createContainer", "startContainer", "process", "poststop"});
+  CHECK(run.where["prestart"] == host);
+  CHECK(run.where["createRuntime"] == host);
+  CHECK(run.where["createContainer"] == container);  // the container's namespaces (host paths)
+  CHECK(run.where["startContainer"] == container);
+  CHECK(run.where["poststop"] == host);
+}
+
+// runc 1.1 runs poststart hooks during `create`, before startContainer.
+TEST_CASE("hooks: all six run in order", "[hooks][ocirun]") {
+  HookBox h("hooks-order-six");
+  auto run = run_order(h, kPhases, "poststart");
+  CHECK(run.after_create == std::vector<std::string>{"prestart", "createRuntime", "createContainer"});
+  CHECK(run.order == std::vector<std::string>{"prestart", "createRuntime", "createContainer", "startContainer",
+                                              "poststart", "process", "poststop"});
+  CHECK(run.where["poststart"] == std::pair{run.host_mnt, run.host_net});
+}
+
+namespace {
+
+// Each of the six hooks saves its stdin; runs the lifecycle; returns phase -> state and the init pid.
+std::pair<std::map<std::string, json>, pid_t> hook_states(HookBox& h) {
+  Sandbox& s = h.s;
+  for (auto& phase : kPhases) h.add(phase, sh_hook("cat > " + h.ctl_path(phase, phase + ".json")));
+  s.config["annotations"] = {{"org.ocirun.test", "hooks"}};
+  s.config["process"]["args"] = {"true"};
+  require_ok(s.create());
+  pid_t init = state_pid(s);
+  require_ok(s.start());
+  REQUIRE(s.wait_status("stopped"));
+  require_ok(s.rt({"delete", s.id}));
+  std::map<std::string, json> states;
+  for (auto& phase : kPhases) {
+    INFO("hook " << phase);
+    REQUIRE(fs::exists(h.ctl / (phase + ".json")));
+    std::string text = read_file(h.ctl / (phase + ".json"));
+    INFO(text);
+    states[phase] = json::parse(text);
+  }
+  return {states, init};
+}
+
+}  // namespace
+
+TEST_CASE("hooks: each gets the state JSON on stdin", "[hooks]") {
+  HookBox h("hooks-state");
+  auto [states, init] = hook_states(h);
+  for (auto& [phase, st] : states) {
+    INFO("hook " << phase << ": " << st.dump());
+    CHECK(st["id"] == h.s.id);
+    CHECK(st["bundle"] == h.s.bundle.string());
+    CHECK(st["ociVersion"].is_string());
+    CHECK(st["annotations"]["org.ocirun.test"] == "hooks");
+    if (phase != "poststop") CHECK(st.value("pid", 0) > 0);
+  }
+  CHECK(states["prestart"].value("pid", 0) == init);
+  CHECK(states["createRuntime"].value("pid", 0) == init);
+  CHECK(states["prestart"]["status"] == "creating");
+  CHECK(states["createRuntime"]["status"] == "creating");
+  CHECK(states["poststop"]["status"] == "stopped");
+}
+
+// runc 1.1 gives createContainer and startContainer pid 1 (the container's view) and runs
+// poststart during create (status "created").
+TEST_CASE("hooks: the state's pid is the host's and poststart sees running", "[hooks][ocirun]") {
+  HookBox h("hooks-state-pid");
+  auto [states, init] = hook_states(h);
+  for (auto phase : {"createContainer", "startContainer", "poststart"}) {
+    INFO("hook " << phase << ": " << states[phase].dump());
+    CHECK(states[phase].value("pid", 0) == init);
+  }
+  CHECK(states["poststart"]["status"] == "running");
+}
+
+TEST_CASE("hooks: args and env are passed", "[hooks]") {
+  const std::string phase = GENERATE(from_range(kPhases));
+  HookBox h("hooks-args-" + phase);
+  Sandbox& s = h.s;
+  // In the runtime's environment, so a hook that inherited it would show it.
+  struct MarkEnv {
+    MarkEnv() { setenv("OCIRUN_IT_MARK", "leaked", 1); }
+    ~MarkEnv() { unsetenv("OCIRUN_IT_MARK"); }
+  } mark;
+  json hook = {{"path", "/bin/sh"},
+               {"args", {"sh", "-c", "echo \"$0|$1|$2|$FOO|${OCIRUN_IT_MARK-unset}\" > " + h.ctl_path(phase, "out"),
+                         "arg zero", "arg one", "arg two"}},
+               {"env", {"FOO=bar baz", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}}};
+  h.add(phase, hook);
+  s.config["process"]["args"] = {"true"};
+  require_ok(s.create());
+  require_ok(s.start());
+  REQUIRE(s.wait_status("stopped"));
+  require_ok(s.rt({"delete", s.id}));
+  INFO("hook " << phase);
+  REQUIRE(fs::exists(h.ctl / "out"));
+  CHECK(read_file(h.ctl / "out") == "arg zero|arg one|arg two|bar baz|unset\n");
+}
+
+TEST_CASE("hooks: a failing creation hook fails create and leaves nothing behind", "[hooks][errors]") {
+  const std::string phase = GENERATE("prestart", "createRuntime", "createContainer");
+  INFO("hook " << phase);
+  Subreaper reaper;
+  HookBox h("hooks-fail-" + phase);
+  Sandbox& s = h.s;
+  h.add(phase, sh_hook("echo hook-said-no-" + phase + "; echo on-stderr-" + phase + " >&2; exit 3"));
+  s.config["process"]["args"] = {"sleep", "1000"};
+  auto r = s.create();
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("hook-said-no-" + phase));
+  CHECK_THAT(r.err, Contains("on-stderr-" + phase));
+  check_nothing_left(s);
+}
+
+TEST_CASE("hooks: a creation hook that cannot be executed fails create", "[hooks][errors]") {
+  const std::string phase = GENERATE("prestart", "createRuntime", "createContainer");
+  INFO("hook " << phase);
+  Subreaper reaper;
+  HookBox h("hooks-missing-" + phase);
+  Sandbox& s = h.s;
+  h.add(phase, {{"path", "/no/such/hook"}, {"args", {"hook"}}});
+  s.config["process"]["args"] = {"sleep", "1000"};
+  auto r = s.create();
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("/no/such/hook") || Contains("no such file"));
+  check_nothing_left(s);
+}
+
+TEST_CASE("hooks: a hook that times out fails create within about its timeout", "[hooks][errors]") {
+  const std::string phase = GENERATE("prestart", "createRuntime", "createContainer");
+  INFO("hook " << phase);
+  Subreaper reaper;
+  HookBox h("hooks-timeout-" + phase);
+  Sandbox& s = h.s;
+  h.add(phase, {{"path", "/bin/sleep"}, {"args", {"sleep", "10"}}, {"timeout", 1}});
+  s.config["process"]["args"] = {"sleep", "1000"};
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = s.create();
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  INFO(r.describe() << "\ntook " << took.count() << " ms");
+  CHECK(r.code != 0);
+  CHECK(took >= 900ms);
+  CHECK(took < 4s);
+  check_nothing_left(s);
+}
+
+TEST_CASE("hooks: a failing startContainer hook: the process never runs", "[hooks][errors]") {
+  HookBox h("hooks-fail-start");
+  Sandbox& s = h.s;
+  h.add("startContainer", sh_hook("echo start-hook-said-no; exit 3"));
+  s.sh("touch /ctl/ran");
+  require_ok(s.create());
+  s.start();
+  CHECK(s.wait_status("stopped"));
+  CHECK_FALSE(fs::exists(h.ctl / "ran"));
+}
+
+// runc 1.1 returns from `start` before its init runs the startContainer hooks.
+TEST_CASE("hooks: a failing startContainer hook makes start fail", "[hooks][errors][ocirun]") {
+  HookBox h("hooks-fail-start-rc");
+  Sandbox& s = h.s;
+  h.add("startContainer", sh_hook("echo start-hook-said-no; exit 3"));
+  s.sh("touch /ctl/ran");
+  require_ok(s.create());
+  auto r = s.start();
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("start-hook-said-no"));
+  CHECK(s.wait_status("stopped"));
+  CHECK_FALSE(fs::exists(h.ctl / "ran"));
+}
+
+// runc 1.1 runs poststart during create, and a failing one fails create.
+TEST_CASE("hooks: a failing poststart hook only warns", "[hooks][ocirun]") {
+  HookBox h("hooks-fail-poststart");
+  Sandbox& s = h.s;
+  h.add("poststart", sh_hook("echo poststart-said-no; exit 3"));
+  h.add("poststart", sh_hook("touch " + (h.ctl / "second-ran").string()));
+  s.config["process"]["args"] = {"sleep", "1000"};
+  require_ok(s.create());
+  auto r = s.start();
+  INFO(r.describe());
+  CHECK(r.code == 0);
+  CHECK(s.status() == "running");
+  CHECK(fs::exists(h.ctl / "second-ran"));  // the remaining hooks still run
+}
+
+TEST_CASE("hooks: a failing poststop hook only warns", "[hooks]") {
+  HookBox h("hooks-fail-poststop");
+  Sandbox& s = h.s;
+  h.add("poststop", sh_hook("echo poststop-said-no; exit 3"));
+  s.config["process"]["args"] = {"true"};
+  require_ok(s.create());
+  require_ok(s.start());
+  REQUIRE(s.wait_status("stopped"));
+  auto r = s.rt({"delete", s.id});
+  INFO(r.describe());
+  CHECK(r.code == 0);
+  CHECK_FALSE(fs::exists(s.state_root / s.id));
+  CHECK_THAT(s.rt({"state", s.id}).err, Contains("does not exist"));
+}
+
+// runc 1.1 stops at the first failing poststop hook.
+TEST_CASE("hooks: after a failing poststop hook the others still run", "[hooks][ocirun]") {
+  HookBox h("hooks-fail-poststop-next");
+  Sandbox& s = h.s;
+  h.add("poststop", sh_hook("echo poststop-said-no; exit 3"));
+  h.add("poststop", sh_hook("touch " + (h.ctl / "second-ran").string()));
+  s.config["process"]["args"] = {"true"};
+  require_ok(s.create());
+  require_ok(s.start());
+  REQUIRE(s.wait_status("stopped"));
+  auto r = s.rt({"delete", s.id});
+  INFO(r.describe());
+  CHECK(r.code == 0);
+  CHECK_FALSE(fs::exists(s.state_root / s.id));
+  CHECK(fs::exists(h.ctl / "second-ran"));
+}
+
+TEST_CASE("hooks: a hook that never reads stdin works", "[hooks]") {
+  // A big state (annotations) does not fit in a socket or pipe buffer: the runtime's write meets
+  // a reader that has gone away, which must not kill the runtime with SIGPIPE. (The big case
+  // sticks to poststart/poststop; big states in the creation hooks have a test of their own.)
+  const bool big = GENERATE(false, true);
+  INFO((big ? "big" : "small") << " state");
+  HookBox h(big ? "hooks-nostdin-big" : "hooks-nostdin");
+  Sandbox& s = h.s;
+  std::vector<std::string> phases = {"poststart", "poststop"};
+  if (big)
+    s.config["annotations"] = {{"org.ocirun.test.big", std::string(1024 * 1024, 'x')}};
+  else
+    phases.insert(phases.begin(), {"prestart", "createRuntime", "createContainer"});
+  std::string want;
+  for (auto& phase : phases) {
+    h.add(phase, sh_hook("sleep 0.2; exit 0"));
+    h.add(phase, sh_hook("echo " + phase + " >> " + (h.ctl / "ran").string()));
+    want += phase + "\n";
+  }
+  s.config["process"]["args"] = {"true"};
+  auto c = s.create();
+  INFO(c.describe());
+  REQUIRE(c.code == 0);
+  auto st = s.start();
+  INFO(st.describe());
+  CHECK(st.code == 0);
+  REQUIRE(s.wait_status("stopped"));
+  auto d = s.rt({"delete", s.id});
+  INFO(d.describe());
+  CHECK(d.code == 0);
+  CHECK_FALSE(fs::exists(s.state_root / s.id));
+  CHECK(read_file(h.ctl / "ran") == want);
+}
+
+TEST_CASE("hooks: a big state (large annotations) reaches every hook", "[hooks]") {
+  HookBox h("hooks-big-state");
+  Sandbox& s = h.s;
+  const std::string big(100 * 1024, 'x');
+  s.config["annotations"] = {{"org.ocirun.test.big", big}};
+  for (auto& phase : kPhases) h.add(phase, sh_hook("cat > " + h.ctl_path(phase, phase + ".json")));
+  s.config["process"]["args"] = {"true"};
+  auto c = s.create();
+  INFO(c.describe());
+  REQUIRE(c.code == 0);
+  require_ok(s.start());
+  REQUIRE(s.wait_status("stopped"));
+  require_ok(s.rt({"delete", s.id}));
+  for (auto& phase : kPhases) {
+    INFO("hook " << phase);
+    REQUIRE(fs::exists(h.ctl / (phase + ".json")));
+    json st = json::parse(read_file(h.ctl / (phase + ".json")));
+    CHECK(st["id"] == s.id);
+    CHECK(st["annotations"]["org.ocirun.test.big"] == big);
+  }
+}
