@@ -1,0 +1,663 @@
+// cgroups integration tests: real containers from the busybox bundle, their linux.resources
+// read back from the host's cgroup files and felt inside (OOM kill, fork failures, cpuset,
+// device denials, freezing), and the commands built on the cgroup: pause/resume, update,
+// ps, kill --all, events, stats, delete.
+//
+// Works on cgroup v1, hybrid (this machine) and pure v2 hosts: file names follow the layout
+// cgroups::detect_host() finds. Every container gets an absolute cgroupsPath of its own
+// (/ocirun-it-<pid>/<id>), so nothing lands under the test's own cgroups; the Sandbox
+// force-deletes it even when a test fails.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <set>
+#include <thread>
+
+#include "cgroups.h"
+#include "integration/harness.h"
+
+using namespace ocirun::it;
+using Catch::Matchers::Contains;
+namespace cg = ocirun::cgroups;
+
+namespace {
+
+void require_ok(const ExecResult& r) {
+  INFO(r.describe());
+  REQUIRE(r.code == 0);
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+fs::path add_ctl_dir(Sandbox& s) {
+  fs::path ctl = s.host_dir("ctl");
+  s.add_mount("/ctl", "bind", ctl.string(), {"rbind", "rw"});
+  return ctl;
+}
+
+// The file's content without trailing whitespace, "" if it cannot be read.
+std::string read_trimmed(const fs::path& p) {
+  try {
+    return trim(read_file(p));
+  } catch (...) {
+    return "";
+  }
+}
+
+// This host's cgroup hierarchies, and where a container's cgroupsPath lands in them.
+struct HostCgroups {
+  cg::Host host;
+  bool ok = false;
+  std::string why;
+
+  HostCgroups() {
+    try {
+      host = cg::detect_host();
+      ok = true;
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
+  }
+  bool v2() const { return host.layout == cg::Layout::V2; }
+  // The directory of `controller` ("memory", "pids", ...) for cgroupsPath `path`.
+  fs::path dir(const std::string& controller, const std::string& path) const {
+    if (v2()) return host.v2 + path;
+    return host.v1.at(controller) + path;
+  }
+  std::string read(const std::string& controller, const std::string& path, const std::string& file) const {
+    return read_trimmed(dir(controller, path) / file);
+  }
+  // Every hierarchy (named ones and the hybrid unified mount included).
+  std::vector<std::string> mounts() const {
+    std::vector<std::string> out;
+    if (!v2())
+      for (const auto& [name, mount] : host.v1)
+        if (std::find(out.begin(), out.end(), mount) == out.end()) out.push_back(mount);
+    if (!host.v2.empty()) out.push_back(host.v2);
+    return out;
+  }
+  std::vector<fs::path> all_dirs(const std::string& path) const {
+    std::vector<fs::path> out;
+    for (const auto& m : mounts()) out.push_back(m + path);
+    return out;
+  }
+  // The v2 controllers the container's cgroup can use (enabled or enableable).
+  bool has(const std::string& controller) const {
+    return v2() ? host.v2_controllers.count(controller) != 0 : host.has_v1(controller);
+  }
+};
+
+const HostCgroups& hostcg() {
+  static HostCgroups h;
+  return h;
+}
+
+// False (with a warning) when this machine cannot run these tests.
+bool usable(std::initializer_list<const char*> controllers = {}) {
+  if (::geteuid() != 0) {
+    WARN("skipped: needs root");
+    return false;
+  }
+  if (!hostcg().ok) {
+    WARN("skipped: no cgroups: " << hostcg().why);
+    return false;
+  }
+  for (const char* c : controllers)
+    if (!hostcg().has(c)) {
+      WARN("skipped: no " << c << " controller");
+      return false;
+    }
+  return true;
+}
+
+// A sandbox whose container has an absolute cgroupsPath of its own.
+struct CgSandbox : Sandbox {
+  std::string path;
+  explicit CgSandbox(const std::string& name) : Sandbox(name) {
+    path = "/ocirun-it-" + std::to_string(::getpid()) + "/" + id;
+    config["linux"]["cgroupsPath"] = path;
+  }
+  json& resources() { return config["linux"]["resources"]; }
+  std::string read(const std::string& controller, const std::string& file) const {
+    return hostcg().read(controller, path, file);
+  }
+  pid_t pid() { return state().value("pid", 0); }
+};
+
+std::string proc_status_state(pid_t pid) {
+  return status_field(read_file("/proc/" + std::to_string(pid) + "/status"), "State");
+}
+
+uint64_t to_u64(const std::string& s) {
+  try {
+    return std::stoull(s);
+  } catch (...) {
+    return 0;
+  }
+}
+
+// The OOM killer's count for the container's memory cgroup.
+uint64_t oom_kills(const CgSandbox& s) {
+  const auto& h = hostcg();
+  std::string text = h.v2() ? read_trimmed(h.dir("memory", s.path) / "memory.events")
+                            : read_trimmed(h.dir("memory", s.path) / "memory.oom_control");
+  for (const auto& line : lines(text))
+    if (line.rfind("oom_kill ", 0) == 0) return to_u64(line.substr(9));
+  return 0;
+}
+
+// The memory hog of the brief: the shell collects 64 MiB in a variable.
+const char* kHog = "x=$(head -c 64m /dev/zero | tr \"\\0\" a); echo done";
+
+std::vector<json> json_lines(const std::string& text) {
+  std::vector<json> out;
+  for (const auto& l : lines(text))
+    if (!trim(l).empty()) out.push_back(json::parse(l));
+  return out;
+}
+
+}  // namespace
+
+// ---- memory ----------------------------------------------------------------------------------
+
+TEST_CASE("memory: the limit lands in the host's files", "[cgroups-it][memory]") {
+  if (!usable({"memory"})) return;
+  CgSandbox s("memory-files");
+  s.resources()["memory"] = {{"limit", 16 << 20}, {"swap", 16 << 20}};
+  s.config["process"]["args"] = {"sleep", "1000"};
+  require_ok(s.run_detached());
+  if (hostcg().v2()) {
+    CHECK(s.read("memory", "memory.max") == "16777216");
+    CHECK(s.read("memory", "memory.swap.max") == "0");
+  } else {
+    CHECK(s.read("memory", "memory.limit_in_bytes") == "16777216");
+    if (fs::exists(hostcg().dir("memory", s.path) / "memory.memsw.limit_in_bytes"))
+      CHECK(s.read("memory", "memory.memsw.limit_in_bytes") == "16777216");
+  }
+  // The init is in it.
+  std::string procs = s.read("memory", "cgroup.procs");
+  CHECK(contains("\n" + procs + "\n", "\n" + std::to_string(s.pid()) + "\n"));
+}
+
+TEST_CASE("memory: a hog over the limit is OOM-killed, run exits 137", "[cgroups-it][memory][oom]") {
+  if (!usable({"memory"})) return;
+  CgSandbox s("memory-oom");
+  s.resources()["memory"] = {{"limit", 16 << 20}, {"swap", 16 << 20}};
+  s.sh(kHog);
+  auto r = s.run({}, {.timeout = 60s});
+  INFO(r.describe());
+  CHECK(r.code == 137);
+  CHECK_FALSE(contains(r.out, "done"));
+  for (const auto& d : hostcg().all_dirs(s.path)) CHECK_FALSE(fs::exists(d));  // run deleted it
+}
+
+TEST_CASE("events: an oom event when the OOM killer strikes; the counter rises", "[cgroups-it][memory][oom][events]") {
+  if (!usable({"memory"})) return;
+  CgSandbox s("events-oom");
+  fs::path ctl = add_ctl_dir(s);
+  s.resources()["memory"] = {{"limit", 16 << 20}, {"swap", 16 << 20}};
+  write_file(ctl / "hog.sh", std::string(kHog) + "\n");
+  // The init survives: the hog runs in a child shell, the biggest process in the cgroup.
+  s.sh("touch /ctl/ready; while [ ! -e /ctl/go ]; do sleep 0.05; done; sh /ctl/hog.sh; echo $? > /ctl/hog.rc; "
+       "sleep 1000");
+  require_ok(s.run_detached());
+  REQUIRE(eventually([&] { return fs::exists(ctl / "ready"); }));
+  CHECK(oom_kills(s) == 0);
+
+  fs::path events_out = s.dir / "events.out";
+  ExecResult events;
+  std::thread reader([&] {
+    events = s.rt({"events", "--interval", "300ms", s.id},
+                  {.stdout_file = events_out.string(), .stderr_file = (s.dir / "events.err").string(), .timeout = 60s});
+  });
+  struct Join {
+    std::thread& t;
+    ~Join() {
+      if (t.joinable()) t.join();
+    }
+  } join{reader};
+  // Once a stats event is out, events has its baseline OOM count.
+  bool streaming = eventually([&] { return contains(read_trimmed(events_out), "\"type\":\"stats\""); }, 10s);
+  write_file(ctl / "go", "");
+  REQUIRE(eventually([&] { return fs::exists(ctl / "hog.rc") && !read_trimmed(ctl / "hog.rc").empty(); }, 30s));
+  CHECK(read_trimmed(ctl / "hog.rc") == "137");
+  CHECK(oom_kills(s) >= 1);
+  // events polls the count; give it time, then stop the container: events ends with it.
+  CHECK(eventually([&] { return contains(read_trimmed(events_out), "\"type\":\"oom\""); }, 5s));
+  require_ok(s.rt({"kill", s.id, "KILL"}));
+  reader.join();
+  INFO(events.describe());
+  CHECK(streaming);
+  CHECK(events.code == 0);
+  CHECK_FALSE(events.timed_out);
+  int ooms = 0, stats = 0;
+  for (const auto& e : json_lines(events.out)) {
+    CHECK(e["id"] == s.id);
+    if (e["type"] == "oom") {
+      ++ooms;
+      CHECK_FALSE(e.contains("data"));
+    } else if (e["type"] == "stats") {
+      ++stats;
+      CHECK(e["data"]["memory"]["usage"]["limit"] == 16 << 20);
+    }
+  }
+  CHECK(ooms >= 1);
+  CHECK(stats >= 1);
+}
+
+// ---- pids ------------------------------------------------------------------------------------
+
+TEST_CASE("pids: pids.max holds the limit; a fork loop fails at it", "[cgroups-it][pids]") {
+  if (!usable({"pids"})) return;
+  CgSandbox s("pids");
+  fs::path ctl = add_ctl_dir(s);
+  s.resources()["pids"] = {{"limit", 10}};
+  // ash gives up on the loop at the first failed fork; the init reports back with builtins
+  // and exec, which need no fork of their own.
+  s.sh("sh -c 'for i in $(seq 50); do sleep 5 & done; echo survived'; echo $? > /ctl/done; exec sleep 1000");
+  require_ok(s.run_detached());
+  CHECK(s.read("pids", "pids.max") == "10");
+  REQUIRE(eventually([&] { return fs::exists(ctl / "done"); }, 20s));
+  CHECK(read_trimmed(ctl / "done") != "0");
+  CHECK(to_u64(s.read("pids", "pids.current")) <= 10);
+  CHECK_THAT(s.errors(), Contains("can't fork"));
+  CHECK_FALSE(contains(s.output(), "survived"));
+}
+
+// ---- cpu -------------------------------------------------------------------------------------
+
+TEST_CASE("cpuset: cpus \"0\" is all the container sees", "[cgroups-it][cpu]") {
+  if (!usable({"cpuset"})) return;
+  CgSandbox s("cpuset");
+  fs::path ctl = add_ctl_dir(s);
+  s.resources()["cpu"] = {{"cpus", "0"}};
+  s.sh("nproc > /ctl/nproc; grep Cpus_allowed_list /proc/self/status > /ctl/status; sleep 1000");
+  require_ok(s.run_detached());
+  CHECK(s.read("cpuset", "cpuset.cpus") == "0");
+  REQUIRE(eventually([&] { return !read_trimmed(ctl / "status").empty(); }));
+  CHECK(read_trimmed(ctl / "nproc") == "1");
+  CHECK(status_field(read_file(ctl / "status"), "Cpus_allowed_list") == "0");
+}
+
+TEST_CASE("cpu: shares and quota land in the files; a busy loop is throttled", "[cgroups-it][cpu][events]") {
+  if (!usable({"cpu"})) return;
+  CgSandbox s("cpu-quota");
+  s.resources()["cpu"] = {{"shares", 512}, {"quota", 20000}, {"period", 100000}};
+  s.sh("while :; do :; done");
+  require_ok(s.run_detached());
+  if (hostcg().v2()) {
+    CHECK(s.read("cpu", "cpu.weight") == std::to_string(cg::cpu_shares_to_weight(512)));
+    CHECK(s.read("cpu", "cpu.max") == "20000 100000");
+  } else {
+    CHECK(s.read("cpu", "cpu.shares") == "512");
+    CHECK(s.read("cpu", "cpu.cfs_quota_us") == "20000");
+    CHECK(s.read("cpu", "cpu.cfs_period_us") == "100000");
+  }
+  // 20% of one CPU: the loop hits the quota in most periods.
+  auto throttled = [&] {
+    auto r = s.rt({"events", "--stats", s.id});
+    if (r.code != 0) return uint64_t{0};
+    return json::parse(r.out)["data"]["cpu"]["throttling"].value("throttledPeriods", uint64_t{0});
+  };
+  CHECK(eventually([&] { return throttled() >= 3; }, 10s));
+  auto stats = json::parse(s.rt({"events", "--stats", s.id}).out)["data"]["cpu"];
+  INFO(stats.dump());
+  CHECK(stats["usage"].value("total", uint64_t{0}) > 0);
+  CHECK(stats["throttling"].value("periods", uint64_t{0}) >= stats["throttling"].value("throttledPeriods", uint64_t{0}));
+}
+
+// ---- devices ---------------------------------------------------------------------------------
+
+TEST_CASE("devices: a device outside the allowed list cannot be opened", "[cgroups-it][devices]") {
+  if (!usable()) return;
+  if (!fs::exists("/dev/kmsg")) {
+    WARN("skipped: no /dev/kmsg on the host");
+    return;
+  }
+  CgSandbox s("devices-create");
+  // The base config denies all devices; the runtime allows only the default ones (and
+  // linux.devices). A bind-mounted host node that is neither stays shut.
+  s.resources()["devices"] = json::array({{{"allow", false}, {"access", "rwm"}}});
+  s.add_mount("/dev/kmsg", "bind", "/dev/kmsg", {"bind"});
+  s.sh("head -c1 /dev/kmsg >/dev/null; echo kmsg=$?; head -c1 /dev/null; echo null=$?; "
+       "head -c1 /dev/zero | wc -c");
+  auto r = s.run();
+  INFO(r.describe());
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Contains("kmsg=1"));
+  CHECK_THAT(r.err, Contains("Operation not permitted"));
+  CHECK_THAT(r.out, Contains("null=0"));
+  CHECK_THAT(r.out, Contains("1\n"));  // one byte from /dev/zero
+}
+
+TEST_CASE("devices: deny c 1:7 (update) makes /dev/full fail, /dev/null still works", "[cgroups-it][devices][update]") {
+  if (!usable()) return;
+  CgSandbox s("devices-deny-full");
+  fs::path ctl = add_ctl_dir(s);
+  s.resources()["devices"] = json::array({{{"allow", false}, {"access", "rwm"}}});
+  s.sh("head -c1 /dev/full > /dev/null; echo $? > /ctl/before; touch /ctl/ready; "
+       "while [ ! -e /ctl/go ]; do sleep 0.05; done; "
+       "head -c1 /dev/full > /dev/null 2> /ctl/full.err; echo $? > /ctl/full.rc; "
+       "head -c1 /dev/null; echo $? > /ctl/null.rc; sleep 1000");
+  require_ok(s.run_detached());
+  REQUIRE(eventually([&] { return fs::exists(ctl / "ready"); }));
+  CHECK(read_trimmed(ctl / "before") == "0");  // /dev/full is one of the default devices
+  if (!hostcg().v2()) CHECK_THAT(s.read("devices", "devices.list"), Contains("c 1:7 rwm"));
+
+  // The spec's rules come before the default allows (as in runc), so a deny of a default
+  // device takes an update.
+  fs::path rules = s.dir / "deny-full.json";
+  write_file(rules, R"({"devices": [{"allow": false, "type": "c", "major": 1, "minor": 7, "access": "rwm"}]})");
+  require_ok(s.rt({"update", "--resources", "-", s.id}, {.stdin_path = rules.string()}));
+  if (!hostcg().v2()) {
+    CHECK_FALSE(contains(s.read("devices", "devices.list"), "c 1:7"));
+    CHECK_THAT(s.read("devices", "devices.list"), Contains("c 1:3 rwm"));
+  } else {
+    CHECK(cg::attached_device_programs(hostcg().dir("devices", s.path)).size() == 2);
+  }
+  write_file(ctl / "go", "");
+  REQUIRE(eventually([&] { return !read_trimmed(ctl / "null.rc").empty(); }));
+  CHECK(read_trimmed(ctl / "full.rc") == "1");
+  CHECK_THAT(read_trimmed(ctl / "full.err"), Contains("Operation not permitted"));
+  CHECK(read_trimmed(ctl / "null.rc") == "0");
+}
+
+// ---- freezer ---------------------------------------------------------------------------------
+
+TEST_CASE("pause and resume: the processes stop and go on", "[cgroups-it][freezer]") {
+  if (!usable()) return;
+  CgSandbox s("pause");
+  fs::path ctl = add_ctl_dir(s);
+  s.sh("i=0; while :; do i=$((i+1)); echo $i > /ctl/count.tmp; mv /ctl/count.tmp /ctl/count; sleep 0.05; done");
+  require_ok(s.run_detached());
+  auto count = [&] { return to_u64(read_trimmed(ctl / "count")); };
+  REQUIRE(eventually([&] { return count() >= 2; }));
+  pid_t pid = s.pid();
+
+  require_ok(s.rt({"pause", s.id}));
+  CHECK(s.status() == "paused");
+  if (hostcg().host.has_v1("freezer"))
+    CHECK(read_trimmed(hostcg().host.v1.at("freezer") + s.path + "/freezer.state") == "FROZEN");
+  else
+    CHECK(s.read("memory", "cgroup.freeze") == "1");
+  std::string state = proc_status_state(pid);
+  INFO("State: " << state);
+  // v1 freezer: uninterruptible (D); v2 freezer: a sleeping task (S). Never running.
+  CHECK((state.rfind("D", 0) == 0 || state.rfind("S", 0) == 0));
+  uint64_t frozen_at = count();
+  std::this_thread::sleep_for(400ms);
+  CHECK(count() == frozen_at);
+
+  require_ok(s.rt({"resume", s.id}));
+  CHECK(s.status() == "running");
+  CHECK(eventually([&] { return count() > frozen_at + 2; }));
+  CHECK(s.rt({"resume", s.id}).code != 0);  // not paused
+}
+
+// ---- update ----------------------------------------------------------------------------------
+
+TEST_CASE("update: flags and --resources - change the limits live", "[cgroups-it][update]") {
+  if (!usable({"memory", "pids"})) return;
+  CgSandbox s("update");
+  s.resources()["memory"] = {{"limit", 64 << 20}};
+  s.resources()["pids"] = {{"limit", 20}};
+  s.config["process"]["args"] = {"sleep", "1000"};
+  require_ok(s.run_detached());
+  const char* mem_file = hostcg().v2() ? "memory.max" : "memory.limit_in_bytes";
+  CHECK(s.read("memory", mem_file) == std::to_string(64 << 20));
+  CHECK(s.read("pids", "pids.max") == "20");
+
+  require_ok(s.rt({"update", "--memory", "128m", "--pids-limit", "30", s.id}));
+  CHECK(s.read("memory", mem_file) == std::to_string(128 << 20));
+  CHECK(s.read("pids", "pids.max") == "30");
+
+  fs::path doc = s.dir / "resources.json";
+  write_file(doc, R"({"memory": {"limit": 100663296}, "pids": {"limit": 25}})");
+  require_ok(s.rt({"update", "--resources", "-", s.id}, {.stdin_path = doc.string()}));
+  CHECK(s.read("memory", mem_file) == "100663296");
+  CHECK(s.read("pids", "pids.max") == "25");
+
+  // events --stats sees the new limits.
+  auto r = s.rt({"events", "--stats", s.id});
+  require_ok(r);
+  auto data = json::parse(r.out)["data"];
+  CHECK(data["memory"]["usage"]["limit"] == 100663296);
+  CHECK(data["pids"]["limit"] == 25);
+
+  // A bad value is refused and changes nothing.
+  CHECK(s.rt({"update", "--pids-limit", "lots", s.id}).code != 0);
+  CHECK(s.read("pids", "pids.max") == "25");
+}
+
+// ---- ps, kill --all --------------------------------------------------------------------------
+
+TEST_CASE("ps --format json lists the init and its children", "[cgroups-it][ps]") {
+  if (!usable()) return;
+  CgSandbox s("ps");
+  fs::path ctl = add_ctl_dir(s);
+  s.sh("sleep 1000 & sleep 1000 & touch /ctl/ready; wait");
+  require_ok(s.run_detached());
+  REQUIRE(eventually([&] { return fs::exists(ctl / "ready"); }));
+  pid_t init = s.pid();
+  std::vector<pid_t> pids;
+  REQUIRE(eventually([&] {
+    auto r = s.rt({"ps", "--format", "json", s.id});
+    if (r.code != 0) return false;
+    pids = json::parse(r.out).get<std::vector<pid_t>>();
+    return pids.size() == 3;
+  }));
+  CHECK(std::find(pids.begin(), pids.end(), init) != pids.end());
+  for (pid_t p : pids) {
+    std::string cgroups = read_file("/proc/" + std::to_string(p) + "/cgroup");
+    CHECK_THAT(cgroups, Contains(s.path));
+    if (p != init) CHECK_THAT(read_file("/proc/" + std::to_string(p) + "/cmdline"), Contains("sleep"));
+  }
+  auto table = s.rt({"ps", s.id});
+  require_ok(table);
+  CHECK_THAT(table.out, Contains("PID"));
+  CHECK_THAT(table.out, Contains("sleep 1000"));
+}
+
+TEST_CASE("kill --all: every process in the cgroup dies", "[cgroups-it][kill]") {
+  if (!usable()) return;
+  CgSandbox s("kill-all");
+  fs::path ctl = add_ctl_dir(s);
+  // No pid namespace: the processes would outlive the init without the cgroup.
+  auto& ns = s.config["linux"]["namespaces"];
+  for (auto it = ns.begin(); it != ns.end();) it = (*it)["type"] == "pid" ? ns.erase(it) : it + 1;
+  s.sh("sleep 1000 & sleep 1000 & touch /ctl/ready; wait");
+  require_ok(s.run_detached());
+  REQUIRE(eventually([&] { return fs::exists(ctl / "ready"); }));
+  std::vector<pid_t> pids;
+  REQUIRE(eventually([&] {
+    pids = json::parse(s.rt({"ps", "--format", "json", s.id}).out).get<std::vector<pid_t>>();
+    return pids.size() == 3;
+  }));
+  require_ok(s.rt({"kill", "--all", s.id, "KILL"}));
+  CHECK(s.wait_status("stopped"));
+  for (pid_t p : pids) CHECK(wait_pid_gone(p));
+  CHECK(eventually([&] { return s.read("pids", "cgroup.procs").empty(); }));
+}
+
+// ---- events --stats, stats -------------------------------------------------------------------
+
+TEST_CASE("events --stats: one stats event in runc's shape", "[cgroups-it][events]") {
+  if (!usable({"memory", "pids"})) return;
+  CgSandbox s("events-stats");
+  s.resources()["memory"] = {{"limit", 32 << 20}};
+  s.resources()["pids"] = {{"limit", 15}};
+  s.config["process"]["args"] = {"sleep", "1000"};
+  require_ok(s.run_detached());
+  auto r = s.rt({"events", "--stats", s.id});
+  require_ok(r);
+  auto events = json_lines(r.out);
+  REQUIRE(events.size() == 1);
+  const json& e = events[0];
+  INFO(e.dump(2));
+  CHECK(e["type"] == "stats");
+  CHECK(e["id"] == s.id);
+  const json& d = e["data"];
+  CHECK(d["memory"]["usage"].value("usage", uint64_t{0}) > 0);
+  CHECK(d["memory"]["usage"]["limit"] == 32 << 20);
+  CHECK(d["memory"]["usage"].contains("failcnt"));
+  CHECK(d["memory"]["swap"].is_object());
+  CHECK(d["memory"]["raw"].is_object());
+  CHECK(d["pids"].value("current", uint64_t{0}) >= 1);
+  CHECK(d["pids"]["limit"] == 15);
+  CHECK(d["cpu"]["usage"].contains("kernel"));
+  CHECK(d["cpu"]["usage"].contains("user"));
+  CHECK(d["cpu"]["usage"].value("total", uint64_t{0}) > 0);
+  CHECK(d["cpu"]["throttling"].is_object());
+  CHECK(d["blkio"].is_object());
+  CHECK(d["hugetlb"].is_object());
+
+  // A stopped container has no events.
+  require_ok(s.rt({"kill", s.id, "KILL"}));
+  REQUIRE(s.wait_status("stopped"));
+  auto stopped = s.rt({"events", "--stats", s.id});
+  CHECK(stopped.code != 0);
+  CHECK_THAT(stopped.err, Contains("not running"));
+}
+
+TEST_CASE("events: a stats line each interval until the container stops", "[cgroups-it][events]") {
+  if (!usable()) return;
+  CgSandbox s("events-stream");
+  fs::path ctl = add_ctl_dir(s);
+  s.sh("while [ ! -e /ctl/stop ]; do sleep 0.05; done");
+  require_ok(s.run_detached());
+  auto stopper = std::thread([&] {
+    std::this_thread::sleep_for(1200ms);
+    write_file(ctl / "stop", "");
+  });
+  auto r = s.rt({"events", "--interval", "250ms", s.id}, {.timeout = 20s});
+  stopper.join();
+  INFO(r.describe());
+  CHECK(r.code == 0);
+  auto events = json_lines(r.out);
+  CHECK(events.size() >= 3);
+  for (const auto& e : events) CHECK(e["type"] == "stats");
+  CHECK(s.rt({"events", "--interval", "0", s.id}).code != 0);
+}
+
+TEST_CASE("stats: a human summary with the memory line", "[cgroups-it][stats]") {
+  if (!usable({"memory", "pids"})) return;
+  CgSandbox s("stats");
+  s.resources()["memory"] = {{"limit", 64 << 20}};
+  s.resources()["pids"] = {{"limit", 20}};
+  s.config["process"]["args"] = {"sleep", "1000"};
+  require_ok(s.run_detached());
+  auto r = s.rt({"stats", "--interval", "200ms", s.id});
+  require_ok(r);
+  INFO(r.out);
+  CHECK_THAT(r.out, Contains("CONTAINER") && Contains(s.id));
+  CHECK_THAT(r.out, Contains("CPU"));
+  bool memory_line = false;
+  for (const auto& l : lines(r.out))
+    if (l.rfind("MEMORY", 0) == 0) memory_line = contains(l, " / 64MiB (") && contains(l, "%)");
+  CHECK(memory_line);
+  CHECK_THAT(r.out, Contains("PIDS") && Contains("1 / 20"));
+  CHECK_THAT(r.out, Contains("BLOCK I/O"));
+}
+
+// ---- where the cgroup is, and that it goes -----------------------------------------------------
+
+TEST_CASE("cgroupsPath: an absolute path lands there in every hierarchy", "[cgroups-it][path]") {
+  if (!usable()) return;
+  CgSandbox s("path-absolute");
+  s.config["process"]["args"] = {"sleep", "1000"};
+  require_ok(s.run_detached());
+  pid_t pid = s.pid();
+  for (const auto& d : hostcg().all_dirs(s.path)) {
+    INFO(d);
+    CHECK(fs::is_directory(d));
+  }
+  std::string self = read_file("/proc/" + std::to_string(pid) + "/cgroup");
+  for (const auto& line : lines(self)) {
+    if (trim(line).empty()) continue;
+    INFO(line);
+    CHECK(line.size() >= s.path.size());
+    CHECK(line.compare(line.size() - s.path.size(), s.path.size(), s.path) == 0);
+  }
+}
+
+TEST_CASE("cgroupsPath: a relative path lands under the caller's own cgroup", "[cgroups-it][path]") {
+  if (!usable()) return;
+  const auto& h = hostcg();
+  // Run the runtime from a cgroup of our own (never under this process's cgroups, which
+  // belong to whoever started us), and expect <that cgroup>/<relative path>.
+  const std::string parent = "/ocirun-it-caller-" + std::to_string(::getpid());
+  struct Parents {
+    std::vector<fs::path> dirs;
+    ~Parents() {
+      for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) ::rmdir(it->c_str());
+    }
+  } made;
+  std::string procs_files;
+  for (const auto& m : h.mounts()) {
+    fs::path d = m + parent;
+    if (::mkdir(d.c_str(), 0755) == 0) made.dirs.push_back(d);
+    procs_files += " " + (d / "cgroup.procs").string();
+  }
+  if (!h.v2() && h.host.has_v1("cpuset")) {
+    // A new v1 cpuset cgroup takes no task until its cpus and mems are set.
+    fs::path root = h.host.v1.at("cpuset");
+    for (const char* f : {"cpuset.cpus", "cpuset.mems"})
+      write_file(root / parent.substr(1) / f, read_trimmed(root / f));
+  }
+
+  CgSandbox s("path-relative");
+  const std::string rel = "nested/" + s.id;
+  s.config["linux"]["cgroupsPath"] = rel;
+  s.path = parent + "/" + rel;
+  s.config["process"]["args"] = {"sleep", "1000"};
+  s.write_config();
+  std::string script = "for f in" + procs_files + "; do echo $$ > $f || exit 99; done; exec \"$@\"";
+  auto r = exec({"sh", "-c", script, "sh", Env::get().runtime, "--root", s.state_root.string(), "run", "--detach",
+                 "--bundle", s.bundle.string(), s.id},
+                {.stdout_file = (s.dir / "rel.out").string(), .stderr_file = (s.dir / "rel.err").string()});
+  require_ok(r);
+  for (const auto& d : h.all_dirs(s.path)) {
+    INFO(d);
+    CHECK(fs::is_directory(d));
+  }
+  CHECK_THAT(read_file("/proc/" + std::to_string(s.pid()) + "/cgroup"), Contains(s.path));
+  require_ok(s.rt({"delete", "--force", s.id}));
+  for (const auto& d : h.all_dirs(s.path)) CHECK_FALSE(fs::exists(d));
+  for (const auto& d : h.all_dirs(parent + "/nested")) CHECK_FALSE(fs::exists(d));  // made by create: removed
+  for (const auto& d : h.all_dirs(parent)) CHECK(fs::exists(d));  // ours: left alone
+}
+
+TEST_CASE("delete removes the cgroup in every hierarchy", "[cgroups-it][delete]") {
+  if (!usable()) return;
+  CgSandbox s("delete");
+  s.resources()["pids"] = {{"limit", 50}};
+  s.config["process"]["args"] = {"sleep", "1000"};
+  require_ok(s.run_detached());
+  auto dirs = hostcg().all_dirs(s.path);
+  REQUIRE(!dirs.empty());
+  for (const auto& d : dirs) CHECK(fs::is_directory(d));
+  require_ok(s.rt({"delete", "--force", s.id}));
+  for (const auto& d : dirs) {
+    INFO(d);
+    CHECK_FALSE(fs::exists(d));
+  }
+}
+
+TEST_CASE("a failed create (bad args[0]) leaves no cgroup", "[cgroups-it][errors]") {
+  if (!usable()) return;
+  CgSandbox s("failed-create");
+  s.resources()["pids"] = {{"limit", 50}};
+  s.config["process"]["args"] = {"/no/such/binary"};
+  auto r = s.create();
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  for (const auto& d : hostcg().all_dirs(s.path)) {
+    INFO(d);
+    CHECK_FALSE(fs::exists(d));
+  }
+}
