@@ -1096,3 +1096,24 @@ TEST_CASE("create: a missing args[0] fails create, naming the executable", "[err
   CHECK_FALSE(fs::exists(s.state_root / s.id));
   CHECK(eventually([] { return Subreaper::live_children().empty(); }, 5s));
 }
+
+// podman asks for /sys/fs/cgroup without a cgroup namespace: each hierarchy is then a
+// bind of the container's own cgroup, remounted read-only (the remount once hit the
+// directory under the bind and failed with EINVAL).
+TEST_CASE("mounts: a cgroup mount without a cgroup namespace", "[mounts][ocirun]") {
+  Sandbox s("cgroup-mount-no-ns");
+  remove_namespace(s.config, "cgroup");
+  s.sh("grep ' /sys/fs/cgroup' /proc/self/mountinfo; echo ---; ls /sys/fs/cgroup/pids");
+  auto r = run_ok(s);
+  INFO(r.out);
+  auto mounts = parse_mountinfo(r.out.substr(0, r.out.find("---")));
+  auto* top = find_mount(mounts, "/sys/fs/cgroup");
+  REQUIRE(top);
+  CHECK(has_option(top->options, "ro"));
+  if (fs::exists("/sys/fs/cgroup/pids")) {
+    auto* pids = find_mount(mounts, "/sys/fs/cgroup/pids");
+    REQUIRE(pids);
+    CHECK(has_option(pids->options, "ro"));
+    CHECK(contains(r.out, "pids.max"));  // the container's own cgroup, not an empty dir
+  }
+}
