@@ -339,7 +339,17 @@ std::vector<pid_t> container_processes(const StateStore& store, const std::strin
 void update_container(const StateStore& store, const std::string& id, const spec::Resources& resources) {
   ContainerDir dir = store.open(id);
   ContainerState s = dir.load();
-  running_container_cgroup(dir, s, "update")->apply(resources);
+  auto cg = running_container_cgroup(dir, s, "update");
+  // checkBeforeUpdate: a limit below what the container already uses is refused
+  // rather than handed to the kernel (which would reclaim, fail or OOM-kill).
+  if (const auto& mem = resources.memory; mem && mem->check_before_update.value_or(false) && mem->limit && *mem->limit > 0) {
+    uint64_t usage = cg->stats().memory.usage.usage;
+    if (static_cast<uint64_t>(*mem->limit) < usage)
+      fail(ErrorKind::InvalidArgument,
+           fmt::format("update {}: linux.resources.memory.limit {} is below the container's memory usage {} (checkBeforeUpdate)",
+                       id, *mem->limit, usage));
+  }
+  cg->apply(resources);
 }
 
 std::vector<ListEntry> list_containers(const StateStore& store) {

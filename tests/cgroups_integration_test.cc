@@ -432,6 +432,14 @@ TEST_CASE("update: flags and --resources - change the limits live", "[cgroups-it
   // A bad value is refused and changes nothing.
   CHECK(s.rt({"update", "--pids-limit", "lots", s.id}).code != 0);
   CHECK(s.read("pids", "pids.max") == "25");
+
+  // checkBeforeUpdate: a limit below the current usage is refused, the old one stays.
+  fs::path tiny = s.dir / "tiny.json";
+  write_file(tiny, R"({"memory": {"limit": 4096, "checkBeforeUpdate": true}})");
+  auto refused = s.rt({"update", "--resources", "-", s.id}, {.stdin_path = tiny.string()});
+  CHECK(refused.code != 0);
+  CHECK(refused.err.find("checkBeforeUpdate") != std::string::npos);
+  CHECK(s.read("memory", mem_file) == "100663296");
 }
 
 // ---- ps, kill --all --------------------------------------------------------------------------
