@@ -239,6 +239,10 @@ class Manager {
   // controller before the first write: a set field whose controller is missing throws
   // Unsupported naming the field and the controller. v2: enables the controllers the
   // writes need in the ancestors' cgroup.subtree_control (only those).
+  // Devices: v1 devices.allow/deny; v2 (and hybrid without a v1 devices hierarchy) a
+  // BPF_CGROUP_DEVICE program (device_filter). A rule list with a reset ("a" rule, as
+  // create passes) replaces the programs attached before; one without (an update's "deny
+  // c 1:7") is added to them, so it can narrow access but not widen it.
   virtual void apply(const spec::Resources&) = 0;
   // Writes pid to cgroup.procs (v1: every hierarchy; hybrid: also the unified one).
   virtual void add_process(pid_t pid) = 0;

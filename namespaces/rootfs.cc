@@ -331,17 +331,17 @@ void mount_cgroup(const Context& ctx, const spec::Mount& m, const MountFlags& mf
   auto hierarchies = host_cgroup_mounts();
   UniqueFd dest = open_destination(ctx, m, mf, Create::Dir, what);
   bool unified = hierarchies.size() == 1 && hierarchies[0].mount_point == base;
-  // `in_root`: where in the rootfs, resolved again after the bind so the remount
-  // reaches the new mount rather than the directory it covers.
+  // `in_root`: where the hierarchy goes, as a path inside the rootfs.
   auto mount_one = [&](const CgroupMount& cg, const std::string& in_root) {
     UniqueFd at = open_in_root(ctx.root.get(), in_root, Create::Dir);
-    std::string target = fd_path(at.get());
+    const std::string target = fd_path(at.get());
     if (ctx.opts.new_cgroup_namespace) {
       if (::mount(cg.fstype.c_str(), target.c_str(), cg.fstype.c_str(), mf.flags, cg.options.empty() ? nullptr : cg.options.c_str()) == 0)
         return;
       if (errno != EPERM && errno != EBUSY) throw_errno(what + ": mount " + cg.mount_point);
     }
     do_mount(cg.mount_point + own_cgroup(cg), target, nullptr, MS_BIND | MS_REC, "", what + ": bind " + cg.mount_point);
+    // The bind sits on top of `at`: reopen to reach it rather than what it covers.
     UniqueFd mounted = open_in_root(ctx.root.get(), in_root, Create::None);
     remount_bind(fd_path(mounted.get()), mf.flags, mf.clear, what + ": remount " + cg.mount_point);
   };
@@ -352,8 +352,7 @@ void mount_cgroup(const Context& ctx, const spec::Mount& m, const MountFlags& mf
   do_mount("tmpfs", fd_path(dest.get()), "tmpfs", mf.flags & ~MS_RDONLY, "mode=755", what);
   for (const auto& cg : hierarchies) {
     if (cg.mount_point.rfind(base + "/", 0) != 0) continue;
-    std::string name = cg.mount_point.substr(base.size() + 1);
-    mount_one(cg, m.destination + "/" + name);
+    mount_one(cg, m.destination + "/" + cg.mount_point.substr(base.size() + 1));
   }
   if (mf.flags & MS_RDONLY) {
     UniqueFd top = open_in_root(ctx.root.get(), m.destination, Create::None);

@@ -166,6 +166,30 @@ spec::Resources resources_with_default_devices(const spec::Linux& linux_config) 
   return r;
 }
 
+// How runc's apparmor.IsEnabled and selinux.GetEnabled tell (securityfs may not be mounted).
+bool apparmor_enabled() {
+  try {
+    return fs::read_file("/sys/module/apparmor/parameters/enabled").rfind('Y', 0) == 0;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+bool selinux_enabled() { return fs::exists("/sys/fs/selinux/enforce"); }
+
+// A label the host cannot apply would leave the process less confined than asked: refused.
+void check_lsm_labels(const spec::Spec& spec) {
+  const spec::Process& p = *spec.process;
+  if (!p.apparmor_profile.empty() && !apparmor_enabled())
+    fail(ErrorKind::Unsupported, "config.json: /process/apparmorProfile: \"" + p.apparmor_profile +
+                                     "\" asked for, but AppArmor is not enabled on this host");
+  if (!p.selinux_label.empty() && !selinux_enabled())
+    fail(ErrorKind::Unsupported, "config.json: /process/selinuxLabel: \"" + p.selinux_label +
+                                     "\" asked for, but SELinux is not enabled on this host");
+  if (!spec.linux->mount_label.empty() && !selinux_enabled())
+    fail(ErrorKind::Unsupported, "config.json: /linux/mountLabel: \"" + spec.linux->mount_label +
+                                     "\" asked for, but SELinux is not enabled on this host");
+}
+
 void check_host_requirements(const spec::Spec& spec, const namespaces::Plan& plan, const CreateOptions& opts) {
   if (!spec.linux) fail(ErrorKind::InvalidSpec, "config.json: /linux: required on Linux");
   if (!plan.has(CLONE_NEWNS)) fail(ErrorKind::InvalidSpec, "config.json: /linux/namespaces: a mount namespace is required");
@@ -173,6 +197,7 @@ void check_host_requirements(const spec::Spec& spec, const namespaces::Plan& pla
     fail(ErrorKind::InvalidArgument, "process.terminal is true: --console-socket is required");
   if (!spec.process->terminal && !opts.console_socket.empty())
     fail(ErrorKind::InvalidArgument, "--console-socket given but process.terminal is false");
+  check_lsm_labels(spec);
 }
 
 }  // namespace

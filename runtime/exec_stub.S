@@ -4,8 +4,9 @@
 # host's ocirun binary (CVE-2019-5736).
 #   argv: MARKER ERROR_FD PREFIX PATH ARGV0 ARGV1 ...
 # Sets FD_CLOEXEC on ERROR_FD, then execve(PATH, &ARGV0, envp). If that fails, writes
-# PREFIX and the errno in decimal to ERROR_FD and exits 127. Run any other way (as an
-# interpreter, argv[0] != MARKER) it refuses with exit status 126.
+# PREFIX and the errno in decimal to ERROR_FD and exits 127. An empty ERROR_FD means
+# stderr, left as it is (no fcntl: under a seccomp filter only execve runs here). Run
+# any other way (as an interpreter, argv[0] != MARKER) it refuses with exit status 126.
         .globl  _start
         .text
 _start:
@@ -21,7 +22,10 @@ _start:
         inc     %rsi
         test    %al, %al
         jnz     1b
-        mov     16(%rsp), %rsi          # argv[1]: the error fd in decimal
+        mov     16(%rsp), %rsi          # argv[1]: the error fd in decimal, or empty
+        mov     $2, %r12d
+        cmpb    $0, (%rsi)
+        je      7f
         xor     %r12d, %r12d
 2:      movzbl  (%rsi), %eax
         test    %eax, %eax
@@ -38,7 +42,7 @@ _start:
         syscall
         test    %rax, %rax
         jnz     die
-        mov     32(%rsp), %rdi          # execve(argv[3], &argv[4], envp)
+7:      mov     32(%rsp), %rdi          # execve(argv[3], &argv[4], envp)
         lea     40(%rsp), %rsi
         lea     16(%rsp,%r15,8), %rdx   # envp = &argv[argc + 1]
         mov     $59, %eax

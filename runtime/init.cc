@@ -89,6 +89,24 @@ void join_session_keyring(const InitContext& ctx) {
     throw_errno("join a session keyring");
 }
 
+// process.apparmorProfile and process.selinuxLabel, for the program's execve (as runc
+// writes them); `create` has checked the host has the LSM. Through the procfs handle.
+void set_exec_labels(const spec::Process& p, int procfs) {
+  if (!p.apparmor_profile.empty()) {
+    with_context("process.apparmorProfile", [&] {
+      try {
+        namespaces::write_proc_file(procfs, "thread-self/attr/apparmor/exec", "exec " + p.apparmor_profile);
+      } catch (const Error& e) {
+        if (e.sys_errno() != ENOENT) throw;
+        namespaces::write_proc_file(procfs, "thread-self/attr/exec", "exec " + p.apparmor_profile);
+      }
+    });
+  }
+  if (!p.selinux_label.empty())
+    with_context("process.selinuxLabel",
+                 [&] { namespaces::write_proc_file(procfs, "thread-self/attr/exec", p.selinux_label); });
+}
+
 // Loads the filter the parent compiled. A NOTIFY rule gives a listener fd, handed to
 // the parent at once to pass on to listenerPath: the sendmsg doing it is the only
 // syscall between the load and the hand-over, so a profile must not NOTIFY sendmsg.
@@ -150,7 +168,8 @@ UniqueFd wait_for_start(int listen_fd) {
     set_names(spec, plan);
     // Writes to /proc go through a handle checked to be the container's procfs.
     UniqueFd procfs;
-    if (!spec.linux->sysctl.empty() || proc.oom_score_adj) procfs = namespaces::open_procfs();
+    const bool lsm_labels = !spec.process->apparmor_profile.empty() || !spec.process->selinux_label.empty();
+    if (!spec.linux->sysctl.empty() || proc.oom_score_adj || lsm_labels) procfs = namespaces::open_procfs();
     // Before finish_rootfs makes /proc/sys read-only.
     write_sysctls(*spec.linux, plan, procfs.get());
     with_context("set up the rootfs", [&] { namespaces::finish_rootfs(spec, opts); });
@@ -158,6 +177,7 @@ UniqueFd wait_for_start(int listen_fd) {
       with_context("process.oomScoreAdj", [&] {
         namespaces::write_proc_file(procfs.get(), "self/oom_score_adj", std::to_string(*proc.oom_score_adj));
       });
+    set_exec_labels(*spec.process, procfs.get());
     procfs.reset();
     // Opened after finish_rootfs, so a read-only or masked path over it counts.
     UniqueFd cwd = namespaces::open_cwd(proc.cwd);
@@ -181,7 +201,10 @@ UniqueFd wait_for_start(int listen_fd) {
     namespaces::enter_cwd(cwd.get(), proc.cwd);
     cwd.reset();
     std::string executable = find_executable(proc);
-    UniqueFd exec_stub = make_exec_stub();  // see process.cc: the program is exec'd through it
+    // See process.cc: the program is exec'd through a sealed stub. Not with an LSM label: that
+    // applies at the next execve, which must be the program's (the policy then keeps it off
+    // the host's files), as runc found with its runc-dmz stub under SELinux.
+    UniqueFd exec_stub = lsm_labels ? UniqueFd() : make_exec_stub();
     apply_capabilities(proc.caps);
     if (proc.no_new_privileges) check(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl PR_SET_NO_NEW_PRIVS");
     ::umask(proc.umask);
@@ -216,7 +239,8 @@ UniqueFd wait_for_start(int listen_fd) {
         _exit(127);
       }
     }
-    int exec_errno = exec_program(exec_stub.get(), conn.get(), executable, proc.args, proc.env);
+    // Under a seccomp filter only execve may run from here: a failure then goes to stderr.
+    int exec_errno = exec_program(exec_stub.get(), ctx.seccomp ? -1 : conn.get(), executable, proc.args, proc.env);
     std::string err = fmt::format("exec {}: {}", executable, std::strerror(exec_errno));
     ssize_t unused = ::write(conn.get(), err.data(), err.size());
     (void)unused;

@@ -57,6 +57,20 @@ int rlimit_from_name(const std::string& name) {
 }
 
 namespace {
+// The names of the capabilities in `mask`, for messages.
+std::string cap_names(uint64_t mask) {
+  std::string out;
+  for (int cap = 0; cap < 64; ++cap)
+    if (mask & (uint64_t{1} << cap)) {
+      char* name = cap_to_name(cap);
+      std::string upper = name ? name : std::to_string(cap);
+      if (name) cap_free(name);
+      std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+      out += (out.empty() ? "" : ", ") + upper;
+    }
+  return out;
+}
+
 uint64_t cap_mask(const std::vector<std::string>& names, const char* set) {
   uint64_t mask = 0;
   for (size_t i = 0; i < names.size(); ++i) {
@@ -103,8 +117,13 @@ PreparedProcess prepare_process(const spec::Process& process) {
   p.terminal = process.terminal;
   if (process.capabilities) {
     const auto& c = *process.capabilities;
+    // Inheritable stays empty unless configured (CVE-2022-29162): nothing defaults into it.
     p.caps = {cap_mask(c.bounding, "bounding"), cap_mask(c.effective, "effective"), cap_mask(c.permitted, "permitted"),
               cap_mask(c.inheritable, "inheritable"), cap_mask(c.ambient, "ambient")};
+    // The kernel raises an ambient capability only if it is permitted and inheritable.
+    if (uint64_t missing = p.caps.ambient & ~(p.caps.permitted & p.caps.inheritable))
+      fail(ErrorKind::InvalidSpec, fmt::format("config.json: /process/capabilities/ambient: {} must also be in "
+                                               "permitted and inheritable", cap_names(missing)));
   }
   for (size_t i = 0; i < process.rlimits.size(); ++i) {
     const auto& r = process.rlimits[i];
@@ -161,11 +180,11 @@ void apply_capabilities(const CapSets& caps) {
 //  2. The container's program is a "#!/proc/self/exe" script (or an ELF whose interpreter
 //     is): the kernel resolves that link during our execve, finds the ocirun binary and runs
 //     it as the container's process, now dumpable and the container's to inspect.
-// For 2, the init does not exec the program itself: it execs a 728-byte static stub from a
+// For 2, the init does not exec the program itself: it execs a 736-byte static stub from a
 // sealed memfd, and the stub execs the program, so /proc/self/exe at that moment is the
 // sealed stub (unwritable), which refuses to run as an interpreter. crun and runc 1.1 copy
 // their whole binary into a sealed memfd instead (crun: ~2.8 ms per container; ocirun's
-// binary is ~18 MB with debug info); the stub costs one memfd of 728 bytes and one extra
+// binary is ~18 MB with debug info); the stub costs one memfd of 736 bytes and one extra
 // execve of a binary with no libc: about 0.1 ms, measured against the ~0.65 ms a fork and
 // exec of a static busybox takes on the same (loaded, 2-CPU) machine. A second execve changes nothing
 // the kernel computes for the program: capabilities, no_new_privs, the seccomp filter and
@@ -200,7 +219,7 @@ int exec_program(int stub, int error_fd, const std::string& executable, const st
   for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
   std::vector<char*> argv;
-  std::string fd_text = std::to_string(error_fd);
+  std::string fd_text = error_fd >= 0 ? std::to_string(error_fd) : "";
   std::string prefix = "exec " + executable + ": errno ";
   if (stub >= 0)
     for (const std::string* s : {&std::as_const(fd_text), &std::as_const(prefix), &executable}) argv.push_back(const_cast<char*>(s->c_str()));
@@ -211,14 +230,14 @@ int exec_program(int stub, int error_fd, const std::string& executable, const st
     return errno;
   }
   argv.insert(argv.begin(), const_cast<char*>(detail::kExecStubMarker));
-  if (::fcntl(error_fd, F_SETFD, 0) < 0) return errno;  // the stub sets it back
+  if (error_fd >= 0 && ::fcntl(error_fd, F_SETFD, 0) < 0) return errno;  // the stub sets it back
   // execve, not execveat: seccomp profiles allow execve (the next one is the program's).
   std::string path = "/proc/self/fd/" + std::to_string(stub);
   ::execve(path.c_str(), argv.data(), envp.data());
   if (errno == ENOENT)  // no /proc in the container
     ::syscall(SYS_execveat, stub, "", argv.data(), envp.data(), AT_EMPTY_PATH);
   int err = errno;
-  ::fcntl(error_fd, F_SETFD, FD_CLOEXEC);
+  if (error_fd >= 0) ::fcntl(error_fd, F_SETFD, FD_CLOEXEC);
   return err;
 }
 

@@ -51,8 +51,9 @@ void apply_capabilities(const CapSets& caps);
 // host's ocirun binary behind /proc/self/exe (CVE-2019-5736; see process.cc). make_exec_stub
 // runs before seccomp is loaded; exec_program is the very last step and returns only on
 // failure, with the errno. If the stub itself starts but the program's execve fails, the
-// stub writes "exec PATH: errno N" to `error_fd` and exits 127. `error_fd` must be a valid
-// close-on-exec fd (the stub sets close-on-exec again before its own execve).
+// stub writes "exec PATH: errno N" to `error_fd` and exits 127. `error_fd` is a close-on-exec
+// fd (the stub clears and sets close-on-exec with fcntl), or -1 for the process's stderr with
+// no fcntl at all: the choice once a seccomp filter is loaded, so only execve runs under it.
 UniqueFd make_exec_stub();  // an invalid fd where there is no stub for this architecture
 int exec_program(int stub, int error_fd, const std::string& executable, const std::vector<std::string>& args,
                  const std::vector<std::string>& env);

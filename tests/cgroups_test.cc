@@ -794,12 +794,21 @@ TEST_CASE("destroy leaves a parent it made when another container moved in", "[c
 namespace {
 
 pid_t spawn_sleeper() {
+  int ready[2];
+  REQUIRE(::pipe2(ready, O_CLOEXEC) == 0);
   pid_t pid = ::fork();
   if (pid == 0) {
     // Catch's handlers came with the fork: the child must die of its signals, not report them.
     for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
+    ::close(ready[0]);
+    ::close(ready[1]);  // EOF: the handlers are reset
     for (;;) ::pause();
   }
+  ::close(ready[1]);
+  char c;
+  while (::read(ready[0], &c, 1) < 0 && errno == EINTR) {
+  }
+  ::close(ready[0]);
   REQUIRE(pid > 0);
   return pid;
 }
@@ -1221,6 +1230,32 @@ TEST_CASE("v2 driver: device rules are checked before any write and need a real 
   std::string message;
   CHECK(error_kind([&] { m->apply(r); }, &message) == ErrorKind::Syscall);
   CHECK_THAT(message, Catch::Contains("linux.resources.devices"));
+  strip_files(tmp.path);
+  m->destroy();
+}
+
+TEST_CASE("hybrid driver without a v1 devices hierarchy: device rules go to the unified cgroup",
+          "[cgroups][devices][driver]") {
+  TempDir tmp;
+  Host host = fake_v1(tmp.path);
+  host.v1.erase("devices");
+  host.layout = Layout::Hybrid;
+  host.v2 = tmp.path + "/unified";
+  mkdirs(host.v2);
+  auto m = open(host, "/ocirun/d2", "d2");
+  m->create();
+  spec::Resources r;
+  r.devices = default_rules();
+  // Not Unsupported: the program is built and the attach tried (a temp dir is no cgroup).
+  std::string message;
+  CHECK(error_kind([&] { m->apply(r); }, &message) == ErrorKind::Syscall);
+  CHECK_THAT(message, Catch::Contains("linux.resources.devices") && Catch::Contains(host.v2 + "/ocirun/d2"));
+  // Without a cgroup2 mount either, the rules cannot be enforced.
+  host.v2.clear();
+  host.layout = Layout::V1;
+  auto v1_only = open(host, "/ocirun/d3", "d3");
+  CHECK(error_kind([&] { v1_only->apply(r); }, &message) == ErrorKind::Unsupported);
+  CHECK_THAT(message, Catch::Contains("\"devices\""));
   strip_files(tmp.path);
   m->destroy();
 }
