@@ -1,0 +1,223 @@
+# Shared helpers for the end-to-end tests (sourced by containerd_test.sh and podman_test.sh).
+# bash only. Nothing here changes the host beyond apt-get install and the caller's temp dir.
+
+E2E_PASS=0
+E2E_FAIL=0
+E2E_SKIP=0
+E2E_FAILED=()
+E2E_ONLY=${E2E_ONLY:-}      # a bash regex: run only the cases whose name matches
+E2E_VERBOSE=${E2E_VERBOSE:-0}
+
+e2e_log() { echo "[$(date +%H:%M:%S)] $*"; }
+e2e_die() { echo "$E2E_NAME: $*" >&2; exit 2; }
+
+# Installs Debian packages that are missing (the scripts must work on a fresh Debian 12).
+e2e_need_packages() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  e2e_log "apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  local log; log=$(mktemp)
+  # ctest may run both scripts at once: take turns, and wait for other apt users too.
+  local apt=(apt-get -o DPkg::Lock::Timeout=300 -y)   # with Recommends, as users install them
+  (
+    flock 9
+    "${apt[@]}" install "${missing[@]}" >"$log" 2>&1 ||
+      { "${apt[@]}" update >>"$log" 2>&1 && "${apt[@]}" install "${missing[@]}" >>"$log" 2>&1; }
+  ) 9>/tmp/ocirun-e2e-apt.lock || { cat "$log" >&2; rm -f "$log"; e2e_die "could not install ${missing[*]}"; }
+  rm -f "$log"
+}
+
+# e2e_wrap_runtime REAL DIR: writes DIR/<basename of REAL>, a logging wrapper that runs REAL with
+# the same argv and stdio and appends to $E2E_RTLOG one line per call (argv, exit status), the
+# lines the call added to its --log file, and (for commands whose stdio is not the container's)
+# its stderr. Prints the wrapper's path. The basename is kept because clients look at it
+# (podman's runtime_supports_json).
+e2e_wrap_runtime() {
+  local real=$1 dir=$2 name
+  name=$(basename "$real")
+  mkdir -p "$dir"
+  cat >"$dir/$name" <<EOF
+#!/bin/bash
+real='$real'
+rtlog='$E2E_RTLOG'
+EOF
+  cat >>"$dir/$name" <<'EOF'
+ts() { date +%H:%M:%S.%3N; }
+logfile= prev= cmd=
+for a in "$@"; do
+  case "$prev" in --log) logfile=$a ;; esac
+  case "$a" in --log=*) logfile=${a#--log=} ;; esac
+  prev=$a
+done
+# The subcommand: the first argument that is neither a global flag nor a global flag's value.
+skip=0
+for a in "$@"; do
+  if [ $skip = 1 ]; then skip=0; continue; fi
+  case "$a" in
+    --root|--log|--log-format|--criu|--rootless) skip=1 ;;
+    -*) ;;
+    *) cmd=$a; break ;;
+  esac
+done
+size=0
+[ -n "$logfile" ] && [ -f "$logfile" ] && size=$(stat -c %s "$logfile")
+echo "$(ts) [$$] $(basename "$real") $(printf '%q ' "$@")" >>"$rtlog"
+case "$cmd" in
+  create|run|exec|"")
+    # Their stdio is the container's: leave it alone.
+    "$real" "$@"; rc=$? ;;
+  *)
+    errf=$(mktemp); "$real" "$@" 2>"$errf"; rc=$?
+    cat "$errf" >&2
+    sed 's/^/      stderr: /' "$errf" >>"$rtlog"; rm -f "$errf" ;;
+esac
+{
+  echo "$(ts) [$$]   -> exit $rc"
+  if [ -n "$logfile" ] && [ -f "$logfile" ]; then tail -c +$((size + 1)) "$logfile" | sed 's/^/      log: /'; fi
+} >>"$rtlog"
+exit $rc
+EOF
+  chmod 755 "$dir/$name"
+  echo "$dir/$name"
+}
+
+# e2e_case NAME FUNCTION [ARGS...]: runs one case in a subshell; prints PASS/FAIL/SKIP with its
+# time, and on failure its output and the runtime calls it made. A case returns 0 (pass),
+# 77 (skip, its output says why) or anything else (fail).
+e2e_case() {
+  local name=$1; shift
+  if [ -n "$E2E_ONLY" ] && ! [[ $name =~ $E2E_ONLY ]]; then return 0; fi
+  local lines0 t0 t1 out rc
+  lines0=$(wc -l <"$E2E_RTLOG")
+  t0=$(date +%s%N)
+  out=$("$@" 2>&1)
+  rc=$?
+  t1=$(date +%s%N)
+  local dt; dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1fs", (b-a)/1e9}')
+  if [ $rc -eq 0 ]; then
+    E2E_PASS=$((E2E_PASS + 1))
+    echo "PASS  $name ($dt)"
+    [ "$E2E_VERBOSE" = 1 ] && [ -n "$out" ] && echo "$out" | sed 's/^/      /'
+  elif [ $rc -eq 77 ]; then
+    E2E_SKIP=$((E2E_SKIP + 1))
+    echo "SKIP  $name: $(echo "$out" | tail -n1)"
+  else
+    E2E_FAIL=$((E2E_FAIL + 1))
+    E2E_FAILED+=("$name")
+    echo "FAIL  $name ($dt)"
+    echo "$out" | sed 's/^/      /'
+    local calls; calls=$(tail -n +$((lines0 + 1)) "$E2E_RTLOG")
+    if [ -n "$calls" ]; then
+      echo "      runtime calls during this case:"
+      echo "$calls" | sed 's/^/        /' | head -n 60
+    fi
+  fi
+  return 0
+}
+
+e2e_summary() {
+  local label=$1
+  echo
+  echo "$label: $E2E_PASS passed, $E2E_FAIL failed, $E2E_SKIP skipped"
+  local n
+  for n in "${E2E_FAILED[@]}"; do echo "  failed: $n"; done
+  [ $E2E_FAIL -eq 0 ]
+}
+
+# Assertions: each prints what went wrong and returns 1, so a case writes `expect_eq ... || return 1`.
+expect_eq() { # ACTUAL EXPECTED WHAT
+  [ "$1" == "$2" ] && return 0
+  echo "$3: expected [$2], got [$1]"
+  return 1
+}
+expect_match() { # ACTUAL REGEX WHAT
+  [[ $1 =~ $2 ]] && return 0
+  echo "$3: expected to match /$2/, got [$1]"
+  return 1
+}
+expect_no_match() { # ACTUAL REGEX WHAT
+  [[ $1 =~ $2 ]] || return 0
+  echo "$3: expected no match for /$2/, got [$1]"
+  return 1
+}
+
+# wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds.
+wait_for() {
+  local deadline=$(($(date +%s%N) + $1 * 1000000000)); shift
+  while ! "$@" >/dev/null 2>&1; do
+    [ "$(date +%s%N)" -gt $deadline ] && return 1
+    sleep 0.1
+  done
+}
+
+# cgroup layout: "v2" (unified) or "v1" (legacy or hybrid).
+e2e_cgroup_mode() {
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo v2; else echo v1; fi
+}
+
+# e2e_cgroup_dir PID CONTROLLER: the host directory of PID's cgroup for CONTROLLER (v1), or its
+# unified cgroup (v2; CONTROLLER is ignored).
+e2e_cgroup_dir() {
+  local pid=$1 ctl=${2:-} line path
+  if [ "$(e2e_cgroup_mode)" = v2 ]; then
+    path=$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
+    echo "/sys/fs/cgroup$path"
+  else
+    line=$(grep -E "^[0-9]+:([^:]*,)?$ctl(,[^:]*)?:" "/proc/$pid/cgroup") || return 1
+    path=${line#*:*:}
+    local mnt
+    for mnt in /sys/fs/cgroup/*; do
+      [ -L "$mnt" ] && continue
+      case ",$(basename "$mnt")," in *",$ctl,"*) echo "$mnt$path"; return 0 ;; esac
+    done
+    return 1
+  fi
+}
+
+# Prints every cgroup directory below NAME (a top-level cgroup the test owns), in every hierarchy
+# (cgroup file systems only: not a tmpfs put over one).
+e2e_cgroups_below() {
+  local name=$1 d
+  for d in /sys/fs/cgroup/*/"$name" /sys/fs/cgroup/"$name"; do
+    [ -d "$d" ] || continue
+    case "$(stat -f -c %T "$d")" in cgroupfs|cgroup2fs) find "$d" -mindepth 1 -type d 2>/dev/null ;; esac
+  done
+}
+
+# Removes the (empty) top-level cgroup NAME from every hierarchy.
+e2e_cgroups_remove() {
+  local name=$1 d
+  for d in /sys/fs/cgroup/*/"$name" /sys/fs/cgroup/"$name"; do
+    [ -d "$d" ] || continue
+    find "$d" -depth -mindepth 1 -type d -exec rmdir {} \; 2>/dev/null
+    rmdir "$d" 2>/dev/null
+  done
+}
+
+# Pids whose cgroup (any hierarchy) contains the path element /NAME/ or ends with /NAME.
+e2e_pids_in_cgroup() {
+  grep -lE ":/($1/|$1\$)" /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3
+}
+
+# Pids (other than this shell's) whose command line contains STRING (read from /proc; nothing is
+# signalled).
+e2e_pids_with_arg() {
+  # The pattern comes from a file so that grep's own command line does not match.
+  grep -alF -f <(printf '%s\n' "$1") /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 | grep -vxE "$$|$BASHPID"
+}
+
+# Mount points at or below DIR (in this mount namespace).
+e2e_mounts_below() {
+  awk -v d="$1" '$5 == d || index($5, d "/") == 1 {print $5}' /proc/self/mountinfo
+}
+
+# Builds the busybox rootfs (bundles/make-bundle.sh) at DIR/rootfs; prints the resolved DIR.
+e2e_make_rootfs() {
+  local dir=$1 runtime=$2
+  "$E2E_REPO/bundles/make-bundle.sh" --runtime "$runtime" "$dir" >/dev/null || e2e_die "make-bundle.sh failed"
+  readlink -f "$dir"
+}
