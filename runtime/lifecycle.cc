@@ -323,8 +323,11 @@ void pause_container(const StateStore& store, const std::string& id) {
 void resume_container(const StateStore& store, const std::string& id) {
   ContainerDir dir = store.open(id);
   ContainerState s = dir.load();
+  // runc (and clients matching its text) say "container not paused" for any non-paused state.
+  const std::string not_paused = "cannot resume container " + id + ": container not paused";
+  if (dir.status(s) == Status::Stopped) fail(ErrorKind::BadState, not_paused);
   auto cg = running_container_cgroup(dir, s, "resume");
-  if (!cg->frozen()) fail(ErrorKind::BadState, "cannot resume container " + id + ": it is not paused");
+  if (!cg->frozen()) fail(ErrorKind::BadState, not_paused);
   cg->freeze(false);
 }
 
