@@ -301,6 +301,32 @@ TEST_CASE("seccomp: a blocked syscall fails inside with the rule's errnoRet", "[
   if (!nnp) CHECK(status_field(r.out, "Uid") == "1000 1000 1000 1000");
 }
 
+TEST_CASE("seccomp: with noNewPrivileges the filter goes on after the runtime's own setup syscalls", "[seccomp][exec]") {
+  // Loaded as late as possible: the uid switch, capset, chdir, umask, prctl and close_range the
+  // runtime makes for the process all run before it, so a profile denying them all still
+  // starts the program (create and exec); only the program meets the filter.
+  Sandbox s("seccomp-late");
+  add_tmp(s);
+  s.config["process"]["noNewPrivileges"] = true;
+  s.config["process"]["user"] = {{"uid", 1000}, {"gid", 1000}};
+  s.config["process"]["cwd"] = "/tmp";
+  s.config["linux"]["seccomp"] = seccomp_profile(
+      "SCMP_ACT_ALLOW", {seccomp_rule({"setresuid", "setresgid", "setgroups", "setuid", "setgid", "capset", "chdir", "fchdir",
+                                       "umask", "prctl", "close_range", "fcntl"},
+                                      "SCMP_ACT_ERRNO", {{"errnoRet", 38}})});
+  s.sh("id -u; pwd; grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; cd / ; echo cd=$?; exec sleep 30");
+  require_ok(s.create());
+  require_ok(s.start());
+  REQUIRE(eventually([&] { return contains(s.output(), "cd="); }, 10s));
+  INFO(s.output() << s.errors());
+  CHECK(lines(s.output()) == std::vector<std::string>{"1000", "/tmp", "NoNewPrivs:\t1", "Seccomp:\t2", "cd=2"});
+  auto r = s.rt({"exec", s.id, "sh", "-c", "id -u; pwd; cd /; echo cd=$?"});
+  INFO(r.describe());
+  CHECK(r.code == 0);
+  CHECK(lines(r.out) == std::vector<std::string>{"1000", "/tmp", "cd=2"});
+  CHECK_THAT(r.err, Contains("Function not implemented"));
+}
+
 TEST_CASE("seccomp: ERRNO without errnoRet is EPERM; defaultErrnoRet sets the default's errno", "[seccomp]") {
   Sandbox s("seccomp-eperm");
   add_tmp(s);
@@ -1420,6 +1446,19 @@ TEST_CASE("nnp: exec --process keeps the container's noNewPrivileges unless it s
   INFO(r.describe());
   REQUIRE(r.code == 0);
   CHECK(status_field(r.out, "NoNewPrivs") == want);
+}
+
+TEST_CASE("caps: exec --cap with an unknown name fails and runs nothing", "[caps][exec]") {
+  Sandbox s("caps-exec-unknown");
+  s.config["root"]["readonly"] = false;
+  s.config["process"]["args"] = {"sleep", "30"};
+  require_ok(s.create());
+  require_ok(s.start());
+  auto r = s.rt({"exec", "--cap", "CAP_PWN_HOST", s.id, "touch", "/ran"});
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("unknown capability") && Contains("CAP_PWN_HOST"));
+  CHECK_FALSE(fs::exists(s.rootfs / "ran"));
 }
 
 TEST_CASE("lsm: an AppArmor profile or SELinux label on a host without the LSM fails create", "[lsm]") {
