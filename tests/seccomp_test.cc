@@ -713,7 +713,7 @@ long compat_syscall(long nr, long a1, long a2) {
 constexpr long kI386Getpid = 20, kI386Mkdir = 39;
 }  // namespace
 
-TEST_CASE("compat syscalls: a listed x86 arch gets the rules; an unlisted one is never allowed", "[seccomp][kernel]") {
+TEST_CASE("compat syscalls: a listed x86 arch gets the rules, an unlisted one is never allowed", "[seccomp][kernel]") {
   // The path must sit below 4 GiB for a 32-bit pointer.
   void* low = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
   REQUIRE(low != MAP_FAILED);

@@ -327,7 +327,7 @@ TEST_CASE("seccomp: with noNewPrivileges the filter goes on after the runtime's 
   CHECK_THAT(r.err, Contains("Function not implemented"));
 }
 
-TEST_CASE("seccomp: ERRNO without errnoRet is EPERM; defaultErrnoRet sets the default's errno", "[seccomp]") {
+TEST_CASE("seccomp: ERRNO without errnoRet is EPERM, defaultErrnoRet sets the default's errno", "[seccomp]") {
   Sandbox s("seccomp-eperm");
   add_tmp(s);
   SECTION("rule") {
@@ -431,7 +431,7 @@ TEST_CASE("seccomp: TRAP delivers SIGSYS to the process", "[seccomp]") {
   CHECK(s.run().code == 128 + SIGSYS);
 }
 
-TEST_CASE("seccomp: TRACE with no tracer fails the syscall with ENOSYS; LOG lets it through", "[seccomp]") {
+TEST_CASE("seccomp: TRACE with no tracer fails the syscall with ENOSYS, LOG lets it through", "[seccomp]") {
   Sandbox s("seccomp-trace-log");
   add_tmp(s);
   s.config["linux"]["seccomp"] = seccomp_profile(
@@ -1420,7 +1420,7 @@ TEST_CASE("nnp: noNewPrivileges holds for processes exec'd into the container", 
   }
 }
 
-TEST_CASE("nnp: exec --process keeps the container's noNewPrivileges unless it sets it; --no-new-privs adds it", "[caps][exec]") {
+TEST_CASE("nnp: exec --process keeps the container's noNewPrivileges unless it sets it, --no-new-privs adds it", "[caps][exec]") {
   auto [container_nnp, in_json, flag, want] = GENERATE(table<bool, std::string, bool, std::string>({
       {true, "absent", false, "1"},
       {false, "absent", true, "1"},
