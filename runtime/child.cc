@@ -7,6 +7,7 @@
 
 #include "error.h"
 #include "fs.h"
+#include "rootfs.h"
 #include "sync.h"
 
 namespace ocirun::runtime {
@@ -24,10 +25,18 @@ void load_seccomp(const seccomp::Program& program) {
   if (!r.ok()) throw_errno(r.err, "load the seccomp filter");
 }
 
-void write_oom_score_adj(const PreparedProcess& p) {
+void write_oom_score_adj(int procfs, const PreparedProcess& p) {
   if (!p.oom_score_adj) return;
   with_context("process.oomScoreAdj",
-               [&] { fs::write_file_at(AT_FDCWD, "/proc/self/oom_score_adj", std::to_string(*p.oom_score_adj)); });
+               [&] { namespaces::write_proc_file(procfs, "self/oom_score_adj", std::to_string(*p.oom_score_adj)); });
+}
+
+void install_seccomp(const seccomp::Program& program, int sync_fd) {
+  seccomp::LoadResult r = seccomp::load(program);
+  if (!r.ok()) throw_errno(r.err, "load the seccomp filter");
+  if (r.listener_fd < 0) return;
+  UniqueFd listener(r.listener_fd);
+  sync::send(sync_fd, sync::Msg::SeccompListener, 0, {}, listener.get());
 }
 
 Pty open_pty(const std::optional<spec::ConsoleSize>& size) {

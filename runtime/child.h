@@ -15,7 +15,16 @@ namespace ocirun::runtime {
 [[noreturn]] void die_with_error(int sync_fd, const std::string& message);
 
 void load_seccomp(const seccomp::Program& program);
-void write_oom_score_adj(const PreparedProcess& p);
+// process.oomScoreAdj, written by a stage-1 process on itself through the host's procfs (`procfs`,
+// from namespaces::open_procfs) before it joins the container: its fork inherits the value. Not
+// later: lowering it needs CAP_SYS_RESOURCE in the host's user namespace, and once in a new one
+// (after its setresuid, or non-dumpable) /proc/self belongs to the host's root; nor through
+// the container's /proc, which is the container's to remount once it runs.
+void write_oom_score_adj(int procfs, const PreparedProcess& p);
+// load_seccomp, then a NOTIFY rule's listener fd goes at once to the parent over the sync
+// socket, to pass on to listenerPath: the sendmsg doing it is the only syscall between the
+// load and the hand-over, so a profile must not NOTIFY sendmsg.
+void install_seccomp(const seccomp::Program& program, int sync_fd);
 
 // A new pty from the devpts at /dev/pts (the container's, once inside it).
 struct Pty {

@@ -22,9 +22,11 @@
 #include "hooks.h"
 #include "init.h"
 #include "log.h"
+#include "lsm.h"
 #include "parse.h"
 #include "scope_guard.h"
 #include "sync.h"
+#include "unix_socket.h"
 
 namespace ocirun::runtime {
 
@@ -47,67 +49,12 @@ std::string now_rfc3339() {
   return buf;
 }
 
-// A unix socket path through the directory fd keeps it short whatever --root is
-// (sun_path holds 108 bytes; containerd's state paths can be longer).
-sockaddr_un socket_address_in(int dirfd, const char* name) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/%s", dirfd, name);
-  return addr;
-}
-
 UniqueFd listen_for_start(int dirfd) {
   UniqueFd fd(check(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
   sockaddr_un addr = socket_address_in(dirfd, kStartSocket);
   check(::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), "bind the start socket");
   check(::listen(fd.get(), 4), "listen on the start socket");
   return fd;
-}
-
-void send_to_console_socket(const std::string& path, int master) {
-  UniqueFd sock(check(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) fail(ErrorKind::InvalidArgument, "--console-socket path too long: " + path);
-  std::strcpy(addr.sun_path, path.c_str());
-  check(::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), "connect to --console-socket " + path);
-  sync::send(sock.get(), sync::Msg::PtyMaster, 0, "/dev/ptmx", master);
-}
-
-// The runtime-spec's ContainerProcessState with the NOTIFY listener as SCM_RIGHTS, in
-// one message on a stream connection to listenerPath (as runc sends it).
-void send_to_seccomp_listener(const spec::Seccomp& profile, int listener, const ContainerState& state) {
-  const std::string& path = profile.listener_path;
-  nlohmann::json msg = {{"ociVersion", "1.2.0"},
-                        {"fds", nlohmann::json::array({"seccompFd"})},
-                        {"pid", state.pid},
-                        {"metadata", profile.listener_metadata},
-                        {"state", nlohmann::json::parse(oci_state_json(state, Status::Creating))}};
-  const std::string text = msg.dump();
-  UniqueFd sock(check(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) fail(ErrorKind::InvalidSpec, "linux.seccomp.listenerPath too long: " + path);
-  std::strcpy(addr.sun_path, path.c_str());
-  check(::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr),
-        "connect to linux.seccomp.listenerPath " + path);
-  iovec iov{const_cast<char*>(text.data()), text.size()};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &listener, sizeof listener);
-  ssize_t n;
-  while ((n = ::sendmsg(sock.get(), &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
-  }
-  if (n < 0) throw_errno("send the seccomp listener to " + path);
-  if (static_cast<size_t>(n) != text.size()) fail(ErrorKind::Syscall, "send the seccomp listener to " + path + ": short write");
 }
 
 // Kills and reaps a child unless released: every failure path of create uses it.
@@ -166,28 +113,11 @@ spec::Resources resources_with_default_devices(const spec::Linux& linux_config) 
   return r;
 }
 
-// How runc's apparmor.IsEnabled and selinux.GetEnabled tell (securityfs may not be mounted).
-bool apparmor_enabled() {
-  try {
-    return fs::read_file("/sys/module/apparmor/parameters/enabled").rfind('Y', 0) == 0;
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-bool selinux_enabled() { return fs::exists("/sys/fs/selinux/enforce"); }
-
 // A label the host cannot apply would leave the process less confined than asked: refused.
 void check_lsm_labels(const spec::Spec& spec) {
-  const spec::Process& p = *spec.process;
-  if (!p.apparmor_profile.empty() && !apparmor_enabled())
-    fail(ErrorKind::Unsupported, "config.json: /process/apparmorProfile: \"" + p.apparmor_profile +
-                                     "\" asked for, but AppArmor is not enabled on this host");
-  if (!p.selinux_label.empty() && !selinux_enabled())
-    fail(ErrorKind::Unsupported, "config.json: /process/selinuxLabel: \"" + p.selinux_label +
-                                     "\" asked for, but SELinux is not enabled on this host");
-  if (!spec.linux->mount_label.empty() && !selinux_enabled())
-    fail(ErrorKind::Unsupported, "config.json: /linux/mountLabel: \"" + spec.linux->mount_label +
-                                     "\" asked for, but SELinux is not enabled on this host");
+  require_apparmor(spec.process->apparmor_profile, "config.json: /process/apparmorProfile");
+  require_selinux(spec.process->selinux_label, "config.json: /process/selinuxLabel");
+  require_selinux(spec.linux->mount_label, "config.json: /linux/mountLabel");
 }
 
 void check_host_requirements(const spec::Spec& spec, const namespaces::Plan& plan, const CreateOptions& opts) {
@@ -306,8 +236,9 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
           send_to_console_socket(opts.console_socket, m.fd.get());
         break;
       case sync::Msg::SeccompListener:
-        send_to_seccomp_listener(*spec.linux->seccomp, m.fd.get(),
-                                 state_before_recorded(opts.id, init.get(), bundle, rootfs, created, spec.annotations));
+        send_to_seccomp_listener(*spec.linux->seccomp, m.fd.get(), init.get(),
+                                 state_before_recorded(opts.id, init.get(), bundle, rootfs, created, spec.annotations),
+                                 Status::Creating);
         break;
       case sync::Msg::Ready:
         ready = true;

@@ -1,8 +1,10 @@
 // exec: the parent enters nothing itself. Stage 1 joins every namespace of the
 // container's init at once through its pidfd (setns(pidfd, flags)), forks the
 // process (CLONE_PARENT, so it is our child and lands in the pid namespace),
-// which sets itself up like the init does and execs. The sync socket is
-// close-on-exec: EOF means execve succeeded, an Error message says why not.
+// which sets itself up like the init does and execs the program through the
+// sealed stub (process.cc). The sync socket is close-on-exec: EOF means the stub
+// started, an Error message says why not; the error pipe then carries the stub's
+// report if the program's own execve fails, and reaches EOF once it succeeded.
 #include "exec.h"
 
 #include <fcntl.h>
@@ -23,10 +25,13 @@
 #include "child.h"
 #include "error.h"
 #include "foreground.h"
+#include "lsm.h"
 #include "fs.h"
 #include "namespaces.h"
 #include "parse.h"
+#include "rootfs.h"
 #include "sync.h"
+#include "unix_socket.h"
 
 namespace ocirun::runtime {
 
@@ -36,9 +41,11 @@ struct ExecContext {
   PreparedProcess process;
   std::optional<seccomp::Program> seccomp;
   std::optional<spec::ConsoleSize> console_size;
+  std::string apparmor_profile, selinux_label;
   int ns_flags = 0;
   int pidfd = -1;
   int sync_fd = -1;
+  int error_fd = -1;  // the write end of the error pipe, for the stub
   int preserve_fds = 0;
   std::vector<int> parent_only_fds;
 };
@@ -48,11 +55,17 @@ spec::Spec container_config(const ContainerState& s) {
   return with_context("read the container's config", [&] { return spec::load(s.bundle); });
 }
 
-spec::Process process_from_file(const std::string& path) {
+// A process.json without noNewPrivileges keeps the container's: an exec'd process is no
+// less confined than the container's own unless the caller says so.
+spec::Process process_from_file(const spec::Spec& config, const std::string& path) {
   std::string text = path == "-" ? fs::read_file("/dev/stdin") : fs::read_file(path);
   try {
-    nlohmann::json doc = {{"ociVersion", "1.2.0"}, {"root", {{"path", "rootfs"}}}, {"process", nlohmann::json::parse(text)}};
-    return *spec::parse(doc.dump()).process;
+    nlohmann::json process = nlohmann::json::parse(text);
+    nlohmann::json doc = {{"ociVersion", "1.2.0"}, {"root", {{"path", "rootfs"}}}, {"process", process}};
+    spec::Process p = *spec::parse(doc.dump()).process;
+    if (process.is_object() && !process.contains("noNewPrivileges") && config.process)
+      p.no_new_privileges = config.process->no_new_privileges;
+    return p;
   } catch (const nlohmann::json::exception& e) {
     fail(ErrorKind::InvalidArgument, "--process " + path + ": not valid JSON: " + e.what());
   } catch (Error& e) {
@@ -84,7 +97,6 @@ spec::Process process_from_flags(const spec::Spec& config, const ExecOptions& o)
       for (auto* set : {&c.bounding, &c.effective, &c.permitted})
         if (std::find(set->begin(), set->end(), cap) == set->end()) set->push_back(cap);
   }
-  if (o.no_new_privs) p.no_new_privileges = true;
   return p;
 }
 
@@ -95,8 +107,8 @@ int namespace_flags(const spec::Linux& linux_config) {
   return flags;
 }
 
-// The exec'd process, inside every namespace of the container: the same order as
-// the init's last steps (see init.cc), ending in execve.
+// The exec'd process, inside every namespace of the container: the init's last steps in
+// the init's order (see init.cc for why each sits where it does), ending in execve.
 [[noreturn]] void exec_child_main(const ExecContext& ctx) {
   const PreparedProcess& proc = ctx.process;
   try {
@@ -106,23 +118,47 @@ int namespace_flags(const spec::Linux& linux_config) {
       sync::send(ctx.sync_fd, sync::Msg::PtyMaster, 0, "/dev/ptmx", pty.master.get());
       attach_pty(pty);
     }
-    write_oom_score_adj(proc);
+    const bool lsm_labels = !ctx.apparmor_profile.empty() || !ctx.selinux_label.empty();
+    const bool userns = ctx.ns_flags & CLONE_NEWUSER;
+    // The container's /proc is the container's to remount once it runs: read and written
+    // only through a handle checked to be a procfs root.
+    UniqueFd procfs;
+    if (lsm_labels || userns) procfs = namespaces::open_procfs();
+    set_exec_labels(ctx.apparmor_profile, ctx.selinux_label, procfs.get());
+    bool setgroups_allowed = true;
+    if (userns) {
+      UniqueFd f = namespaces::open_proc_file(procfs.get(), "self/setgroups", O_RDONLY);
+      char buf[16] = {};
+      ssize_t n = ::read(f.get(), buf, sizeof buf - 1);
+      if (n < 0) throw_errno("read /proc/self/setgroups");
+      setgroups_allowed = fs::trim(std::string(buf, static_cast<size_t>(n))) == "allow";
+    }
+    procfs.reset();
     apply_rlimits(proc);
-    if (ctx.seccomp && !proc.no_new_privileges) load_seccomp(*ctx.seccomp);
     drop_bounding_set(proc.caps);
-    bool setgroups_allowed = fs::trim(fs::read_file("/proc/self/setgroups")) == "allow";
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
+    if (ctx.seccomp && !proc.no_new_privileges) install_seccomp(*ctx.seccomp, ctx.sync_fd);
+    // Resolved inside the container's root while still privileged, entered as the user and
+    // checked to be inside (CVE-2024-21626).
+    UniqueFd cwd = namespaces::open_cwd(proc.cwd);
     switch_user(proc, setgroups_allowed);
-    if (::chdir(proc.cwd.c_str()) < 0) throw_errno("process.cwd: chdir " + proc.cwd);
+    // A uid change resets dumpability to fs.suid_dumpable: set it again (see stage 1).
+    check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
+    namespaces::enter_cwd(cwd.get(), proc.cwd);
+    cwd.reset();
     std::string executable = find_executable(proc);
+    // Through the sealed stub, as the init does (CVE-2019-5736; process.cc), unless an LSM
+    // label waits for the next execve, which must then be the program's.
+    UniqueFd exec_stub = lsm_labels ? UniqueFd() : make_exec_stub();
     apply_capabilities(proc.caps);
     if (proc.no_new_privileges) check(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl PR_SET_NO_NEW_PRIVS");
     ::umask(proc.umask);
     ::syscall(SYS_close_range, 3 + ctx.preserve_fds, ~0U, 1U << 2 /* CLOSE_RANGE_CLOEXEC */);
-    if (ctx.seccomp && proc.no_new_privileges) load_seccomp(*ctx.seccomp);
-    auto argv = c_strings(proc.args);
-    auto envp = c_strings(proc.env);
-    ::execve(executable.c_str(), argv.data(), envp.data());
-    throw_errno("exec " + executable);
+    // With no_new_privs the filter goes on last, so the fewest syscalls run under it.
+    if (ctx.seccomp && proc.no_new_privileges) install_seccomp(*ctx.seccomp, ctx.sync_fd);
+    // Under a seccomp filter only execve may run in the stub: its failure then goes to stderr.
+    int err = exec_program(exec_stub.get(), ctx.seccomp ? -1 : ctx.error_fd, executable, proc.args, proc.env);
+    throw_errno(err, "exec " + executable);
   } catch (const std::exception& e) {
     die_with_error(ctx.sync_fd, e.what());
   }
@@ -134,7 +170,14 @@ int namespace_flags(const spec::Linux& linux_config) {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // Non-dumpable before anything of the container can see us: in its pid namespace,
+    // /proc/PID/exe of this fork of ocirun names the host's binary (CVE-2019-5736), and
+    // /proc/PID/fd our fds. The fork below inherits it; only CAP_SYS_PTRACE in the host's
+    // user namespace gets past it. execve of the program makes it dumpable again.
+    check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
     sync::expect(ctx.sync_fd, sync::Msg::Go);
+    // oomScoreAdj on ourselves, inherited by the fork: see write_oom_score_adj (child.h).
+    if (ctx.process.oom_score_adj) write_oom_score_adj(namespaces::open_procfs().get(), ctx.process);
     // All at once through the pidfd: the user namespace first, as the kernel requires.
     if (::setns(ctx.pidfd, ctx.ns_flags) < 0) throw_errno("join the container's namespaces");
     pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0));
@@ -147,14 +190,32 @@ int namespace_flags(const spec::Linux& linux_config) {
   }
 }
 
-void send_to_console_socket(const std::string& path, int master) {
-  UniqueFd sock(check(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) fail(ErrorKind::InvalidArgument, "--console-socket path too long: " + path);
-  std::strcpy(addr.sun_path, path.c_str());
-  check(::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), "connect to --console-socket " + path);
-  sync::send(sock.get(), sync::Msg::PtyMaster, 0, "/dev/ptmx", master);
+// What the stub wrote to the error pipe ("exec PATH: errno N") once the program's execve
+// failed, with the errno spelled out; empty once the program runs (EOF: close-on-exec).
+std::string read_exec_error(int fd) {
+  std::string text;
+  char buf[256];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) != 0;) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    text.append(buf, static_cast<size_t>(n));
+  }
+  if (auto pos = text.rfind("errno "); pos != std::string::npos) {
+    int err = std::atoi(text.c_str() + pos + 6);
+    if (err > 0) text = text.substr(0, pos) + std::strerror(err);
+  }
+  return text;
+}
+
+// The labels the exec'd process gets: the flags', else the process's; the host must have the LSM.
+void check_lsm_labels(spec::Process& p, const ExecOptions& o) {
+  const std::string source = o.process_file.empty() ? "config.json: /process" : "--process " + o.process_file + ": ";
+  if (!o.apparmor.empty()) p.apparmor_profile = o.apparmor;
+  if (!o.process_label.empty()) p.selinux_label = o.process_label;
+  require_apparmor(p.apparmor_profile, o.apparmor.empty() ? source + "/apparmorProfile" : "exec --apparmor");
+  require_selinux(p.selinux_label, o.process_label.empty() ? source + "/selinuxLabel" : "exec --process-label");
 }
 
 }  // namespace
@@ -165,12 +226,14 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
   Status status = dir.status(state);
   if (status == Status::Stopped) fail(ErrorKind::BadState, "cannot exec in container " + opts.id + ": container not running");
   if (status == Status::Paused) fail(ErrorKind::BadState, "cannot exec in container " + opts.id + ": it is paused");
-  if (!opts.apparmor.empty()) fail(ErrorKind::Unsupported, "exec --apparmor: this host has no AppArmor");
-  if (!opts.process_label.empty()) fail(ErrorKind::Unsupported, "exec --process-label: this host has no SELinux");
 
   const spec::Spec config = container_config(state);
-  spec::Process process = opts.process_file.empty() ? process_from_flags(config, opts) : process_from_file(opts.process_file);
+  spec::Process process =
+      opts.process_file.empty() ? process_from_flags(config, opts) : process_from_file(config, opts.process_file);
   if (process.args.empty()) fail(ErrorKind::InvalidArgument, "exec: process.args must not be empty");
+  // Whatever the process says, --no-new-privs turns it on (runc's flag, --process or not).
+  if (opts.no_new_privs) process.no_new_privileges = true;
+  check_lsm_labels(process, opts);
   if (process.cwd.empty()) process.cwd = "/";
   if (process.terminal && opts.console_socket.empty() && opts.detach)
     fail(ErrorKind::InvalidArgument, "exec --detach with a terminal needs --console-socket");
@@ -178,9 +241,15 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
   ExecContext ctx;
   ctx.process = prepare_process(process);
   ctx.console_size = process.console_size;
+  ctx.apparmor_profile = process.apparmor_profile;
+  ctx.selinux_label = process.selinux_label;
   ctx.preserve_fds = opts.preserve_fds;
-  if (config.linux && config.linux->seccomp)
-    ctx.seccomp = with_context("linux.seccomp", [&] { return seccomp::compile(*config.linux->seccomp); });
+  const spec::Seccomp* profile = config.linux && config.linux->seccomp ? &*config.linux->seccomp : nullptr;
+  if (profile) {
+    ctx.seccomp = with_context("linux.seccomp", [&] { return seccomp::compile(*profile); });
+    if (ctx.seccomp->needs_listener && profile->listener_path.empty())
+      fail(ErrorKind::InvalidSpec, "config.json: /linux/seccomp/listenerPath: required by SCMP_ACT_NOTIFY");
+  }
   ctx.ns_flags = config.linux ? namespace_flags(*config.linux) : 0;
   UniqueFd pidfd = open_init_pidfd(state);
   if (!pidfd) fail(ErrorKind::BadState, "cannot exec in container " + opts.id + ": container not running");
@@ -191,7 +260,11 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
   check(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), "socketpair");
   UniqueFd parent_end(pair[0]), child_end(pair[1]);
   ctx.sync_fd = child_end.get();
-  ctx.parent_only_fds = {dir.fd(), parent_end.get()};
+  int error_pipe[2];
+  check(::pipe2(error_pipe, O_CLOEXEC), "pipe2");
+  UniqueFd error_read(error_pipe[0]), error_write(error_pipe[1]);
+  ctx.error_fd = error_write.get();
+  ctx.parent_only_fds = {dir.fd(), parent_end.get(), error_read.get()};
 
   sigset_t forwarded, old;
   block_forwarded_signals(forwarded, old);
@@ -199,7 +272,9 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
   if (stage1 < 0) throw_errno("fork");
   if (stage1 == 0) exec_stage1_main(ctx);
   child_end.reset();
+  error_write.reset();  // so the pipe reaches EOF once the child has exec'd the program
   pid_t child = 0;
+  UniqueFd listener;  // a NOTIFY listener that arrived before the child's pid
   UniqueFd pty_master;  // kept when ocirun relays the terminal itself
   auto kill_children = [&] {
     for (pid_t p : {child, stage1})
@@ -221,11 +296,20 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
           pty_master = std::move(m.fd);
         else
           send_to_console_socket(opts.console_socket, m.fd.get());
+      } else if (m.type == sync::Msg::SeccompListener) {
+        listener = std::move(m.fd);
       } else if (m.type == sync::Msg::Error) {
         fail(ErrorKind::Syscall, "exec in container " + opts.id + ": " + m.text);
       }
+      // The filter's agent gets the exec'd process's listener and its state, as for the init.
+      if (listener && child > 0) {
+        send_to_seccomp_listener(*profile, listener.get(), child, state, Status::Running);
+        listener.reset();
+      }
     }
     if (child == 0) fail(ErrorKind::Syscall, "exec in container " + opts.id + ": the process setup died");
+    if (std::string err = read_exec_error(error_read.get()); !err.empty())
+      fail(ErrorKind::Syscall, "exec in container " + opts.id + ": " + err);
     if (!opts.pid_file.empty()) {
       std::string name = opts.pid_file.substr(opts.pid_file.rfind('/') + 1);
       std::string dirname = opts.pid_file.substr(0, opts.pid_file.rfind('/') + 1);

@@ -21,6 +21,7 @@
 #include "error.h"
 #include "fs.h"
 #include "hooks.h"
+#include "lsm.h"
 #include "rootfs.h"
 #include "state.h"
 #include "sync.h"
@@ -89,35 +90,6 @@ void join_session_keyring(const InitContext& ctx) {
     throw_errno("join a session keyring");
 }
 
-// process.apparmorProfile and process.selinuxLabel, for the program's execve (as runc
-// writes them); `create` has checked the host has the LSM. Through the procfs handle.
-void set_exec_labels(const spec::Process& p, int procfs) {
-  if (!p.apparmor_profile.empty()) {
-    with_context("process.apparmorProfile", [&] {
-      try {
-        namespaces::write_proc_file(procfs, "thread-self/attr/apparmor/exec", "exec " + p.apparmor_profile);
-      } catch (const Error& e) {
-        if (e.sys_errno() != ENOENT) throw;
-        namespaces::write_proc_file(procfs, "thread-self/attr/exec", "exec " + p.apparmor_profile);
-      }
-    });
-  }
-  if (!p.selinux_label.empty())
-    with_context("process.selinuxLabel",
-                 [&] { namespaces::write_proc_file(procfs, "thread-self/attr/exec", p.selinux_label); });
-}
-
-// Loads the filter the parent compiled. A NOTIFY rule gives a listener fd, handed to
-// the parent at once to pass on to listenerPath: the sendmsg doing it is the only
-// syscall between the load and the hand-over, so a profile must not NOTIFY sendmsg.
-void install_seccomp(const InitContext& ctx) {
-  seccomp::LoadResult r = seccomp::load(*ctx.seccomp);
-  if (!r.ok()) throw_errno(r.err, "load the seccomp filter");
-  if (r.listener_fd < 0) return;
-  UniqueFd listener(r.listener_fd);
-  sync::send(ctx.sync_fd, sync::Msg::SeccompListener, 0, {}, listener.get());
-}
-
 // Blocks until `start` connects, returning the connection (close-on-exec: `start`
 // sees EOF once execve succeeded, or the error text if it failed).
 UniqueFd wait_for_start(int listen_fd) {
@@ -169,15 +141,13 @@ UniqueFd wait_for_start(int listen_fd) {
     // Writes to /proc go through a handle checked to be the container's procfs.
     UniqueFd procfs;
     const bool lsm_labels = !spec.process->apparmor_profile.empty() || !spec.process->selinux_label.empty();
-    if (!spec.linux->sysctl.empty() || proc.oom_score_adj || lsm_labels) procfs = namespaces::open_procfs();
+    if (!spec.linux->sysctl.empty() || lsm_labels) procfs = namespaces::open_procfs();
     // Before finish_rootfs makes /proc/sys read-only.
     write_sysctls(*spec.linux, plan, procfs.get());
     with_context("set up the rootfs", [&] { namespaces::finish_rootfs(spec, opts); });
-    if (proc.oom_score_adj)
-      with_context("process.oomScoreAdj", [&] {
-        namespaces::write_proc_file(procfs.get(), "self/oom_score_adj", std::to_string(*proc.oom_score_adj));
-      });
-    set_exec_labels(*spec.process, procfs.get());
+    // process.apparmorProfile and process.selinuxLabel, for the program's execve; `create`
+    // has checked the host has the LSM.
+    set_exec_labels(spec.process->apparmor_profile, spec.process->selinux_label, procfs.get());
     procfs.reset();
     // Opened after finish_rootfs, so a read-only or masked path over it counts.
     UniqueFd cwd = namespaces::open_cwd(proc.cwd);
@@ -192,7 +162,7 @@ UniqueFd wait_for_start(int listen_fd) {
     apply_rlimits(proc);
     drop_bounding_set(proc.caps);
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
-    if (ctx.seccomp && !proc.no_new_privileges) install_seccomp(ctx);
+    if (ctx.seccomp && !proc.no_new_privileges) install_seccomp(*ctx.seccomp, ctx.sync_fd);
     bool setgroups_allowed = !plan.has(CLONE_NEWUSER) || fs::trim(fs::read_file("/proc/self/setgroups")) == "allow";
     switch_user(proc, setgroups_allowed);
     // A uid change resets dumpability to fs.suid_dumpable: set it again.
@@ -212,7 +182,7 @@ UniqueFd wait_for_start(int listen_fd) {
     // A NOTIFY listener must reach `create` before it exits: such a filter goes on
     // before Ready even with no_new_privs (as runc does), otherwise last of all.
     const bool notify = ctx.seccomp && ctx.seccomp->needs_listener;
-    if (notify && proc.no_new_privileges) install_seccomp(ctx);
+    if (notify && proc.no_new_privileges) install_seccomp(*ctx.seccomp, ctx.sync_fd);
 
     sync::send(ctx.sync_fd, sync::Msg::Ready);
     ::close(ctx.sync_fd);
@@ -262,7 +232,9 @@ void stage1_main(const InitContext& ctx) {
     sync::expect(ctx.sync_fd, sync::Msg::Go);
     // The host's procfs, opened before joining a mount namespace whose /proc could be anything.
     UniqueFd host_procfs;
-    if (plan.new_flags & CLONE_NEWTIME) host_procfs = namespaces::open_procfs();
+    if ((plan.new_flags & CLONE_NEWTIME) || ctx.process.oom_score_adj) host_procfs = namespaces::open_procfs();
+    // See write_oom_score_adj: here, before any namespace is joined, inherited by the init.
+    write_oom_score_adj(host_procfs.get(), ctx.process);
     namespaces::join_all(plan);
     if (plan.new_user) {
       check(::unshare(CLONE_NEWUSER), "unshare the user namespace");

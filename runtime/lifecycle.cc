@@ -23,17 +23,11 @@
 #include "error.h"
 #include "fs.h"
 #include "log.h"
+#include "unix_socket.h"
 
 namespace ocirun::runtime {
 
 namespace {
-
-sockaddr_un socket_address_in(int dirfd, const char* name) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/%s", dirfd, name);
-  return addr;
-}
 
 // Every process in the container's pid namespace (the init's, when it has its own).
 std::vector<pid_t> container_pids(const ContainerState& s) {

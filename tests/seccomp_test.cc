@@ -7,6 +7,7 @@
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -699,3 +700,60 @@ TEST_CASE("NOTIFY hands a listener fd and the supervisor answers", "[seccomp][ke
   CHECK(WEXITSTATUS(status) == 0);
   CHECK(values == std::vector<int64_t>{4242, -EACCES});
 }
+
+#if defined(__x86_64__)
+namespace {
+// An i386 syscall from x86_64 code (int $0x80): how a process reaches the compat table, with
+// the i386 numbers, which a filter written for x86_64 numbers alone would miss.
+long compat_syscall(long nr, long a1, long a2) {
+  long ret;
+  asm volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a1), "c"(a2) : "memory");
+  return ret;
+}
+constexpr long kI386Getpid = 20, kI386Mkdir = 39;
+}  // namespace
+
+TEST_CASE("compat syscalls: a listed x86 arch gets the rules, an unlisted one is never allowed", "[seccomp][kernel]") {
+  // The path must sit below 4 GiB for a 32-bit pointer.
+  void* low = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+  REQUIRE(low != MAP_FAILED);
+  char dir_template[] = "/tmp/ocirun-seccomp-XXXXXX";
+  REQUIRE(mkdtemp(dir_template) != nullptr);
+  const std::string target = std::string(dir_template) + "/made";
+  std::strcpy(static_cast<char*>(low), target.c_str());
+  const long path = reinterpret_cast<long>(low);
+
+  // Without a filter: does this kernel run i386 code at all (IA32 emulation)?
+  auto plain = run_filtered(sc::compile(profile("SCMP_ACT_ALLOW", {rule({"ocirun_none"}, "SCMP_ACT_ERRNO")})),
+                            [&](const Reporter& out) { out.put(compat_syscall(kI386Getpid, 0, 0)); });
+  if (plain.values.size() < 2 || plain.values[1] <= 0) {
+    WARN("no IA32 emulation on this kernel: compat syscalls cannot be made");
+  } else {
+    SECTION("x86 listed: the i386 mkdir meets the rule") {
+      auto prof = profile("SCMP_ACT_ALLOW", {rule({"mkdir", "mkdirat"}, "SCMP_ACT_ERRNO", {}, 38)});
+      prof.architectures = {kNativeArch, "SCMP_ARCH_X86"};
+      auto o = run_filtered(sc::compile(prof), [&](const Reporter& out) {
+        out.put(compat_syscall(kI386Mkdir, path, 0700));
+        out.put(compat_syscall(kI386Getpid, 0, 0));
+      });
+      CHECK(o.exited_ok());
+      REQUIRE(o.values.size() == 3);
+      CHECK(o.values[1] == -38);
+      CHECK(o.values[2] > 0);  // the rest of the compat table follows the default
+    }
+    SECTION("native only: the i386 table is refused, not allowed by default") {
+      auto prof = profile("SCMP_ACT_ALLOW", {rule({"mkdir", "mkdirat"}, "SCMP_ACT_ERRNO", {}, 38)});
+      prof.architectures = {kNativeArch};
+      auto o = run_filtered(sc::compile(prof), [&](const Reporter& out) { out.put(compat_syscall(kI386Mkdir, path, 0700)); });
+      INFO("status " << o.status);
+      CHECK_FALSE(o.exited_ok());
+      CHECK(o.killed_by(SIGSYS));
+    }
+  }
+  struct stat st;
+  CHECK(stat(target.c_str(), &st) != 0);  // never made, whatever the section
+  rmdir(target.c_str());
+  rmdir(dir_template);
+  munmap(low, 4096);
+}
+#endif

@@ -8,6 +8,7 @@
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
+#include <linux/capability.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -153,8 +154,9 @@ json seccomp_profile(const std::string& default_action, std::vector<json> rules)
 const std::vector<std::string> kMkdir = {"mkdir", "mkdirat"};
 
 // A seccomp user-notification agent on a unix socket (linux.seccomp.listenerPath): takes the
-// runtime's ContainerProcessState with the listener fd, then answers notifications with
-// `answer` (CONTINUE when unset) until destroyed.
+// runtime's ContainerProcessState with a listener fd on each connection (one for the init,
+// one per exec'd process), then answers every listener's notifications with `answer`
+// (CONTINUE when unset) until destroyed.
 class NotifyAgent {
  public:
   using Answer = std::function<void(const seccomp_notif&, seccomp_notif_resp&)>;
@@ -173,14 +175,18 @@ class NotifyAgent {
     stop_ = true;
     thread_.join();
     ::close(listen_fd_);
-    if (listener_ >= 0) ::close(listener_);
+    for (int fd : listeners_) ::close(fd);
     unlink(path.c_str());
   }
 
   fs::path path;
-  std::string state_text() {
+  std::string state_text(size_t i = 0) {  // the i-th connection's message
     std::lock_guard<std::mutex> l(mu_);
-    return state_;
+    return i < states_.size() ? states_[i] : "";
+  }
+  size_t connections() {
+    std::lock_guard<std::mutex> l(mu_);
+    return states_.size();
   }
   int fds_received() {
     std::lock_guard<std::mutex> l(mu_);
@@ -192,11 +198,7 @@ class NotifyAgent {
   }
 
  private:
-  void serve() {
-    pollfd p{listen_fd_, POLLIN, 0};
-    while (!stop_ && poll(&p, 1, 100) == 0) {
-    }
-    if (stop_) return;
+  void accept_one() {
     int conn = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (conn < 0) return;
     std::string text;
@@ -217,38 +219,53 @@ class NotifyAgent {
       std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
     }
     ::close(conn);
+    std::lock_guard<std::mutex> l(mu_);
+    states_.push_back(text);
+    fds_ += nfds;
+    if (fd >= 0) listeners_.push_back(fd);
+  }
+
+  void answer_one(int fd) {
+    seccomp_notif req{};
+    if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) return;
+    seccomp_notif_resp resp{};
+    resp.id = req.id;
+    resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
     {
       std::lock_guard<std::mutex> l(mu_);
-      state_ = text;
-      fds_ = nfds;
-      listener_ = fd;
+      seen_.push_back({static_cast<pid_t>(req.pid), req.data.nr});
     }
-    if (fd < 0) return;
+    if (answer_) answer_(req, resp);
+    ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+  }
+
+  void serve() {
     while (!stop_) {
-      pollfd q{fd, POLLIN, 0};
-      if (poll(&q, 1, 100) <= 0) continue;
-      if (q.revents & (POLLHUP | POLLERR)) break;  // every filtered process is gone
-      seccomp_notif req{};
-      if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) continue;
-      seccomp_notif_resp resp{};
-      resp.id = req.id;
-      resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+      std::vector<pollfd> p{{listen_fd_, POLLIN, 0}};
       {
         std::lock_guard<std::mutex> l(mu_);
-        seen_.push_back({static_cast<pid_t>(req.pid), req.data.nr});
+        for (int fd : listeners_) p.push_back({fd, POLLIN, 0});
       }
-      if (answer_) answer_(req, resp);
-      ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+      if (poll(p.data(), p.size(), 100) <= 0) continue;
+      if (p[0].revents & POLLIN) accept_one();
+      for (size_t i = 1; i < p.size(); ++i) {
+        if (p[i].revents & POLLIN) answer_one(p[i].fd);
+        if (p[i].revents & (POLLHUP | POLLERR)) {  // every process under this filter is gone
+          std::lock_guard<std::mutex> l(mu_);
+          std::erase(listeners_, p[i].fd);
+          ::close(p[i].fd);
+        }
+      }
     }
   }
 
   Answer answer_;
   int listen_fd_ = -1;
-  int listener_ = -1;
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::mutex mu_;
-  std::string state_;
+  std::vector<int> listeners_;
+  std::vector<std::string> states_;
   int fds_ = 0;
   std::vector<std::pair<pid_t, int>> seen_;
 };
@@ -284,7 +301,33 @@ TEST_CASE("seccomp: a blocked syscall fails inside with the rule's errnoRet", "[
   if (!nnp) CHECK(status_field(r.out, "Uid") == "1000 1000 1000 1000");
 }
 
-TEST_CASE("seccomp: ERRNO without errnoRet is EPERM; defaultErrnoRet sets the default's errno", "[seccomp]") {
+TEST_CASE("seccomp: with noNewPrivileges the filter goes on after the runtime's own setup syscalls", "[seccomp][exec]") {
+  // Loaded as late as possible: the uid switch, capset, chdir, umask, prctl and close_range the
+  // runtime makes for the process all run before it, so a profile denying them all still
+  // starts the program (create and exec); only the program meets the filter.
+  Sandbox s("seccomp-late");
+  add_tmp(s);
+  s.config["process"]["noNewPrivileges"] = true;
+  s.config["process"]["user"] = {{"uid", 1000}, {"gid", 1000}};
+  s.config["process"]["cwd"] = "/tmp";
+  s.config["linux"]["seccomp"] = seccomp_profile(
+      "SCMP_ACT_ALLOW", {seccomp_rule({"setresuid", "setresgid", "setgroups", "setuid", "setgid", "capset", "chdir", "fchdir",
+                                       "umask", "prctl", "close_range", "fcntl"},
+                                      "SCMP_ACT_ERRNO", {{"errnoRet", 38}})});
+  s.sh("id -u; pwd; grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; cd / ; echo cd=$?; exec sleep 30");
+  require_ok(s.create());
+  require_ok(s.start());
+  REQUIRE(eventually([&] { return contains(s.output(), "cd="); }, 10s));
+  INFO(s.output() << s.errors());
+  CHECK(lines(s.output()) == std::vector<std::string>{"1000", "/tmp", "NoNewPrivs:\t1", "Seccomp:\t2", "cd=2"});
+  auto r = s.rt({"exec", s.id, "sh", "-c", "id -u; pwd; cd /; echo cd=$?"});
+  INFO(r.describe());
+  CHECK(r.code == 0);
+  CHECK(lines(r.out) == std::vector<std::string>{"1000", "/tmp", "cd=2"});
+  CHECK_THAT(r.err, Contains("Function not implemented"));
+}
+
+TEST_CASE("seccomp: ERRNO without errnoRet is EPERM, defaultErrnoRet sets the default's errno", "[seccomp]") {
   Sandbox s("seccomp-eperm");
   add_tmp(s);
   SECTION("rule") {
@@ -386,6 +429,18 @@ TEST_CASE("seccomp: TRAP delivers SIGSYS to the process", "[seccomp]") {
   s.config["linux"]["seccomp"] = seccomp_profile("SCMP_ACT_ALLOW", {seccomp_rule(kMkdir, "SCMP_ACT_TRAP")});
   s.config["process"]["args"] = {"mkdir", "/tmp/x"};
   CHECK(s.run().code == 128 + SIGSYS);
+}
+
+TEST_CASE("seccomp: TRACE with no tracer fails the syscall with ENOSYS, LOG lets it through", "[seccomp]") {
+  Sandbox s("seccomp-trace-log");
+  add_tmp(s);
+  s.config["linux"]["seccomp"] = seccomp_profile(
+      "SCMP_ACT_ALLOW", {seccomp_rule(kMkdir, "SCMP_ACT_TRACE"), seccomp_rule({"chmod", "fchmodat"}, "SCMP_ACT_LOG")});
+  s.sh("mkdir /tmp/x; echo mkdir=$?; touch /tmp/f; chmod 600 /tmp/f; echo chmod=$?; stat -c %a /tmp/f");
+  auto r = run_ok(s);
+  INFO(r.describe());
+  CHECK(lines(r.out) == std::vector<std::string>{"mkdir=1", "chmod=0", "600"});
+  CHECK_THAT(r.err, Contains("Function not implemented"));
 }
 
 TEST_CASE("seccomp: an unknown syscall name is skipped with a warning", "[seccomp]") {
@@ -518,6 +573,52 @@ TEST_CASE("seccomp: NOTIFY with nobody at listenerPath fails create and leaves n
   CHECK(r.code != 0);
   CHECK_THAT(r.err, Contains("listenerPath"));
   check_nothing_left(s);
+}
+
+TEST_CASE("seccomp: NOTIFY: exec sends the exec'd process's listener and state to listenerPath", "[seccomp][notify][exec]") {
+  bool nnp = GENERATE(true, false);
+  INFO("noNewPrivileges " << nnp);
+  Sandbox s("seccomp-notify-exec");
+  add_tmp(s);
+  std::atomic<int> mkdirs{0};
+  NotifyAgent agent(s.dir / "agent.sock", [&](const seccomp_notif& req, seccomp_notif_resp& resp) {
+    if ((req.data.nr == SYS_mkdir || req.data.nr == SYS_mkdirat) && mkdirs++ > 0) {
+      resp.flags = 0;
+      resp.error = -EDQUOT;
+    }
+  });
+  s.config["process"]["noNewPrivileges"] = nnp;
+  s.config["process"]["args"] = {"sleep", "30"};
+  s.config["linux"]["seccomp"] = seccomp_profile("SCMP_ACT_ALLOW", {seccomp_rule(kMkdir, "SCMP_ACT_NOTIFY")});
+  s.config["linux"]["seccomp"]["listenerPath"] = agent.path.string();
+  s.config["linux"]["seccomp"]["listenerMetadata"] = "exec-test";
+  require_ok(s.create());
+  require_ok(s.start());
+  const pid_t init = s.state().value("pid", 0);
+  REQUIRE(eventually([&] { return agent.connections() == 1; }, 10s));
+
+  // One process, two mkdirs: the agent lets the first through and fails the second.
+  auto r = s.rt({"exec", s.id, "mkdir", "/tmp/a", "/tmp/b"});
+  INFO(r.describe());
+  CHECK(r.code == 1);
+  CHECK_THAT(r.err, Contains("/tmp/b") && Contains("Disk quota exceeded"));
+  REQUIRE(agent.connections() == 2);
+  CHECK(agent.fds_received() == 2);
+  json st = json::parse(agent.state_text(1));
+  INFO(st.dump(2));
+  CHECK(st["fds"] == json::array({"seccompFd"}));
+  CHECK(st["metadata"] == "exec-test");
+  CHECK(st["state"]["id"] == s.id);
+  CHECK(st["state"]["pid"] == init);
+  CHECK(st["state"]["status"] == "running");
+  // The exec'd process is the one the agent heard from, not the init.
+  const pid_t exec_pid = st["pid"].get<pid_t>();
+  CHECK(exec_pid != init);
+  auto seen = agent.seen();
+  CHECK(std::count_if(seen.begin(), seen.end(), [&](auto& n) { return n.first == exec_pid; }) == 2);
+  auto ls = s.rt({"exec", s.id, "ls", "/tmp"});
+  CHECK(ls.out == "a\n");
+  CHECK(mkdirs == 2);
 }
 
 // ================================================================================================
@@ -739,12 +840,17 @@ TEST_CASE("proc/sys: only procfs goes on /proc, only sysfs on /sys, nothing else
   }
 }
 
-TEST_CASE("proc/sys: with no procfs at /proc, oomScoreAdj and sysctl are refused, not written to the image", "[proc]") {
+TEST_CASE("proc/sys: with no procfs at /proc, nothing is written to the image's /proc", "[proc]") {
+  // sysctl goes through the container's /proc, checked to be a procfs: refused. oomScoreAdj is
+  // set on stage 1 through the host's procfs before the container exists: applied for real.
   std::string what = GENERATE("oomScoreAdj", "sysctl");
   INFO(what);
   Subreaper reaper;
   Sandbox s("noproc-" + what);
   remove_mount(s.config, "/proc");
+  // Masking binds through /proc/self/fd: without a /proc only the item under test may need it.
+  s.config["linux"]["maskedPaths"] = json::array();
+  s.config["linux"]["readonlyPaths"] = json::array();
   // The image's own "proc": plain files where the runtime would write.
   fs::create_directories(s.rootfs / "proc/self");
   fs::create_directories(s.rootfs / "proc/sys/net/ipv4");
@@ -756,9 +862,15 @@ TEST_CASE("proc/sys: with no procfs at /proc, oomScoreAdj and sysctl are refused
     s.config["linux"]["sysctl"] = {{"net.ipv4.ip_forward", "1"}};
   auto r = s.create();
   INFO(r.describe());
-  CHECK(r.code != 0);
-  CHECK_THAT(r.err, Contains("not a procfs"));
-  check_nothing_left(s);
+  if (what == "oomScoreAdj") {
+    REQUIRE(r.code == 0);
+    const pid_t pid = s.state().value("pid", 0);
+    CHECK(trim(read_file("/proc/" + std::to_string(pid) + "/oom_score_adj")) == "500");
+  } else {
+    CHECK(r.code != 0);
+    CHECK_THAT(r.err, Contains("not a procfs"));
+    check_nothing_left(s);
+  }
   CHECK(read_file(s.rootfs / "proc/self/oom_score_adj") == "fake\n");
   CHECK(read_file(s.rootfs / "proc/sys/net/ipv4/ip_forward") == "fake\n");
 }
@@ -798,6 +910,39 @@ TEST_CASE("proc/sys: the procfs handle refuses a file with something mounted ove
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
   CHECK(decoy == "decoy\n");
+}
+
+TEST_CASE("proc/sys: oomScoreAdj is set on the processes themselves (userns too), never through the container's /proc", "[proc][exec]") {
+  std::string variant = GENERATE("plain", "userns", "fake-proc");
+  INFO(variant);
+  Sandbox s("exec-oom-" + variant);
+  s.config["root"]["readonly"] = false;
+  s.config["process"]["oomScoreAdj"] = 500;
+  if (variant == "userns") use_user_namespace(s);
+  if (variant == "fake-proc") {
+    // A container root with CAP_SYS_ADMIN replaces its /proc with files of its own, where a
+    // path-based write of the runtime would land instead of on the process.
+    for (auto set : {"bounding", "effective", "permitted"}) s.config["process"]["capabilities"][set].push_back("CAP_SYS_ADMIN");
+    s.sh("mount -t tmpfs tmpfs /proc && mkdir -p /proc/self && echo fake > /proc/self/oom_score_adj && "
+         "touch /ready; exec sleep 30");
+  } else {
+    s.sh("touch /ready; exec sleep 30");
+  }
+  require_ok(s.create());
+  require_ok(s.start());
+  REQUIRE(eventually([&] { return fs::exists(s.rootfs / "ready"); }, 10s));
+  const pid_t init = s.state().value("pid", 0);
+  CHECK(trim(read_file("/proc/" + std::to_string(init) + "/oom_score_adj")) == "500");
+  const fs::path pid_file = s.dir / "exec.pid";
+  auto r = s.rt({"exec", "--detach", "--pid-file", pid_file.string(), s.id, "sleep", "30"});
+  INFO(r.describe());
+  REQUIRE(r.code == 0);
+  const pid_t pid = std::stoi(read_file(pid_file));
+  CHECK(trim(read_file("/proc/" + std::to_string(pid) + "/oom_score_adj")) == "500");
+  if (variant == "fake-proc") {
+    CHECK(read_file("/proc/" + std::to_string(init) + "/root/proc/self/oom_score_adj") == "fake\n");
+  }
+  ::kill(pid, SIGKILL);
 }
 
 // ================================================================================================
@@ -998,6 +1143,34 @@ TEST_CASE("cwd: a symlink in the image to /proc/self/fd/N stays inside the conta
   }
 }
 
+TEST_CASE("cwd: exec --cwd through an image symlink to /proc/self/fd/N never leaves the container", "[cwd][exec]") {
+  // The exec'd process holds a host directory at fd 3 (--preserve-fds, as a caller may pass
+  // one); the image's /work leads to it through /proc/self/fd/3. A plain chdir would follow the
+  // magic link to the host.
+  HostDir host("exec-cwd");
+  Sandbox s("cwd-exec-link");
+  s.config["root"]["readonly"] = false;
+  s.config["process"]["args"] = {"sleep", "30"};
+  fs::create_symlink("/proc/self/fd/3", s.rootfs / "work");
+  require_ok(s.create());
+  require_ok(s.start());
+  int fd = open(host.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  auto r = s.rt({"exec", "--preserve-fds", "1", "--cwd", "/work", s.id, "sh", "-c", "pwd; ls; touch escaped"},
+                {.extra_fds = {{fd, 3}}});
+  ::close(fd);
+  INFO(r.describe());
+  CHECK(host.untouched());
+  CHECK_FALSE(contains(r.out, "marker"));
+  if (r.code == 0) {
+    auto l = lines(r.out);
+    REQUIRE_FALSE(l.empty());
+    CHECK(l[0].rfind("/", 0) == 0);
+  } else {
+    CHECK_THAT(r.err, Contains("/work"));
+  }
+}
+
 // ================================================================================================
 // The runtime binary is out of the container's reach (CVE-2019-5736 class)
 // ================================================================================================
@@ -1095,9 +1268,10 @@ TEST_CASE("runtime binary: a process exec'd into a created container cannot open
   CHECK(s.wait_status("stopped"));
 }
 
-TEST_CASE("runtime binary: 'exec' of a '#!/proc/self/exe' program never runs the host's ocirun", "[exe][exec][!mayfail]") {
-  // Needs exec.cc to exec through the stub as the init does (exec_program in process.cc).
+TEST_CASE("runtime binary: 'exec' of a '#!/proc/self/exe' program never runs the host's ocirun", "[exe][exec]") {
+  // exec starts the program through the sealed stub, as the init does (exec_program in process.cc).
   Sandbox s("exe-exec-shebang");
+  const std::string before = sha_of(Env::get().runtime);
   add_runtime_libraries(s);
   write_file(s.rootfs / "evil", "#!/proc/self/exe --version\n");
   fs::permissions(s.rootfs / "evil", fs::perms(0755));
@@ -1106,7 +1280,70 @@ TEST_CASE("runtime binary: 'exec' of a '#!/proc/self/exe' program never runs the
   require_ok(s.start());
   auto r = s.rt({"exec", s.id, "/evil"});
   INFO(r.describe());
+  CHECK(r.code != 0);
   CHECK_FALSE(contains(r.out + r.err, "ocirun version"));
+  CHECK(sha_of(Env::get().runtime) == before);
+  // And a plain program's /proc/self/exe is the program.
+  auto ok = s.rt({"exec", s.id, "readlink", "/proc/self/exe"});
+  CHECK(ok.out == "/bin/busybox\n");
+}
+
+namespace {
+// Whether a process with a container root's powers, all capabilities but CAP_SYS_PTRACE,
+// reaches the host's ocirun binary through /proc/PID/exe: checked from a forked helper.
+bool runtime_reachable_through_exe(pid_t pid, const std::string& runtime) {
+  const std::string link = "/proc/" + std::to_string(pid) + "/exe";
+  pid_t helper = fork();
+  if (helper == 0) {
+    __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct d[2] = {};
+    if (syscall(SYS_capget, &h, d) < 0) _exit(2);
+    d[0].effective &= ~(1u << CAP_SYS_PTRACE);
+    d[0].permitted &= ~(1u << CAP_SYS_PTRACE);
+    if (syscall(SYS_capset, &h, d) < 0) _exit(2);
+    char buf[4096];
+    ssize_t n = readlink(link.c_str(), buf, sizeof buf - 1);
+    if (n < 0) _exit(1);
+    buf[n] = 0;
+    int fd = open(link.c_str(), O_RDONLY | O_CLOEXEC);
+    _exit(fd >= 0 && runtime == buf ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(helper, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+}  // namespace
+
+TEST_CASE("runtime binary: a process being exec'd is not dumpable before its execve", "[exe][exec][notify]") {
+  // A NOTIFY rule on umask, which the exec'd process calls after it has dropped to the
+  // container's capabilities and before its execve, holds it there: the agent then checks,
+  // as the container's root would, whether /proc/PID/exe opens onto the host's ocirun.
+  const std::string runtime = fs::canonical(Env::get().runtime).string();
+  Sandbox s("exe-exec-dumpable");
+  std::mutex mu;
+  std::vector<std::pair<pid_t, bool>> checks;  // (pid, runtime reachable)
+  NotifyAgent agent(s.dir / "agent.sock", [&](const seccomp_notif& req, seccomp_notif_resp&) {
+    if (req.data.nr != SYS_umask) return;
+    bool reachable = runtime_reachable_through_exe(static_cast<pid_t>(req.pid), runtime);
+    std::lock_guard<std::mutex> l(mu);
+    checks.push_back({static_cast<pid_t>(req.pid), reachable});
+  });
+  s.config["process"]["noNewPrivileges"] = false;  // the filter goes on before the umask
+  s.config["process"]["args"] = {"sleep", "30"};
+  s.config["linux"]["seccomp"] = seccomp_profile("SCMP_ACT_ALLOW", {seccomp_rule({"umask"}, "SCMP_ACT_NOTIFY")});
+  s.config["linux"]["seccomp"]["listenerPath"] = agent.path.string();
+  require_ok(s.create());
+  require_ok(s.start());
+  const pid_t init = s.state().value("pid", 0);
+  auto r = s.rt({"exec", s.id, "true"});
+  INFO(r.describe());
+  CHECK(r.code == 0);
+  std::lock_guard<std::mutex> l(mu);
+  CHECK(std::count_if(checks.begin(), checks.end(), [&](auto& c) { return c.first != init; }) >= 1);
+  for (auto& [pid, reachable] : checks) {
+    INFO("pid " << pid << (pid == init ? " (init)" : " (exec)"));
+    CHECK_FALSE(reachable);
+  }
 }
 
 // ================================================================================================
@@ -1183,6 +1420,47 @@ TEST_CASE("nnp: noNewPrivileges holds for processes exec'd into the container", 
   }
 }
 
+TEST_CASE("nnp: exec --process keeps the container's noNewPrivileges unless it sets it, --no-new-privs adds it", "[caps][exec]") {
+  auto [container_nnp, in_json, flag, want] = GENERATE(table<bool, std::string, bool, std::string>({
+      {true, "absent", false, "1"},
+      {false, "absent", true, "1"},
+      {false, "false", true, "1"},
+      {false, "true", false, "1"},
+      {false, "absent", false, "0"},
+      {true, "false", false, "0"},  // the caller's explicit choice, as runc takes it
+  }));
+  INFO("container " << container_nnp << ", process.json " << in_json << ", --no-new-privs " << flag);
+  Sandbox s("nnp-exec-process");
+  s.config["process"]["noNewPrivileges"] = container_nnp;
+  s.config["process"]["args"] = {"sleep", "30"};
+  require_ok(s.create());
+  require_ok(s.start());
+  json process = {{"args", {"cat", "/proc/self/status"}}, {"cwd", "/"}, {"user", {{"uid", 0}, {"gid", 0}}},
+                  {"env", {"PATH=/bin:/usr/bin"}}};
+  if (in_json != "absent") process["noNewPrivileges"] = in_json == "true";
+  write_file(s.dir / "process.json", process.dump());
+  std::vector<std::string> args = {"exec", "--process", (s.dir / "process.json").string()};
+  if (flag) args.push_back("--no-new-privs");
+  args.push_back(s.id);
+  auto r = s.rt(args);
+  INFO(r.describe());
+  REQUIRE(r.code == 0);
+  CHECK(status_field(r.out, "NoNewPrivs") == want);
+}
+
+TEST_CASE("caps: exec --cap with an unknown name fails and runs nothing", "[caps][exec]") {
+  Sandbox s("caps-exec-unknown");
+  s.config["root"]["readonly"] = false;
+  s.config["process"]["args"] = {"sleep", "30"};
+  require_ok(s.create());
+  require_ok(s.start());
+  auto r = s.rt({"exec", "--cap", "CAP_PWN_HOST", s.id, "touch", "/ran"});
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("unknown capability") && Contains("CAP_PWN_HOST"));
+  CHECK_FALSE(fs::exists(s.rootfs / "ran"));
+}
+
 TEST_CASE("lsm: an AppArmor profile or SELinux label on a host without the LSM fails create", "[lsm]") {
   bool apparmor = fs::exists("/sys/module/apparmor/parameters/enabled") &&
                   read_file("/sys/module/apparmor/parameters/enabled").rfind('Y', 0) == 0;
@@ -1207,4 +1485,43 @@ TEST_CASE("lsm: an AppArmor profile or SELinux label on a host without the LSM f
   CHECK(r.code != 0);
   CHECK_THAT(r.err, Contains(field) && Contains("not enabled on this host"));
   check_nothing_left(s);
+}
+
+TEST_CASE("lsm: exec --apparmor, --process-label or a labelled process.json fails on a host without the LSM", "[lsm][exec]") {
+  bool apparmor = fs::exists("/sys/module/apparmor/parameters/enabled") &&
+                  read_file("/sys/module/apparmor/parameters/enabled").rfind('Y', 0) == 0;
+  bool selinux = fs::exists("/sys/fs/selinux/enforce");
+  auto [variant, field] = GENERATE(table<std::string, std::string>({
+      {"--apparmor", "exec --apparmor"},
+      {"--process-label", "exec --process-label"},
+      {"json-apparmor", "/apparmorProfile"},
+      {"json-selinux", "/selinuxLabel"},
+  }));
+  INFO(variant);
+  if ((contains(variant, "apparmor") && apparmor) || (!contains(variant, "apparmor") && selinux)) {
+    WARN("this host has the LSM: only the error path is tested here");
+    return;
+  }
+  Sandbox s("lsm-exec");
+  s.config["root"]["readonly"] = false;
+  s.config["process"]["args"] = {"sleep", "30"};
+  require_ok(s.create());
+  require_ok(s.start());
+  std::vector<std::string> args = {"exec"};
+  if (variant == "--apparmor") args.insert(args.end(), {"--apparmor", "ocirun-test-profile"});
+  if (variant == "--process-label") args.insert(args.end(), {"--process-label", "system_u:system_r:container_t:s0"});
+  if (variant.rfind("json-", 0) == 0) {
+    json process = {{"args", {"touch", "/ran"}}, {"cwd", "/"}, {"user", {{"uid", 0}, {"gid", 0}}}};
+    if (variant == "json-apparmor") process["apparmorProfile"] = "ocirun-test-profile";
+    if (variant == "json-selinux") process["selinuxLabel"] = "system_u:system_r:container_t:s0";
+    write_file(s.dir / "process.json", process.dump());
+    args.insert(args.end(), {"--process", (s.dir / "process.json").string(), s.id});
+  } else {
+    args.insert(args.end(), {s.id, "touch", "/ran"});
+  }
+  auto r = s.rt(args);
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains(field) && Contains("not enabled on this host"));
+  CHECK_FALSE(fs::exists(s.rootfs / "ran"));  // the process never ran unconfined
 }
