@@ -196,7 +196,7 @@ TEST_CASE("memory: a hog over the limit is OOM-killed, run exits 137", "[cgroups
   for (const auto& d : hostcg().all_dirs(s.path)) CHECK_FALSE(fs::exists(d));  // run deleted it
 }
 
-TEST_CASE("events: an oom event when the OOM killer strikes; the counter rises", "[cgroups-it][memory][oom][events]") {
+TEST_CASE("events: an oom event when the OOM killer strikes, the counter rises", "[cgroups-it][memory][oom][events]") {
   if (!usable({"memory"})) return;
   CgSandbox s("events-oom");
   fs::path ctl = add_ctl_dir(s);
@@ -252,7 +252,7 @@ TEST_CASE("events: an oom event when the OOM killer strikes; the counter rises",
 
 // ---- pids ------------------------------------------------------------------------------------
 
-TEST_CASE("pids: pids.max holds the limit; a fork loop fails at it", "[cgroups-it][pids]") {
+TEST_CASE("pids: pids.max holds the limit, a fork loop fails at it", "[cgroups-it][pids]") {
   if (!usable({"pids"})) return;
   CgSandbox s("pids");
   fs::path ctl = add_ctl_dir(s);
@@ -284,7 +284,7 @@ TEST_CASE("cpuset: cpus \"0\" is all the container sees", "[cgroups-it][cpu]") {
   CHECK(status_field(read_file(ctl / "status"), "Cpus_allowed_list") == "0");
 }
 
-TEST_CASE("cpu: shares and quota land in the files; a busy loop is throttled", "[cgroups-it][cpu][events]") {
+TEST_CASE("cpu: shares and quota land in the files, a busy loop is throttled", "[cgroups-it][cpu][events]") {
   if (!usable({"cpu"})) return;
   CgSandbox s("cpu-quota");
   s.resources()["cpu"] = {{"shares", 512}, {"quota", 20000}, {"period", 100000}};

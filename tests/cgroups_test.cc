@@ -395,7 +395,7 @@ TEST_CASE("hugepageLimits, network, rdma", "[cgroups][translate]") {
   CHECK(translate_v2(rdma) == want);
 }
 
-TEST_CASE("devices: v1 allow/deny lines; v2 has no file for them (a BPF program instead)", "[cgroups][translate]") {
+TEST_CASE("devices: v1 allow/deny lines, v2 has no file for them (a BPF program instead)", "[cgroups][translate]") {
   spec::Resources r;
   r.devices.push_back({false, "", std::nullopt, std::nullopt, "rwm"});
   r.devices.push_back({true, "c", 1, 3, "rwm"});
@@ -1200,7 +1200,7 @@ TEST_CASE("device_filter: v1 list semantics, last matching rule wins", "[cgroups
   }
 }
 
-TEST_CASE("device_filter: bad rules; device_rules_reset", "[cgroups][devices]") {
+TEST_CASE("device_filter: bad rules, device_rules_reset", "[cgroups][devices]") {
   std::string message;
   CHECK(error_kind([&] { device_filter({rule(true, "x", 1, 3, "rwm")}); }, &message) == ErrorKind::InvalidSpec);
   CHECK_THAT(message, Catch::Contains("linux.resources.devices") && Catch::Contains("\"x\""));
@@ -1492,7 +1492,7 @@ struct DeviceProbe {
 
 }  // namespace
 
-TEST_CASE("real cgroup2: a device program denies /dev/full, allows /dev/null; update and replace",
+TEST_CASE("real cgroup2: a device program denies /dev/full, allows /dev/null, update and replace",
           "[cgroups][root][devices]") {
   if (!can_run_root_tests()) return;
   Host detected = detect_host();

@@ -687,7 +687,7 @@ TEST_CASE("validate finds each kind of problem at its field", "[spec][validate]"
   }
 }
 
-TEST_CASE("validate: process optional unless asked for; relative mounts allowed", "[spec][validate]") {
+TEST_CASE("validate: process optional unless asked for, relative mounts allowed", "[spec][validate]") {
   Spec s = valid_spec();
   s.process.reset();
   CHECK(validate(s, false).empty());
