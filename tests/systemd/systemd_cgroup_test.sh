@@ -31,7 +31,9 @@ if [ "${1:-}" = "--boot" ]; then
   done
   chmod 1777 "$root/tmp"
   mount -t proc proc "$root/proc"
-  # The rbind brought the host's /sys; cover its cgroup tree with our cgroup namespace's.
+  # The rbind brought the host's /sys; replace its cgroup tree with our cgroup namespace's
+  # (unmounted, not covered: covered mounts stay in mountinfo, where ocirun looks).
+  umount -R "$root/sys/fs/cgroup"
   if [ "$3" = hybrid ]; then
     # systemd's hybrid mode: a tmpfs with cgroup2 at unified/, its name=systemd hierarchy and
     # the v1 controllers it may delegate (all rooted at the cgroups the host side made).
@@ -89,21 +91,31 @@ nsroot="$unified$self/ocirun-sdtest.$$"
 work=$(mktemp -d /var/tmp/ocirun-sdtest.XXXXXX)
 sdpid=
 
-# hybrid: the v1 hierarchies systemd gets, and the host directories of its cgroup namespace
-# root in each (children of this process's own cgroups).
-v1_controllers="memory pids"
+# hybrid: every v1 hierarchy of this host goes to systemd (it would mount the missing ones
+# itself, rooted at the host's root cgroups), each rooted at a cgroup made here under this
+# process's own. root_of[hierarchy dir] -> that cgroup on the host.
+v1_controllers=
 v1_roots=()
+declare -A root_of
 if [ "$layout" = hybrid ]; then
-  for h in systemd $v1_controllers; do
-    [ "$(stat -f -c %T "/sys/fs/cgroup/$h" 2>/dev/null)" = cgroupfs ] || skip "no v1 $h hierarchy for --hybrid"
-    key=$h; [ "$h" = systemd ] && key=name=systemd
-    own=$(awk -F: -v k="$key" '$2 == k {print $3}' /proc/self/cgroup)
+  while IFS=: read -r _ key own; do
+    [ -n "$key" ] || continue
+    h=$key; [ "$key" = name=systemd ] && h=systemd
+    [ "$(stat -f -c %T "/sys/fs/cgroup/$h" 2>/dev/null)" = cgroupfs ] || continue
     [ "$own" = / ] && own=
-    v1_roots+=("/sys/fs/cgroup/$h$own/ocirun-sdtest.$$")
-  done
+    root_of[$h]="/sys/fs/cgroup/$h$own/ocirun-sdtest.$$"
+    v1_roots+=("${root_of[$h]}")
+    [ "$h" = systemd ] || v1_controllers="$v1_controllers $h"
+  done </proc/self/cgroup
+  for h in systemd memory pids; do [ -n "${root_of[$h]:-}" ] || skip "no v1 $h hierarchy for --hybrid"; done
 fi
 
 cleanup() {
+  # Frozen tasks take no SIGKILL: thaw whatever a failed test left paused.
+  local f
+  for f in $(find "$nsroot" -name cgroup.freeze 2>/dev/null); do echo 0 >"$f"; done
+  [ -n "${root_of[freezer]:-}" ] &&
+    for f in $(find "${root_of[freezer]}" -name freezer.state 2>/dev/null); do echo THAWED >"$f"; done
   if [ -n "$sdpid" ]; then
     kill -9 "$sdpid" 2>/dev/null
     for _ in $(seq 100); do kill -0 "$sdpid" 2>/dev/null || break; sleep 0.1; done
@@ -131,7 +143,14 @@ mkdir -p "$work/root"
 
 # systemd's cgroup namespace root: a cgroup of our own, so systemd never sees the host's.
 mkdir "$nsroot"
-for d in "${v1_roots[@]}"; do mkdir "$d"; done
+for d in "${v1_roots[@]}"; do
+  mkdir "$d"
+  # A new v1 cpuset takes no task until it has cpus and mems.
+  case $d in /sys/fs/cgroup/cpuset/*)
+    cat "$(dirname "$d")/cpuset.cpus" >"$d/cpuset.cpus"
+    cat "$(dirname "$d")/cpuset.mems" >"$d/cpuset.mems" ;;
+  esac
+done
 (
   echo "$BASHPID" >"$nsroot/cgroup.procs"
   for d in "${v1_roots[@]}"; do echo "$BASHPID" >"$d/cgroup.procs"; done
@@ -181,12 +200,13 @@ fi
 # hybrid host the cgroup2 mount has at most hugetlb, and only if the host enabled it.)
 controllers=$(cat "$nsroot/cgroup.controllers")
 [ "$layout" = hybrid ] && controllers="$controllers $v1_controllers"
+controllers=${controllers# }
 limits='.'
 have() { case " $controllers " in *" $1 "*) return 0 ;; esac; return 1; }
 have hugetlb && limits="$limits | .linux.resources.hugepageLimits = [{\"pageSize\": \"2MB\", \"limit\": 4194304}]"
 have pids && limits="$limits | .linux.resources.pids.limit = 42"
 have memory && limits="$limits | .linux.resources.memory.limit = 67108864"
-log "cgroup2 controllers for systemd: [${controllers}]"
+log "controllers systemd can delegate ($layout): [${controllers}]"
 make_config() {  # make_config CGROUPSPATH > config.json
   jq --arg p "$1" ".process.args = [\"sleep\", \"1000\"] | .process.terminal = false | .linux.cgroupsPath = \$p
       | $limits" "$work/bundle/config.json"
@@ -236,7 +256,7 @@ limit_checks() {  # limit_checks SCOPEDIR UNIT  (SCOPEDIR relative to the namesp
   local n=0 memory_file=memory.max memory_prop=MemoryMax pids_dir=$nsroot memory_dir=$nsroot
   if [ "$layout" = hybrid ]; then
     memory_file=memory.limit_in_bytes memory_prop=MemoryLimit
-    pids_dir=${v1_roots[1]} memory_dir=${v1_roots[0]}
+    memory_dir=${root_of[memory]} pids_dir=${root_of[pids]}
     for d in "${v1_roots[@]}"; do
       if [ -d "$d$1" ]; then ok "scope cgroup in $d"; else bad "no scope cgroup $d$1"; fi
     done
@@ -259,8 +279,15 @@ check "state.json records the unit" ocirun-test1.scope \
   "$(inside cat /run/ocirun/test1/state.json | jq -r .cgroup.systemd_unit)"
 check "ps lists the init" "${pid:-no pid}" "$(rt ps --format json test1 | jq -r '.[0]')"
 
-rt pause test1 && check "pause freezes the scope" "frozen 1" "$(grep frozen "$scope/cgroup.events")"
-rt resume test1 && check "resume thaws it" "frozen 0" "$(grep frozen "$scope/cgroup.events")"
+frozen_state() {  # what the freezer ocirun uses says: v1 freezer.state, or cgroup2's cgroup.events
+  if [ -n "${root_of[freezer]:-}" ]; then cat "${root_of[freezer]}/system.slice/ocirun-test1.scope/freezer.state"
+  else grep frozen "$scope/cgroup.events"; fi
+}
+frozen_yes="frozen 1" frozen_no="frozen 0"
+[ -n "${root_of[freezer]:-}" ] && frozen_yes=FROZEN frozen_no=THAWED
+rt pause test1 && check "pause freezes the scope" "$frozen_yes" "$(frozen_state)"
+check "status paused" paused "$(rt state test1 | jq -r .status)"
+rt resume test1 && check "resume thaws it" "$frozen_no" "$(frozen_state)"
 check "status after resume" running "$(rt state test1 | jq -r .status)"
 
 # A second container may not take a running unit's name.
@@ -279,6 +306,12 @@ for _ in $(seq 50); do [ "$(rt state test1 2>/dev/null | jq -r .status)" = stopp
 if rt delete test1; then ok "delete"; else bad "delete"; fi
 check "unit gone after delete" inactive "$(unit_prop ocirun-test1.scope ActiveState)"
 if [ -d "$scope" ]; then bad "$scope still exists"; else ok "scope cgroup removed"; fi
+gone_everywhere() {  # gone_everywhere PATH: no v1 hierarchy keeps it (systemd's, or the ones ocirun made)
+  local d left=
+  for d in "${v1_roots[@]}"; do [ -d "$d$1" ] && left="$left $d$1"; done
+  check "no v1 hierarchy keeps $1" "" "$left"
+}
+[ "$layout" = hybrid ] && gone_everywhere /system.slice/ocirun-test1.scope
 
 # --- 2. a nested slice --------------------------------------------------------------------
 log "run --systemd-cgroup abc (kubepods-besteffort-pod123.slice:cri-containerd:abc)"
@@ -295,6 +328,7 @@ limit_checks "${scope2#$nsroot}" cri-containerd-abc.scope
 if rt delete -f abc; then ok "delete -f"; else bad "delete -f"; fi
 check "nested unit gone" inactive "$(unit_prop cri-containerd-abc.scope ActiveState)"
 if [ -d "$scope2" ]; then bad "$scope2 still exists"; else ok "nested scope cgroup removed"; fi
+[ "$layout" = hybrid ] && gone_everywhere "${scope2#$nsroot}"
 
 # --- 3. bad cgroupsPath: refused before anything exists -----------------------------------
 make_config "no-colons" >"$work/config3.json"
