@@ -329,6 +329,8 @@ struct UnitProperty {
 // AllowedMemoryNodes (v2 only). The cgroupfs writes that follow set the exact values.
 std::vector<UnitProperty> systemd_properties(const SystemdUnit& unit, pid_t pid, const spec::Resources& resources,
                                              bool unified);
+// Only the resource part: what an update sets on the running unit (SetUnitProperties).
+std::vector<UnitProperty> systemd_resource_properties(const spec::Resources& resources, bool unified);
 
 // A cpuset list ("0-2,7") -> systemd's CPU bitmask bytes (bit n of byte n/8 for CPU n).
 // InvalidSpec for a malformed list.
@@ -340,7 +342,8 @@ std::vector<uint8_t> cpuset_to_bitmask(std::string_view list);
 // not); apply() before the unit exists is kept until add_process(), which starts the
 // unit with the pid in it (systemd scopes cannot start empty), waits until it is active,
 // then makes any directories systemd did not (v1 hierarchies it does not manage) and
-// writes the kept limits. destroy() stops the unit (a unit already gone is fine), then
+// writes the kept limits. A later apply() (update) writes the files, then sets the
+// unit's resource properties to match. destroy() stops the unit (a unit already gone is fine), then
 // removes what the cgroupfs side made.
 std::unique_ptr<Manager> open_systemd(const Host& host, const std::string& cgroups_path, const std::string& id);
 

@@ -165,6 +165,18 @@ void unit_call(dbus::Connection& bus, const char* member, const std::string& uni
   bus.call(std::move(m));
 }
 
+// SetUnitProperties(name, runtime=true, properties): runtime, as the unit is transient.
+void set_unit_properties(dbus::Connection& bus, const std::string& unit, const std::vector<UnitProperty>& props) {
+  dbus::Message m = manager_call("SetUnitProperties");
+  m.signature = "sba(sv)";
+  dbus::Writer w;
+  w.string(unit);
+  w.boolean(true);
+  write_properties(w, props);
+  m.body = w.bytes();
+  bus.call(std::move(m));
+}
+
 // StartTransientUnit; *started is set once systemd accepted the unit (from then on it is
 // ours to stop, even if waiting for it fails).
 void start_unit(dbus::Connection& bus, const SystemdUnit& unit, const std::vector<UnitProperty>& props, bool* started) {
@@ -249,8 +261,17 @@ class SystemdManager : public Manager {
   void create() override { bus_.emplace(connect_systemd()); }
 
   void apply(const spec::Resources& r) override {
-    if (inner_) return inner_->apply(r);
-    pending_ = r;  // the unit starts with the first process
+    if (!inner_) {
+      pending_ = r;  // the unit starts with the first process
+      return;
+    }
+    // update: the files first (they check the values against the host), then the unit, so
+    // that systemd does not put its older values back on its next daemon-reload.
+    inner_->apply(r);
+    auto props = systemd_resource_properties(r, unified_layout(host_));
+    if (props.empty()) return;
+    if (!bus_) bus_.emplace(connect_systemd());
+    set_unit_properties(*bus_, unit_.unit, props);
   }
 
   void add_process(pid_t pid) override {
@@ -329,7 +350,7 @@ class SystemdManager : public Manager {
     auto inner = open(host_, cgroup, id_);
     inner->create();
     inner_ = std::move(inner);
-    if (pending_) inner_->apply(*pending_);
+    if (pending_) with_context("apply linux.resources", [&] { inner_->apply(*pending_); });
     pending_.reset();
   }
 
@@ -442,7 +463,13 @@ std::vector<UnitProperty> systemd_properties(const SystemdUnit& unit, pid_t pid,
   p.push_back(prop_b("MemoryAccounting", true));
   p.push_back(prop_b("CPUAccounting", true));
   p.push_back(prop_b("TasksAccounting", true));
+  auto resources = systemd_resource_properties(r, unified);
+  p.insert(p.end(), resources.begin(), resources.end());
+  return p;
+}
 
+std::vector<UnitProperty> systemd_resource_properties(const spec::Resources& r, bool unified) {
+  std::vector<UnitProperty> p;
   if (r.memory && r.memory->limit && *r.memory->limit != 0) {
     uint64_t v = *r.memory->limit < 0 ? UINT64_MAX : uint64_t(*r.memory->limit);
     p.push_back(prop_t(unified ? "MemoryMax" : "MemoryLimit", v));

@@ -1669,6 +1669,14 @@ TEST_CASE("systemd_properties: the unit and the resources systemd can say", "[cg
   CHECK(find_prop(unlimited, "CPUQuotaPerSecUSec")->t == UINT64_MAX);
   CHECK(find_prop(unlimited, "TasksMax")->t == UINT64_MAX);
 
+  // What an update sets: the resources alone, nothing systemd refuses to change at runtime.
+  auto update = systemd_resource_properties(r, true);
+  CHECK(find_prop(update, "MemoryMax"));
+  CHECK_FALSE(find_prop(update, "PIDs"));
+  CHECK_FALSE(find_prop(update, "Slice"));
+  CHECK_FALSE(find_prop(update, "Delegate"));
+  CHECK(systemd_resource_properties({}, true).empty());
+
   // A slice unit: its parent comes by Wants=, it holds no PIDs and is not delegated.
   auto slice = systemd_properties(parse_systemd_path("machine.slice:x:machine-a.slice", "id"), 42, {}, true);
   CHECK(find_prop(slice, "Wants")->s == "machine.slice");

@@ -275,6 +275,20 @@ limit_checks() {  # limit_checks SCOPEDIR UNIT  (SCOPEDIR relative to the namesp
   [ $n = 1 ] || log "SKIP limits: systemd's cgroup2 has no hugetlb, pids or memory controller here"
 }
 limit_checks /system.slice/ocirun-test1.scope ocirun-test1.scope
+if have memory && have pids; then
+  # update: the files change, and so does the unit (or a daemon-reload would undo it).
+  if rt update --memory 100m --pids-limit 50 test1; then ok "update"; else bad "update"; fi
+  if [ "$layout" = hybrid ]; then
+    check "update: memory.limit_in_bytes" 104857600 "$(cat "${root_of[memory]}/system.slice/ocirun-test1.scope/memory.limit_in_bytes")"
+    check "update: MemoryLimit" 104857600 "$(unit_prop ocirun-test1.scope MemoryLimit)"
+    check "update: pids.max" 50 "$(cat "${root_of[pids]}/system.slice/ocirun-test1.scope/pids.max")"
+  else
+    check "update: memory.max" 104857600 "$(cat "$scope/memory.max")"
+    check "update: MemoryMax" 104857600 "$(unit_prop ocirun-test1.scope MemoryMax)"
+    check "update: pids.max" 50 "$(cat "$scope/pids.max")"
+  fi
+  check "update: TasksMax" 50 "$(unit_prop ocirun-test1.scope TasksMax)"
+fi
 check "state.json records the unit" ocirun-test1.scope \
   "$(inside cat /run/ocirun/test1/state.json | jq -r .cgroup.systemd_unit)"
 check "ps lists the init" "${pid:-no pid}" "$(rt ps --format json test1 | jq -r '.[0]')"
