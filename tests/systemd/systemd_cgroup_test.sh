@@ -344,6 +344,16 @@ check "nested unit gone" inactive "$(unit_prop cri-containerd-abc.scope ActiveSt
 if [ -d "$scope2" ]; then bad "$scope2 still exists"; else ok "nested scope cgroup removed"; fi
 [ "$layout" = hybrid ] && gone_everywhere "${scope2#$nsroot}"
 
+# --- 3. run in the foreground: the scope goes when the container exits ------------------------
+make_config "system.slice:ocirun:fg" | jq '.process.args = ["sh", "-c", "exit 7"]' >"$work/config4.json"
+inside sh -c "cp -a /tmp/b1 /tmp/b4 && cp '$work/config4.json' /tmp/b4/config.json"
+inside sh -c "'$runtime' --root /run/ocirun --systemd-cgroup run --bundle /tmp/b4 fg </dev/null >/tmp/fg.out 2>/tmp/fg.err"
+check "foreground run: the container's exit status" 7 "$?"
+check "foreground run: no error" "" "$(inside cat /tmp/fg.err)"
+check "foreground run: unit gone" inactive "$(unit_prop ocirun-fg.scope ActiveState)"
+if [ -d "$nsroot/system.slice/ocirun-fg.scope" ]; then bad "ocirun-fg.scope cgroup left"; else ok "foreground run: scope cgroup gone"; fi
+[ "$layout" = hybrid ] && gone_everywhere /system.slice/ocirun-fg.scope
+
 # --- 3. bad cgroupsPath: refused before anything exists -----------------------------------
 make_config "no-colons" >"$work/config3.json"
 inside sh -c "cp -a /tmp/b1 /tmp/b3 && cp '$work/config3.json' /tmp/b3/config.json"
