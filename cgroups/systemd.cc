@@ -285,7 +285,11 @@ class SystemdManager : public Manager {
   bool frozen() const override { return unless_gone([&] { return need()->frozen(); }, false); }
   std::vector<pid_t> pids() const override { return unless_gone<std::vector<pid_t>>([&] { return need()->pids(); }, {}); }
   void kill_all(int sig) override {
-    unless_gone([&] { return need()->kill_all(sig), 0; }, 0);
+    try {
+      need()->kill_all(sig);
+    } catch (const Error& e) {
+      if (e.sys_errno() != ENOENT) throw;
+    }
   }
   Stats stats() const override { return need()->stats(); }
   uint64_t oom_kills() const override { return need()->oom_kills(); }
