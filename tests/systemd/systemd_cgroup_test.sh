@@ -344,6 +344,43 @@ check "nested unit gone" inactive "$(unit_prop cri-containerd-abc.scope ActiveSt
 if [ -d "$scope2" ]; then bad "$scope2 still exists"; else ok "nested scope cgroup removed"; fi
 [ "$layout" = hybrid ] && gone_everywhere "${scope2#$nsroot}"
 
+# --- containerd: ctr + the runc v2 shim with SystemdCgroup (ctr's --runc-systemd-cgroup) ------
+# Hybrid only: containerd's default spec sets cpu shares, and the unified test tree has no cpu.
+if [ "$layout" != hybrid ]; then
+  log "SKIP containerd: needs --hybrid (containerd's default spec sets cpu shares)"
+elif ! command -v containerd >/dev/null || ! command -v ctr >/dev/null; then
+  log "SKIP containerd: not installed"
+else
+  log "containerd (runc v2 shim, SystemdCgroup) with ocirun"
+  inside sh -c "cp -a '$work/bundle/rootfs' /tmp/ctr-rootfs && mkdir -p /tmp/containerd /run/containerd &&
+    (containerd --root /tmp/containerd --state /run/containerd --address /run/containerd/containerd.sock \
+       </dev/null >/tmp/containerd.log 2>&1 &)"
+  ctr_() { inside ctr --address /run/containerd/containerd.sock "$@"; }
+  for _ in $(seq 100); do ctr_ version >/dev/null 2>&1 && break; sleep 0.1; done
+  if ctr_ run -d --runc-binary "$runtime" --runc-systemd-cgroup --cgroup system.slice:ctr:c1 \
+      --memory-limit 67108864 --rootfs /tmp/ctr-rootfs c1 sleep 1000 >/dev/null; then
+    ok "ctr run -d --runc-systemd-cgroup"
+  else
+    bad "ctr run -d --runc-systemd-cgroup"; inside tail -5 /tmp/containerd.log
+  fi
+  check "ctr: scope active" active "$(unit_prop ctr-c1.scope ActiveState)"
+  check "ctr: MemoryLimit on the unit" 67108864 "$(unit_prop ctr-c1.scope MemoryLimit)"
+  check "ctr: memory.limit_in_bytes in the scope" 67108864 \
+    "$(cat "${root_of[memory]}/system.slice/ctr-c1.scope/memory.limit_in_bytes" 2>&1)"
+  ctr_ task pause c1
+  check "ctr: task pause" PAUSED "$(ctr_ task ls | awk '$1 == "c1" {print $3}')"
+  ctr_ task resume c1
+  check "ctr: task resume" RUNNING "$(ctr_ task ls | awk '$1 == "c1" {print $3}')"
+  check "ctr: task exec joins the scope" 0::/system.slice/ctr-c1.scope \
+    "$(ctr_ task exec --exec-id e1 c1 sh -c 'grep ^0:: /proc/self/cgroup')"
+  ctr_ task kill -s KILL c1
+  for _ in $(seq 50); do [ "$(ctr_ task ls | awk '$1 == "c1" {print $3}')" = STOPPED ] && break; sleep 0.1; done
+  ctr_ task delete c1 >/dev/null && ctr_ container delete c1 >/dev/null
+  check "ctr: no task left" "" "$(ctr_ task ls -q)"
+  check "ctr: unit gone" inactive "$(unit_prop ctr-c1.scope ActiveState)"
+  gone_everywhere /system.slice/ctr-c1.scope
+fi
+
 # --- 3. run in the foreground: the scope goes when the container exits ------------------------
 make_config "system.slice:ocirun:fg" | jq '.process.args = ["sh", "-c", "exit 7"]' >"$work/config4.json"
 inside sh -c "cp -a /tmp/b1 /tmp/b4 && cp '$work/config4.json' /tmp/b4/config.json"
