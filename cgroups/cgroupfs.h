@@ -77,6 +77,8 @@ std::unique_ptr<Manager> make_v1(const Host& host, const std::string& cgroups_pa
 std::unique_ptr<Manager> make_v1(const Host& host, const Saved& saved);
 std::unique_ptr<Manager> make_v2(const Host& host, const std::string& cgroups_path, const std::string& id);
 std::unique_ptr<Manager> make_v2(const Host& host, const Saved& saved);
+// systemd.cc: a unit an earlier command started (saved.systemd_unit is set).
+std::unique_ptr<Manager> reopen_systemd(const Host& host, const Saved& saved);
 
 // Shared by both drivers: signal every process, frozen so nothing forks meanwhile.
 class ManagerBase : public Manager {

@@ -67,7 +67,7 @@ Host detect_host(const std::string& root = "/sys/fs/cgroup");
 //   ""      -> "/ocirun/<id>"
 //   "/a/b"  -> "/a/b" (relative to each hierarchy's root)
 //   "a/b"   -> <self>/a/b, under the caller's own cgroup in that hierarchy (runc's rule)
-//   "slice:prefix:name" (systemd driver form) -> Unsupported: needs a systemd driver.
+//   "slice:prefix:name" (systemd driver form) -> Unsupported: needs open_systemd().
 // "." and empty components are dropped; ".." is InvalidSpec; so is a path that is the root.
 std::string resolve_path(std::string_view cgroups_path, std::string_view id, std::string_view self = "/");
 
@@ -224,6 +224,9 @@ struct Saved {
   std::string path;                         // the resolved cgroupsPath (see Manager::path)
   std::map<std::string, std::string> dirs;  // hierarchy ("" = v2/unified) -> absolute directory
   std::vector<std::string> created;         // directories create() made, parents first
+  // The systemd unit holding the cgroup ("ocirun-abc.scope") when the systemd driver made
+  // it; "" for the cgroupfs driver. destroy() stops it.
+  std::string systemd_unit;
 };
 
 class Manager {
@@ -278,7 +281,70 @@ class Manager {
 // create() it operates on an existing cgroup (pause/kill/pids from a later command), and
 // destroy() removes nothing: use reopen() to delete a container made by another process.
 std::unique_ptr<Manager> open(const Host& host, const std::string& cgroups_path, const std::string& id);
-// Reopens the cgroup a previous process described with Manager::saved().
+// Reopens the cgroup a previous process described with Manager::saved() (either driver).
 std::unique_ptr<Manager> reopen(const Host& host, const Saved& saved);
+
+// ---------------------------------------------------------------------------
+// The systemd driver (--systemd-cgroup)
+// ---------------------------------------------------------------------------
+
+// linux.cgroupsPath in the systemd form "slice:prefix:name", runc's rules:
+//   ""             -> slice "system.slice", prefix "ocirun", name <id>
+//   slice ""       -> "system.slice"
+//   unit           -> "<prefix>-<name>.scope" ("<name>.scope" with no prefix), or <name>
+//                     itself when it ends in ".slice" (the prefix is then ignored)
+//   path           -> expand_slice(slice) + "/" + unit, the cgroup systemd makes
+// InvalidSpec: not three ':'-separated parts, an empty name, a bad slice name, a '/' in
+// the prefix or name.
+struct SystemdUnit {
+  std::string slice;  // "system.slice", "kubepods-besteffort-pod1.slice"
+  std::string unit;   // "docker-abc.scope"
+  std::string path;   // "/system.slice/docker-abc.scope"
+  bool is_slice() const { return unit.size() > 6 && unit.compare(unit.size() - 6, 6, ".slice") == 0; }
+};
+SystemdUnit parse_systemd_path(std::string_view cgroups_path, std::string_view id);
+
+// A slice name -> its cgroup path: "a-b-c.slice" -> "/a.slice/a-b.slice/a-b-c.slice",
+// "-.slice" -> "/". InvalidSpec for names systemd rejects ("a--b.slice", "-a.slice",
+// "a/b.slice", "x.scope", ".slice").
+std::string expand_slice(std::string_view slice);
+
+// A StartTransientUnit property: name and a value of D-Bus type s, b, t, au or ay.
+struct UnitProperty {
+  std::string name;
+  char type = 's';  // 's', 'b', 't', 'u' (au) or 'y' (ay)
+  std::string s;
+  bool b = false;
+  uint64_t t = 0;
+  std::vector<uint32_t> au;
+  std::vector<uint8_t> ay;
+  bool operator==(const UnitProperty&) const = default;
+};
+
+// The properties ocirun starts the unit with: Description, Slice (a scope) or Wants (a
+// slice), Delegate, DefaultDependencies=no, PIDs (a scope), the *Accounting switches, and
+// the resources systemd can express, in the form the host's layout takes (unified: true
+// for cgroup v2): MemoryMax/MemoryLimit, CPUWeight/CPUShares, CPUQuotaPerSecUSec (rounded
+// up to 10ms, as systemd stores it), CPUQuotaPeriodUSec, TasksMax, AllowedCPUs and
+// AllowedMemoryNodes (v2 only). The cgroupfs writes that follow set the exact values.
+std::vector<UnitProperty> systemd_properties(const SystemdUnit& unit, pid_t pid, const spec::Resources& resources,
+                                             bool unified);
+// Only the resource part: what an update sets on the running unit (SetUnitProperties).
+std::vector<UnitProperty> systemd_resource_properties(const spec::Resources& resources, bool unified);
+
+// A cpuset list ("0-2,7") -> systemd's CPU bitmask bytes (bit n of byte n/8 for CPU n).
+// InvalidSpec for a malformed list.
+std::vector<uint8_t> cpuset_to_bitmask(std::string_view list);
+
+// A Manager that asks systemd for the cgroup, then manages it with the cgroupfs driver of
+// the host's layout. create() checks that systemd runs and connects to it (Unsupported
+// "systemd not running on this host, can't use systemd as cgroups manager" when it does
+// not); apply() before the unit exists is kept until add_process(), which starts the
+// unit with the pid in it (systemd scopes cannot start empty), waits until it is active,
+// then makes any directories systemd did not (v1 hierarchies it does not manage) and
+// writes the kept limits. A later apply() (update) writes the files, then sets the
+// unit's resource properties to match. destroy() stops the unit (a unit already gone is fine), then
+// removes what the cgroupfs side made.
+std::unique_ptr<Manager> open_systemd(const Host& host, const std::string& cgroups_path, const std::string& id);
 
 }  // namespace ocirun::cgroups

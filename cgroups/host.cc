@@ -139,8 +139,8 @@ std::string resolve_path(std::string_view cgroups_path, std::string_view id, std
     joined = "/ocirun/" + std::string(id);
   } else if (cgroups_path[0] != '/' && std::count(cgroups_path.begin(), cgroups_path.end(), ':') == 2) {
     fail(ErrorKind::Unsupported, "linux.cgroupsPath \"" + std::string(cgroups_path) +
-                                     "\" is in the systemd form slice:prefix:name; only the cgroupfs driver "
-                                     "is implemented, so give a path like /ocirun/<id>");
+                                     "\" is in the systemd form slice:prefix:name: use --systemd-cgroup, "
+                                     "or give a path like /ocirun/<id> for the cgroupfs driver");
   } else if (cgroups_path[0] == '/') {
     joined = std::string(cgroups_path);
   } else {

@@ -19,6 +19,7 @@ std::unique_ptr<Manager> open(const Host& host, const std::string& cgroups_path,
 }
 
 std::unique_ptr<Manager> reopen(const Host& host, const Saved& saved) {
+  if (!saved.systemd_unit.empty()) return detail::reopen_systemd(host, saved);
   bool v2_only = saved.dirs.size() == 1 && saved.dirs.count("");
   if (host.layout == Layout::V2 || v2_only) return detail::make_v2(host, saved);
   return detail::make_v1(host, saved);

@@ -20,6 +20,7 @@ struct CreateOptions {
   bool no_new_keyring = false;
   int preserve_fds = 0;
   bool foreground_terminal = false;  // `run` in the foreground proxies the pty itself
+  bool systemd_cgroup = false;       // --systemd-cgroup: systemd makes the cgroup (a scope unit)
 };
 
 struct Created {

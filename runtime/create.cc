@@ -177,7 +177,9 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   UniqueFd start_listen = listen_for_start(dir.fd());
 
   // The cgroup exists and is limited before any container process does.
-  auto cgroup = cgroups::open(cgroups::detect_host(), spec.linux->cgroups_path, opts.id);
+  // With systemd the unit (and so the cgroup) starts with stage 1 in it: add_process below.
+  auto cgroup = opts.systemd_cgroup ? cgroups::open_systemd(cgroups::detect_host(), spec.linux->cgroups_path, opts.id)
+                                    : cgroups::open(cgroups::detect_host(), spec.linux->cgroups_path, opts.id);
   cgroup->create();
   ScopeGuard destroy_cgroup([&] { cgroup->destroy(); });
   with_context("apply linux.resources", [&] { cgroup->apply(resources_with_default_devices(*spec.linux)); });

@@ -77,8 +77,10 @@ std::string to_json(const ContainerState& s) {
             {"started", s.started}};
   if (!s.poststart.empty()) j["poststart"] = hooks_to_json(s.poststart);
   if (!s.poststop.empty()) j["poststop"] = hooks_to_json(s.poststop);
-  if (s.cgroup)
+  if (s.cgroup) {
     j["cgroup"] = {{"path", s.cgroup->path}, {"dirs", s.cgroup->dirs}, {"created", s.cgroup->created}};
+    if (!s.cgroup->systemd_unit.empty()) j["cgroup"]["systemd_unit"] = s.cgroup->systemd_unit;
+  }
   return j.dump();
 }
 
@@ -99,7 +101,7 @@ ContainerState state_from_json(const std::string& text) {
     if (j.contains("cgroup")) {
       const json& cg = j.at("cgroup");
       s.cgroup = cgroups::Saved{cg.at("path").get<std::string>(), cg.at("dirs").get<std::map<std::string, std::string>>(),
-                                cg.at("created").get<std::vector<std::string>>()};
+                                cg.at("created").get<std::vector<std::string>>(), cg.value("systemd_unit", "")};
     }
     s.has_pid_namespace = j.value("has_pid_namespace", false);
     s.started = j.value("started", false);

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "cgroups.h"
+#include "dbus.h"
 #include "error.h"
 
 using namespace ocirun;
@@ -1552,4 +1553,317 @@ TEST_CASE("real cgroup2: a device program denies /dev/full, allows /dev/null, up
 
   cg.m->destroy();
   CHECK(!is_dir(dir));
+}
+
+
+// ============================================================================
+// The systemd driver: cgroupsPath expansion, unit properties, D-Bus marshalling
+// ============================================================================
+
+TEST_CASE("expand_slice: runc's nesting rules", "[cgroups][systemd]") {
+  CHECK(expand_slice("system.slice") == "/system.slice");
+  CHECK(expand_slice("-.slice") == "/");
+  CHECK(expand_slice("a-b.slice") == "/a.slice/a-b.slice");
+  CHECK(expand_slice("kubepods-besteffort-pod123.slice") ==
+        "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod123.slice");
+  for (const char* bad : {"", ".slice", "foo", "a.scope", "a/b.slice", "a--b.slice", "-a.slice", "a-.slice", "-"}) {
+    INFO(bad);
+    CHECK(error_kind([&] { expand_slice(bad); }) == ErrorKind::InvalidSpec);
+  }
+}
+
+TEST_CASE("parse_systemd_path: slice:prefix:name -> unit and cgroup", "[cgroups][systemd]") {
+  auto u = parse_systemd_path("system.slice:docker:abc", "id");
+  CHECK(u.slice == "system.slice");
+  CHECK(u.unit == "docker-abc.scope");
+  CHECK(u.path == "/system.slice/docker-abc.scope");
+  CHECK_FALSE(u.is_slice());
+
+  u = parse_systemd_path("kubepods-besteffort-pod123.slice:cri-containerd:abc", "id");
+  CHECK(u.unit == "cri-containerd-abc.scope");
+  CHECK(u.path == "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod123.slice/cri-containerd-abc.scope");
+
+  // An empty slice is system.slice (root); an empty cgroupsPath is :ocirun:<id>.
+  CHECK(parse_systemd_path(":crio:x", "id").path == "/system.slice/crio-x.scope");
+  u = parse_systemd_path("", "c1");
+  CHECK(u.unit == "ocirun-c1.scope");
+  CHECK(u.path == "/system.slice/ocirun-c1.scope");
+  // No prefix: the name alone; the root slice.
+  CHECK(parse_systemd_path("system.slice::abc", "id").unit == "abc.scope");
+  CHECK(parse_systemd_path("-.slice:p:n", "id").path == "/p-n.scope");
+  // A name ending in .slice is the unit itself (the prefix is ignored).
+  u = parse_systemd_path("machine.slice:ignored:machine-vm1.slice", "id");
+  CHECK(u.unit == "machine-vm1.slice");
+  CHECK(u.is_slice());
+  CHECK(u.path == "/machine.slice/machine-vm1.slice");
+
+  std::string message;
+  CHECK(error_kind([&] { parse_systemd_path("/ocirun/c1", "c1"); }, &message) == ErrorKind::InvalidSpec);
+  CHECK_THAT(message, Catch::Contains("slice:prefix:name"));
+  for (const char* bad : {"a:b", "a:b:c:d", "system.slice:p:", "bad:p:n", "a--b.slice:p:n", "system.slice:p/q:n",
+                          "system.slice:p:../n", "system.slice:p:bad--x.slice"}) {
+    INFO(bad);
+    CHECK(error_kind([&] { parse_systemd_path(bad, "id"); }) == ErrorKind::InvalidSpec);
+  }
+}
+
+TEST_CASE("cpuset_to_bitmask", "[cgroups][systemd]") {
+  CHECK(cpuset_to_bitmask("0-2,7") == std::vector<uint8_t>{0x87});
+  CHECK(cpuset_to_bitmask("8") == std::vector<uint8_t>{0x00, 0x01});
+  CHECK(cpuset_to_bitmask("1, 3-4") == std::vector<uint8_t>{0x1a});
+  CHECK(cpuset_to_bitmask("").empty());
+  for (const char* bad : {"2-1", "x", "1-", "-1"}) {
+    INFO(bad);
+    CHECK(error_kind([&] { cpuset_to_bitmask(bad); }) == ErrorKind::InvalidSpec);
+  }
+}
+
+namespace {
+
+const UnitProperty* find_prop(const std::vector<UnitProperty>& props, const std::string& name) {
+  for (const auto& p : props)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("systemd_properties: the unit and the resources systemd can say", "[cgroups][systemd]") {
+  SystemdUnit u = parse_systemd_path("system.slice:ocirun:t", "t");
+  spec::Resources r;
+  r.memory = spec::MemoryResources{};
+  r.memory->limit = 64 << 20;
+  r.cpu = spec::CpuResources{};
+  r.cpu->shares = 1024;
+  r.cpu->quota = 50001;
+  r.cpu->period = 100000;
+  r.cpu->cpus = "0-1";
+  r.pids = spec::PidsResources{};
+  r.pids->limit = 0;
+
+  auto v2 = systemd_properties(u, 42, r, /*unified=*/true);
+  REQUIRE(find_prop(v2, "Slice"));
+  CHECK(find_prop(v2, "Slice")->s == "system.slice");
+  CHECK(find_prop(v2, "Delegate")->b);
+  CHECK_FALSE(find_prop(v2, "DefaultDependencies")->b);
+  CHECK(find_prop(v2, "PIDs")->au == std::vector<uint32_t>{42});
+  CHECK(find_prop(v2, "MemoryMax")->t == 64u << 20);
+  CHECK(find_prop(v2, "CPUWeight")->t == 100);
+  CHECK(find_prop(v2, "CPUQuotaPerSecUSec")->t == 510000);  // 500010us rounded up to 10ms
+  CHECK(find_prop(v2, "CPUQuotaPeriodUSec")->t == 100000);
+  CHECK(find_prop(v2, "AllowedCPUs")->ay == std::vector<uint8_t>{0x03});
+  CHECK(find_prop(v2, "TasksMax")->t == 1);  // 0 is a real limit; systemd cannot say 0
+  CHECK_FALSE(find_prop(v2, "MemoryLimit"));
+
+  auto v1 = systemd_properties(u, 42, r, /*unified=*/false);
+  CHECK(find_prop(v1, "MemoryLimit")->t == 64u << 20);
+  CHECK(find_prop(v1, "CPUShares")->t == 1024);
+  CHECK_FALSE(find_prop(v1, "MemoryMax"));
+  CHECK_FALSE(find_prop(v1, "AllowedCPUs"));
+
+  r.memory->limit = -1;
+  r.cpu->quota = -1;
+  r.pids->limit = -1;
+  auto unlimited = systemd_properties(u, 42, r, true);
+  CHECK(find_prop(unlimited, "MemoryMax")->t == UINT64_MAX);
+  CHECK(find_prop(unlimited, "CPUQuotaPerSecUSec")->t == UINT64_MAX);
+  CHECK(find_prop(unlimited, "TasksMax")->t == UINT64_MAX);
+
+  // What an update sets: the resources alone, nothing systemd refuses to change at runtime.
+  auto update = systemd_resource_properties(r, true);
+  CHECK(find_prop(update, "MemoryMax"));
+  CHECK_FALSE(find_prop(update, "PIDs"));
+  CHECK_FALSE(find_prop(update, "Slice"));
+  CHECK_FALSE(find_prop(update, "Delegate"));
+  CHECK(systemd_resource_properties({}, true).empty());
+
+  // A slice unit: its parent comes by Wants=, it holds no PIDs and is not delegated.
+  auto slice = systemd_properties(parse_systemd_path("machine.slice:x:machine-a.slice", "id"), 42, {}, true);
+  CHECK(find_prop(slice, "Wants")->s == "machine.slice");
+  CHECK_FALSE(find_prop(slice, "PIDs"));
+  CHECK_FALSE(find_prop(slice, "Slice"));
+}
+
+namespace {
+
+std::vector<uint8_t> bytes_of(std::string_view s) { return std::vector<uint8_t>(s.begin(), s.end()); }
+
+}  // namespace
+
+TEST_CASE("D-Bus: Hello marshals to the spec's bytes", "[cgroups][dbus]") {
+  dbus::Message m = dbus::method_call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "Hello");
+  m.serial = 1;
+  // Header fields a(yv), each struct 8-aligned: PATH (o), INTERFACE (s), MEMBER (s),
+  // DESTINATION (s); 109 bytes of fields, padded to 128.
+  using namespace std::string_view_literals;
+  auto golden = bytes_of(
+      "l\x01\x00\x01" "\x00\x00\x00\x00" "\x01\x00\x00\x00" "\x6d\x00\x00\x00"
+      "\x01\x01o\x00" "\x15\x00\x00\x00" "/org/freedesktop/DBus\x00" "\x00\x00"
+      "\x02\x01s\x00" "\x14\x00\x00\x00" "org.freedesktop.DBus\x00" "\x00\x00\x00"
+      "\x03\x01s\x00" "\x05\x00\x00\x00" "Hello\x00" "\x00\x00"
+      "\x06\x01s\x00" "\x14\x00\x00\x00" "org.freedesktop.DBus\x00" "\x00\x00\x00"sv);
+  REQUIRE(golden.size() == 128);
+  CHECK(dbus::encode(m) == golden);
+
+  dbus::Message back;
+  std::string wire(golden.begin(), golden.end());
+  CHECK(dbus::decode(std::string_view(wire).substr(0, 100), back) == 0);  // incomplete
+  REQUIRE(dbus::decode(wire + "trailing", back) == 128);
+  CHECK(back.type == dbus::Type::MethodCall);
+  CHECK(back.serial == 1);
+  CHECK(back.path == "/org/freedesktop/DBus");
+  CHECK(back.member == "Hello");
+  CHECK(back.destination == "org.freedesktop.DBus");
+  CHECK(back.body.empty());
+}
+
+TEST_CASE("D-Bus: a(sv) properties with b, au and t values", "[cgroups][dbus]") {
+  using namespace std::string_view_literals;
+  auto encode_one = [](const char* name, char type, auto set) {
+    dbus::Writer w;
+    auto a = w.begin_array(8);
+    w.begin_struct();
+    w.string(name);
+    w.signature(type == 'u' ? "au" : std::string(1, type));
+    set(w);
+    w.end_array(a);
+    return w.bytes();
+  };
+  // Array length 20 counts from the first (8-aligned) element, not the 4 padding bytes.
+  CHECK(encode_one("Delegate", 'b', [](dbus::Writer& w) { w.boolean(true); }) ==
+        bytes_of("\x14\x00\x00\x00" "\x00\x00\x00\x00" "\x08\x00\x00\x00" "Delegate\x00" "\x01" "b\x00"
+                 "\x01\x00\x00\x00"sv));
+  CHECK(encode_one("PIDs", 'u', [](dbus::Writer& w) {
+          auto a = w.begin_array(4);
+          w.u32(42);
+          w.end_array(a);
+        }) == bytes_of("\x18\x00\x00\x00" "\x00\x00\x00\x00" "\x04\x00\x00\x00" "PIDs\x00" "\x02" "au\x00"
+                       "\x00\x00\x00" "\x04\x00\x00\x00" "\x2a\x00\x00\x00"sv));
+  // The uint64 is 8-aligned: 7 bytes of padding after the signature.
+  CHECK(encode_one("MemoryMax", 't', [](dbus::Writer& w) { w.u64(1); }) ==
+        bytes_of("\x20\x00\x00\x00" "\x00\x00\x00\x00" "\x09\x00\x00\x00" "MemoryMax\x00" "\x01" "t\x00"
+                 "\x00\x00\x00\x00\x00\x00\x00" "\x01\x00\x00\x00\x00\x00\x00\x00"sv));
+
+  // The reader walks the same bytes back by signature.
+  auto bytes = encode_one("MemoryMax", 't', [](dbus::Writer& w) { w.u64(1); });
+  std::string s(bytes.begin(), bytes.end());
+  dbus::Reader r(s);
+  r.skip("a(sv)");
+  CHECK(r.at_end());
+  dbus::Reader r2(s);
+  size_t end = r2.begin_array(8);
+  r2.begin_struct();
+  CHECK(r2.string() == "MemoryMax");
+  CHECK(r2.signature() == "t");
+  CHECK(r2.u64() == 1);
+  CHECK(r2.pos() == end);
+  CHECK(dbus::type_end("a(sv)s", 0) == 5);
+  CHECK(dbus::type_end("a{sa(sv)}", 0) == 9);
+}
+
+TEST_CASE("D-Bus: error replies and malformed input", "[cgroups][dbus]") {
+  dbus::Message e;
+  e.type = dbus::Type::Error;
+  e.serial = 7;
+  e.reply_serial = 3;
+  e.error_name = "org.freedesktop.systemd1.NoSuchUnit";
+  e.signature = "s";
+  dbus::Writer w;
+  w.string("Unit x.scope not loaded.");
+  e.body = w.bytes();
+  auto wire = dbus::encode(e);
+  std::string s(wire.begin(), wire.end());
+  dbus::Message back;
+  REQUIRE(dbus::decode(s, back) == wire.size());
+  CHECK(back.type == dbus::Type::Error);
+  CHECK(back.reply_serial == 3);
+  CHECK(back.error_name == "org.freedesktop.systemd1.NoSuchUnit");
+  CHECK(back.signature == "s");
+  dbus::Reader r(std::string_view(reinterpret_cast<const char*>(back.body.data()), back.body.size()));
+  CHECK(r.string() == "Unit x.scope not loaded.");
+
+  std::string big_endian = s;
+  big_endian[0] = 'B';
+  CHECK(error_kind([&] { dbus::decode(big_endian, back); }) == ErrorKind::InvalidArgument);
+  std::string truncated_string("\x05\x00\x00\x00" "ab", 6);
+  CHECK(error_kind([&] { dbus::Reader(truncated_string).string(); }) == ErrorKind::InvalidArgument);
+}
+
+TEST_CASE("systemd driver: refuses clearly when systemd is not running", "[cgroups][systemd]") {
+  struct stat st;
+  if (::stat("/run/systemd/system", &st) == 0) {
+    WARN("skipped: systemd runs here");
+    return;
+  }
+  Host h;
+  h.layout = Layout::V2;
+  auto m = open_systemd(h, "system.slice:ocirun:t", "t");
+  std::string message;
+  CHECK(error_kind([&] { m->create(); }, &message) == ErrorKind::Unsupported);
+  CHECK_THAT(message, Catch::Contains("systemd not running on this host"));
+}
+
+// Live peers, run by tests/systemd/systemd_cgroup_test.sh inside its private namespaces
+// (never against the host's own buses): a dbus-daemon (OCIRUN_TEST_DBUS_SOCKET, Hello and
+// ListNames) and systemd's private socket (OCIRUN_TEST_SYSTEMD_SOCKET). Skipped when unset.
+TEST_CASE("D-Bus live: a dbus-daemon's Hello, ListNames and errors", "[dbus-live]") {
+  const char* socket = ::getenv("OCIRUN_TEST_DBUS_SOCKET");
+  if (!socket) {
+    WARN("skipped: OCIRUN_TEST_DBUS_SOCKET is not set");
+    return;
+  }
+  auto bus = dbus::Connection::open(socket, /*hello=*/true);
+  CHECK(bus.unique_name().rfind(":", 0) == 0);
+  dbus::Message reply = bus.call(dbus::method_call("org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                                   "org.freedesktop.DBus", "ListNames"));
+  CHECK(reply.signature == "as");
+  std::string body(reply.body.begin(), reply.body.end());
+  dbus::Reader r(body);
+  std::vector<std::string> names;
+  for (size_t end = r.begin_array(4); r.pos() < end;) names.push_back(r.string());
+  CHECK(std::count(names.begin(), names.end(), "org.freedesktop.DBus") == 1);
+  CHECK(std::count(names.begin(), names.end(), bus.unique_name()) == 1);
+  try {
+    bus.call(dbus::method_call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "NoSuchMethod"));
+    FAIL("NoSuchMethod returned");
+  } catch (const dbus::CallError& e) {
+    CHECK(e.name() == "org.freedesktop.DBus.Error.UnknownMethod");
+  }
+}
+
+TEST_CASE("D-Bus live: systemd's private socket", "[dbus-live]") {
+  const char* socket = ::getenv("OCIRUN_TEST_SYSTEMD_SOCKET");
+  if (!socket) {
+    WARN("skipped: OCIRUN_TEST_SYSTEMD_SOCKET is not set");
+    return;
+  }
+  auto sd = dbus::Connection::open(socket, /*hello=*/false);
+  auto get_unit = [&](const std::string& name) {
+    dbus::Message m = dbus::method_call("org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                        "org.freedesktop.systemd1.Manager", "GetUnit");
+    m.signature = "s";
+    dbus::Writer w;
+    w.string(name);
+    m.body = w.bytes();
+    dbus::Message reply = sd.call(std::move(m));
+    std::string body(reply.body.begin(), reply.body.end());
+    return dbus::Reader(body).string();
+  };
+  CHECK(get_unit("init.scope") == "/org/freedesktop/systemd1/unit/init_2escope");
+  try {
+    get_unit("ocirun-no-such.scope");
+    FAIL("GetUnit of a missing unit returned");
+  } catch (const dbus::CallError& e) {
+    CHECK(e.name() == "org.freedesktop.systemd1.NoSuchUnit");
+  }
+  dbus::Message m = dbus::method_call("org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                      "org.freedesktop.DBus.Properties", "Get");
+  m.signature = "ss";
+  dbus::Writer w;
+  w.string("org.freedesktop.systemd1.Manager");
+  w.string("Version");
+  m.body = w.bytes();
+  dbus::Message reply = sd.call(std::move(m));
+  std::string body(reply.body.begin(), reply.body.end());
+  CHECK_FALSE(dbus::Reader(body).variant_string().empty());
 }

@@ -111,7 +111,7 @@ const std::vector<FlagSpec> kGlobalFlags = {
     {"log", "", true, "log file (default: stderr)"},
     {"log-format", "", true, "log format: text or json"},
     {"debug", "", false, "log debug messages"},
-    {"systemd-cgroup", "", false, "use systemd to manage cgroups (not supported yet)"},
+    {"systemd-cgroup", "", false, "use systemd to manage cgroups: a transient scope per container (cgroupsPath \"slice:prefix:name\")"},
     {"rootless", "", true, "accepted for compatibility (auto)"},
     {"criu", "", true, "accepted for compatibility (checkpoint is not supported)"},
     {"version", "v", false, "print the version"},
@@ -134,8 +134,12 @@ std::string need_id(const Parsed& p, const std::string& cmd, size_t max_args = 1
   return p.positional[0];
 }
 
+// The global --systemd-cgroup, for create and run (later commands read the driver from state.json).
+bool systemd_cgroup = false;
+
 runtime::CreateOptions create_options(const Parsed& p, const std::string& cmd) {
   runtime::CreateOptions o;
+  o.systemd_cgroup = systemd_cgroup;
   o.id = need_id(p, cmd);
   o.bundle = p.get("bundle", ".");
   o.pid_file = p.get("pid-file");
@@ -173,7 +177,7 @@ json features_json() {
       {"linux",
        {{"namespaces", {"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"}},
         {"capabilities", caps},
-        {"cgroup", {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}, {"rdma", true}}},
+        {"cgroup", {{"v1", true}, {"v2", true}, {"systemd", true}, {"systemdUser", false}, {"rdma", true}}},
         {"seccomp",
          {{"enabled", true},
           {"actions", seccomp::known_actions()},
@@ -550,8 +554,7 @@ int main(int argc, char** argv) {
       print_command_help(*cmd);
       return 0;
     }
-    if (global.has("systemd-cgroup") && (name == "create" || name == "run"))
-      fail(ErrorKind::Unsupported, "--systemd-cgroup: the systemd cgroup driver is not supported yet; use cgroupfs");
+    systemd_cgroup = global.has("systemd-cgroup");
     runtime::StateStore store(global.get("root", "/run/ocirun"));
     return cmd->run(parsed, store);
   } catch (const Error& e) {
