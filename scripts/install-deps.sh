@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs what ocirun needs to build and test, from Debian 12's repositories only.
 set -eu
-packages="build-essential cmake pkg-config libseccomp-dev libcap-dev nlohmann-json3-dev libfmt-dev catch2 busybox-static iproute2"
+# systemd, dbus: the systemd cgroup driver test boots systemd in private namespaces;
+# containerd, podman: the end-to-end tests (they install them too when run alone).
+packages="build-essential cmake pkg-config libseccomp-dev libcap-dev nlohmann-json3-dev libfmt-dev catch2 busybox-static iproute2 systemd dbus containerd podman"
 missing=""
 for p in $packages; do
   dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
