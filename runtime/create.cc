@@ -255,7 +255,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
     ctx.creation_hooks = !spec.hooks->prestart.empty() || !spec.hooks->create_runtime.empty() ||
                          !spec.hooks->create_container.empty() || !spec.hooks->start_container.empty();
   if (spec.linux->seccomp) {
-    ctx.seccomp = with_context("linux.seccomp", [&] { return seccomp::compile(*spec.linux->seccomp); });
+    ctx.seccomp = with_context("linux.seccomp", [&] { return seccomp::compile_cached(*spec.linux->seccomp, seccomp_cache_dir(store)); });
     if (ctx.seccomp->needs_listener && spec.linux->seccomp->listener_path.empty())
       fail(ErrorKind::InvalidSpec, "config.json: /linux/seccomp/listenerPath: required by SCMP_ACT_NOTIFY");
   }

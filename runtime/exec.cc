@@ -180,7 +180,7 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
   ctx.console_size = process.console_size;
   ctx.preserve_fds = opts.preserve_fds;
   if (config.linux && config.linux->seccomp)
-    ctx.seccomp = with_context("linux.seccomp", [&] { return seccomp::compile(*config.linux->seccomp); });
+    ctx.seccomp = with_context("linux.seccomp", [&] { return seccomp::compile_cached(*config.linux->seccomp, seccomp_cache_dir(store)); });
   ctx.ns_flags = config.linux ? namespace_flags(*config.linux) : 0;
   UniqueFd pidfd = open_init_pidfd(state);
   if (!pidfd) fail(ErrorKind::BadState, "cannot exec in container " + opts.id + ": container not running");
