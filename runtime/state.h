@@ -31,7 +31,7 @@ struct ContainerState {
   std::map<std::string, std::string> annotations;
   std::optional<cgroups::Saved> cgroup;  // where the container's cgroups are, and which we made
   bool has_pid_namespace = false;
-  bool started = false;  // `start` succeeded
+  bool started = false;  // `start` succeeded but could not remove the start socket
   std::vector<spec::Hook> poststart, poststop;  // run by start and delete, after create is gone
 };
 
