@@ -111,16 +111,36 @@ std::string Dir::read(const std::string& file) const {
 bool Dir::has(const std::string& file) const { return ::faccessat(fd_.get(), file.c_str(), F_OK, 0) == 0; }
 
 void make_path(const std::string& base, const std::string& rel, std::vector<std::string>& created) {
-  std::string cur = base;
-  for (const auto& part : fs::split(rel, '/')) {
-    if (part.empty()) continue;
-    cur += "/" + part;
-    if (::mkdir(cur.c_str(), 0755) == 0) {
-      created.push_back(cur);
-    } else if (errno != EEXIST) {
-      throw_errno("mkdir " + cur);
+  // A shared parent ("/ocirun") may be removed by the last container leaving it between our
+  // mkdirs (see shared_parents): the next mkdir then fails with ENOENT, and we start over.
+  for (int attempt = 0;; ++attempt) {
+    std::string cur = base;
+    bool vanished = false;
+    for (const auto& part : fs::split(rel, '/')) {
+      if (part.empty()) continue;
+      cur += "/" + part;
+      if (::mkdir(cur.c_str(), 0755) == 0) {
+        if (std::find(created.begin(), created.end(), cur) == created.end()) created.push_back(cur);
+      } else if (errno == ENOENT && cur.size() > base.size() + part.size() + 1 && attempt < 100) {
+        vanished = true;
+        break;
+      } else if (errno != EEXIST) {
+        throw_errno("mkdir " + cur);
+      }
     }
+    if (!vanished) return;
   }
+}
+
+void add_shared_parents(const std::vector<std::string>& leaves, std::vector<std::string>& created) {
+  std::vector<std::string> parents;
+  for (const auto& leaf : leaves) {
+    std::string parent = leaf.substr(0, leaf.rfind('/'));
+    if (std::find(created.begin(), created.end(), parent) == created.end() &&
+        std::find(parents.begin(), parents.end(), parent) == parents.end())
+      parents.push_back(parent);
+  }
+  created.insert(created.begin(), parents.begin(), parents.end());
 }
 
 void remove_created(const std::vector<std::string>& created, const std::set<std::string>& leaves) {
@@ -168,6 +188,10 @@ void add_pid(const Dir& dir, pid_t pid) {
     sleep_for(30ms);
   }
   if (err) throw_errno(err, fmt::format("add pid {} to {}/cgroup.procs", pid, dir.path()));
+}
+
+void add_self(const Dir& dir, const char* file) {
+  if (int err = dir.try_write(file, "0")) throw_errno(err, fmt::format("join {}/{}", dir.path(), file));
 }
 
 void signal_pids(const std::vector<pid_t>& pids, int sig) {
@@ -232,6 +256,9 @@ std::string v2_controller_for(const std::string& v1_hierarchy) {
 }
 
 void ManagerBase::signal_each(int sig) {
+  // An empty cgroup has no process left to fork: no freeze/thaw (a stopped container's
+  // delete lands here, and the freezer costs two writes and IPIs for nothing).
+  if (pids().empty()) return;
   // Frozen, no process can fork a child we would miss.
   bool froze = false;
   bool was_frozen = false;

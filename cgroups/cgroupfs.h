@@ -32,8 +32,17 @@ class Dir {
 };
 
 // mkdir each missing component of `rel` under `base` (which must exist), appending the
-// directories it made to `created`, parents first.
+// directories it made to `created`, parents first. A parent that vanishes meanwhile (the
+// last user of a shared parent removed it) is made again.
 void make_path(const std::string& base, const std::string& rel, std::vector<std::string>& created);
+
+// The default cgroupsPath puts every container in one parent, "/ocirun", that no single
+// container owns: whichever made it may leave first, while others still use it. So every
+// container counts it among the directories it created (in front, parents first), and
+// destroy() tries rmdir on it: the kernel refuses while another container's cgroup is
+// inside (EBUSY/ENOTEMPTY, left alone), so the last one out removes it. A container
+// creating its cgroup meanwhile sees ENOENT and makes the parent again (make_path).
+void add_shared_parents(const std::vector<std::string>& leaves, std::vector<std::string>& created);
 
 // Removes `created` deepest first. Directories in `leaves` (the container's own cgroups)
 // go with their sub-cgroups, retrying EBUSY while exiting tasks leave; any other created
@@ -44,6 +53,8 @@ void remove_created(const std::vector<std::string>& created, const std::set<std:
 std::vector<pid_t> procs_recursive(const std::string& dir);
 // Writes pid to cgroup.procs, retrying EINVAL briefly (a task still in TASK_NEW).
 void add_pid(const Dir& dir, pid_t pid);
+// Writes "0" to `file` ("tasks" or "cgroup.procs"): the calling thread joins dir.
+void add_self(const Dir& dir, const char* file);
 // kill() each pid; ESRCH (already gone) is fine. Throws the first other failure.
 void signal_pids(const std::vector<pid_t>& pids, int sig);
 

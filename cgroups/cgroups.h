@@ -223,7 +223,8 @@ uint64_t parse_limit(std::string_view text);
 struct Saved {
   std::string path;                         // the resolved cgroupsPath (see Manager::path)
   std::map<std::string, std::string> dirs;  // hierarchy ("" = v2/unified) -> absolute directory
-  std::vector<std::string> created;         // directories create() made, parents first
+  std::vector<std::string> created;         // directories create() made, parents first, and
+                                            // the default path's shared "/ocirun" parents
   // The systemd unit holding the cgroup ("ocirun-abc.scope") when the systemd driver made
   // it; "" for the cgroupfs driver. destroy() stops it.
   std::string systemd_unit;
@@ -249,6 +250,16 @@ class Manager {
   virtual void apply(const spec::Resources&) = 0;
   // Writes pid to cgroup.procs (v1: every hierarchy; hybrid: also the unified one).
   virtual void add_process(pid_t pid) = 0;
+  // Moves the calling process, which must be single-threaded, into the cgroup. v1 writes
+  // "0" to `tasks` in each hierarchy: the kernel moves the writing thread alone and skips
+  // the threadgroup lock, whose write side waits for an RCU grace period (8-10 ms after an
+  // idle moment) on every cgroup.procs write. The cgroup2 directory (v2, or the hybrid's
+  // unified one) has no such file: unless `v2_done` (the caller was born there through
+  // clone3 CLONE_INTO_CGROUP, see v2_dir), it writes "0" to its cgroup.procs.
+  virtual void join_self(bool v2_done) = 0;
+  // The cgroup2 directory of the container (v2, or the hybrid's unified cgroup), "" when
+  // the host has none: a child cloned into it with CLONE_INTO_CGROUP needs no write.
+  virtual std::string v2_dir() const = 0;
   // v1 freezer.state FROZEN/THAWED, waiting until FROZEN; v2 cgroup.freeze, waiting for
   // cgroup.events "frozen 1". Hybrid without a v1 freezer uses the unified cgroup.
   virtual void freeze(bool frozen) = 0;

@@ -278,6 +278,10 @@ class SystemdManager : public Manager {
     if (!inner_) start(pid);
     inner_->add_process(pid);
   }
+  // The unit can only start with a process in it, so the parent moves stage 1 in with
+  // add_process (create does); joining from inside works once the unit runs.
+  void join_self(bool v2_done) override { need()->join_self(v2_done); }
+  std::string v2_dir() const override { return inner_ ? inner_->v2_dir() : std::string(); }
 
   // systemd stops a scope once it is empty and removes its cgroup: a container whose
   // processes have all exited has no cgroup left, which for these means nothing to do.

@@ -33,7 +33,8 @@ spec::Resources subset_for(const spec::Resources& r, const std::set<std::string>
 
 class V1Manager final : public ManagerBase {
  public:
-  V1Manager(const Host& host, const std::string& cgroups_path, const std::string& id) : host_(host) {
+  V1Manager(const Host& host, const std::string& cgroups_path, const std::string& id)
+      : host_(host), default_path_(cgroups_path.empty()) {
     for (const auto& [hierarchy, mount] : host.v1)
       dirs_[hierarchy] = mount + resolve_path(cgroups_path, id, host.self_path(hierarchy));
     if (host.layout == Layout::Hybrid && !host.v2.empty())
@@ -59,6 +60,7 @@ class V1Manager final : public ManagerBase {
       for (auto it = made.rbegin(); it != made.rend(); ++it) ::rmdir(it->c_str());
       throw;
     }
+    if (default_path_) add_shared_parents(unique_dirs(), made);
     created_.insert(created_.end(), made.begin(), made.end());
   }
 
@@ -165,6 +167,16 @@ class V1Manager final : public ManagerBase {
   void add_process(pid_t pid) override {
     for (const auto& dir : unique_dirs()) add_pid(Dir::open(dir), pid);
   }
+
+  void join_self(bool v2_done) override {
+    for (const auto& dir : unique_dirs()) {
+      bool unified = dirs_.count("") && dir == dirs_.at("");
+      if (unified && v2_done) continue;
+      add_self(Dir::open(dir), unified ? "cgroup.procs" : "tasks");
+    }
+  }
+
+  std::string v2_dir() const override { return dirs_.count("") ? dirs_.at("") : std::string(); }
 
   void freeze(bool frozen) override {
     if (dirs_.count("freezer")) return v1_freeze(Dir::open(dirs_.at("freezer")), frozen);
@@ -310,6 +322,7 @@ class V1Manager final : public ManagerBase {
   }
 
   Host host_;
+  bool default_path_ = false;  // "/ocirun/<id>": the parent is shared (add_shared_parents)
   std::string path_;
   std::map<std::string, std::string> dirs_;  // hierarchy ("" = unified) -> directory
   std::vector<std::string> created_;

@@ -12,7 +12,8 @@ namespace {
 class V2Manager final : public ManagerBase {
  public:
   V2Manager(const Host& host, const std::string& cgroups_path, const std::string& id)
-      : host_(host), path_(resolve_path(cgroups_path, id, host.self_path(""))), dir_(host.v2 + path_) {}
+      : host_(host), default_path_(cgroups_path.empty()), path_(resolve_path(cgroups_path, id, host.self_path(""))),
+        dir_(host.v2 + path_) {}
 
   V2Manager(const Host& host, const Saved& saved)
       : host_(host), path_(saved.path), dir_(saved.dirs.count("") ? saved.dirs.at("") : host.v2 + saved.path),
@@ -26,6 +27,7 @@ class V2Manager final : public ManagerBase {
       for (auto it = made.rbegin(); it != made.rend(); ++it) ::rmdir(it->c_str());
       throw;
     }
+    if (default_path_) add_shared_parents({dir_}, made);
     created_.insert(created_.end(), made.begin(), made.end());
   }
 
@@ -72,6 +74,10 @@ class V2Manager final : public ManagerBase {
   uint64_t oom_kills() const override { return v2_oom_kills(dir_); }
 
   void add_process(pid_t pid) override { add_pid(Dir::open(dir_), pid); }
+  void join_self(bool v2_done) override {
+    if (!v2_done) add_self(Dir::open(dir_), "cgroup.procs");
+  }
+  std::string v2_dir() const override { return dir_; }
   void freeze(bool frozen) override { v2_freeze(Dir::open(dir_), frozen); }
   bool frozen() const override { return v2_frozen(Dir::open(dir_)); }
   std::vector<pid_t> pids() const override { return procs_recursive(dir_); }
@@ -99,6 +105,7 @@ class V2Manager final : public ManagerBase {
   std::string relative() const { return dir_.substr(host_.v2.size()); }
 
   Host host_;
+  bool default_path_ = false;  // "/ocirun/<id>": the parent is shared (add_shared_parents)
   std::string path_;
   std::string dir_;
   std::vector<std::string> created_;

@@ -65,7 +65,11 @@ unsigned long parse_propagation(const std::string& name) {
   return flag;
 }
 
-UniqueFd open_in_root(int root, const std::string& path, Create create) {
+namespace {
+// open_in_root; with missing_ok, a missing component gives an invalid fd instead of an
+// Error. (A throw is not free: in the static binary the first one in a process sorts the
+// unwinder's table of every function, ~1 ms, and maskedPaths are mostly missing.)
+UniqueFd resolve_in_root(int root, const std::string& path, Create create, bool missing_ok) {
   std::deque<std::string> todo = path_components(path);
   std::vector<UniqueFd> walked;  // the directories below root we are in, deepest last
   int symlinks = 0;
@@ -85,7 +89,10 @@ UniqueFd open_in_root(int root, const std::string& path, Create create) {
       with_context(where(), [&] { create_component(current(), name, last && create == Create::File); });
       fd.reset(::openat(current(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
     }
-    if (!fd) throw_errno(where() + ": " + name);
+    if (!fd) {
+      if (missing_ok && errno == ENOENT) return UniqueFd();
+      throw_errno(where() + ": " + name);
+    }
 
     struct stat st;
     check(::fstat(fd.get(), &st), where());
@@ -105,6 +112,15 @@ UniqueFd open_in_root(int root, const std::string& path, Create create) {
   }
   if (walked.empty()) return UniqueFd(check(::openat(root, ".", O_PATH | O_CLOEXEC), where()));
   return std::move(walked.back());
+}
+}  // namespace
+
+UniqueFd open_in_root(int root, const std::string& path, Create create) {
+  return resolve_in_root(root, path, create, false);
+}
+
+UniqueFd open_in_root_if_exists(int root, const std::string& path) {
+  return resolve_in_root(root, path, Create::None, true);
 }
 
 MountFlags parse_mount_options(const std::vector<std::string>& options) {
@@ -517,14 +533,7 @@ UniqueFd open_dev_null(int root) {
 void finish_rootfs(const spec::Spec& spec, const RootfsOptions&) {
   UniqueFd root(check(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), "open /"));
   UniqueFd dev_null;  // opened and checked when a file is masked
-  auto open_existing = [&](const std::string& path) -> UniqueFd {
-    try {
-      return open_in_root(root.get(), path, Create::None);
-    } catch (const Error& e) {
-      if (e.sys_errno() == ENOENT) return UniqueFd();
-      throw;
-    }
-  };
+  auto open_existing = [&](const std::string& path) { return open_in_root_if_exists(root.get(), path); };
   for (const auto& path : spec.linux->masked_paths) {
     UniqueFd fd = open_existing(path);
     if (!fd) continue;

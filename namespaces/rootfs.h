@@ -24,6 +24,9 @@ struct RootfsOptions {
 // `create` is Dir; with File the last component is created as an empty file.
 enum class Create { None, Dir, File };
 UniqueFd open_in_root(int root, const std::string& path, Create create);
+// The same without creating anything; a missing component (ENOENT) gives an invalid fd
+// rather than an Error.
+UniqueFd open_in_root_if_exists(int root, const std::string& path);
 
 // Parses mount options into flags and filesystem data ("size=64m,mode=755").
 struct MountFlags {

@@ -1,6 +1,7 @@
 // `create`: the parent side of the protocol in sync.h, as one list of steps with
 // one rollback: on any failure the children are killed and the state dir removed.
 #include <fcntl.h>
+#include <linux/sched.h>  // clone_args, CLONE_INTO_CGROUP
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -84,6 +85,26 @@ class ChildProcess {
   pid_t pid_;
 };
 
+// Forks stage 1, straight into the container's cgroup2 directory where the kernel can
+// (clone3 CLONE_INTO_CGROUP, Linux 5.7+): then no cgroup.procs write, and no wait for
+// the threadgroup lock, is needed there. *into_cgroup2 says whether that happened; on
+// any clone3 failure a plain fork follows and stage 1 joins by writing cgroup.procs.
+pid_t fork_stage1(int cgroup2_fd, bool* into_cgroup2) {
+  *into_cgroup2 = false;
+  if (cgroup2_fd >= 0) {
+    clone_args args{};
+    args.flags = CLONE_INTO_CGROUP;
+    args.exit_signal = SIGCHLD;
+    args.cgroup = static_cast<uint64_t>(cgroup2_fd);
+    long pid = ::syscall(SYS_clone3, &args, sizeof args);
+    if (pid >= 0) {
+      *into_cgroup2 = true;  // in both processes
+      return static_cast<pid_t>(pid);
+    }
+  }
+  return static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
+}
+
 std::string describe_exit(int status) {
   if (WIFSIGNALED(status)) return fmt::format("killed by signal {}", WTERMSIG(status));
   return fmt::format("exited with status {}", WEXITSTATUS(status));
@@ -164,7 +185,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
     ctx.creation_hooks = !spec.hooks->prestart.empty() || !spec.hooks->create_runtime.empty() ||
                          !spec.hooks->create_container.empty() || !spec.hooks->start_container.empty();
   if (spec.linux->seccomp) {
-    ctx.seccomp = with_context("linux.seccomp", [&] { return seccomp::compile(*spec.linux->seccomp); });
+    ctx.seccomp = with_context("linux.seccomp", [&] { return seccomp::compile_cached(*spec.linux->seccomp, seccomp_cache_dir(store)); });
     if (ctx.seccomp->needs_listener && spec.linux->seccomp->listener_path.empty())
       fail(ErrorKind::InvalidSpec, "config.json: /linux/seccomp/listenerPath: required by SCMP_ACT_NOTIFY");
   }
@@ -192,12 +213,20 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   ctx.sync_fd = child_end.get();
   ctx.parent_only_fds = {dir.fd(), parent_end.get()};
 
-  ChildProcess stage1(static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0)));
+  // Stage 1 joins the cgroup before it creates anything, so the init is born inside it.
+  UniqueFd cgroup2;
+  if (std::string v2 = cgroup->v2_dir(); !v2.empty())
+    cgroup2.reset(::open(v2.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (cgroup2) ctx.parent_only_fds.push_back(cgroup2.get());  // a host directory: not for the init
+  // A systemd unit starts with its first process: the parent puts stage 1 in below.
+  ctx.cgroup = opts.systemd_cgroup ? nullptr : cgroup.get();
+  ChildProcess stage1(fork_stage1(cgroup2.get(), &ctx.cgroup_v2_done));
   if (stage1.get() < 0) throw_errno("fork");
   if (stage1.get() == 0) stage1_main(ctx);
   child_end.reset();  // so a dead child shows as EOF
-  // Stage 1 joins the cgroup before it creates anything, so the init is born inside it.
-  cgroup->add_process(stage1.get());
+  // Before Go: stage 1 waits for it, so it creates nothing outside the unit.
+  if (opts.systemd_cgroup) cgroup->add_process(stage1.get());
+  cgroup2.reset();
   ChildProcess init;
   int pty_master = -1;
 
@@ -206,7 +235,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
     return Error(ErrorKind::Syscall, "container setup failed: " + how);
   };
 
-  timer.step("fork, join cgroup");
+  timer.step("fork stage 1");
   sync::send(parent_end.get(), sync::Msg::Go);
   for (bool ready = false; !ready;) {
     sync::Message m;

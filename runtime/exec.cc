@@ -246,7 +246,7 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
   ctx.preserve_fds = opts.preserve_fds;
   const spec::Seccomp* profile = config.linux && config.linux->seccomp ? &*config.linux->seccomp : nullptr;
   if (profile) {
-    ctx.seccomp = with_context("linux.seccomp", [&] { return seccomp::compile(*profile); });
+    ctx.seccomp = with_context("linux.seccomp", [&] { return seccomp::compile_cached(*profile, seccomp_cache_dir(store)); });
     if (ctx.seccomp->needs_listener && profile->listener_path.empty())
       fail(ErrorKind::InvalidSpec, "config.json: /linux/seccomp/listenerPath: required by SCMP_ACT_NOTIFY");
   }

@@ -229,6 +229,9 @@ void stage1_main(const InitContext& ctx) {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // Joined from inside, single-threaded, before anything of the container exists: see
+    // Manager::join_self for why this is cheaper than the parent writing our pid.
+    if (ctx.cgroup) with_context("join the container's cgroup", [&] { ctx.cgroup->join_self(ctx.cgroup_v2_done); });
     sync::expect(ctx.sync_fd, sync::Msg::Go);
     // The host's procfs, opened before joining a mount namespace whose /proc could be anything.
     UniqueFd host_procfs;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cgroups.h"
 #include "namespaces.h"
 #include "process.h"
 #include "seccomp.h"
@@ -33,6 +34,10 @@ struct InitContext {
   int start_listen_fd = -1;   // `start` connects here
   pid_t parent_pid = 0;
   bool creation_hooks = false;  // prestart/createRuntime/createContainer/startContainer exist
+  // The container's cgroup, which stage 1 joins first thing (Manager::join_self), so the
+  // init is born inside it; cgroup_v2_done: stage 1 was cloned into the cgroup2 directory.
+  cgroups::Manager* cgroup = nullptr;
+  bool cgroup_v2_done = false;
   // The parent's fds the children must not keep: the locked state dir (its flock
   // would block `start`) and the parent's end of the sync socket.
   std::vector<int> parent_only_fds;

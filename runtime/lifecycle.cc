@@ -203,9 +203,12 @@ void start_container(const StateStore& store, const std::string& id) {
     reply.append(buf, static_cast<size_t>(n));
   }
   timer.step("init execs the process");
-  ::unlinkat(dir.fd(), kStartSocket, 0);
-  s.started = true;
-  dir.save(s);
+  // The socket gone is what tells `created` from `running` (ContainerDir::status): no
+  // second state.json write (two ext4 metadata operations, ~1.4 ms on this host's /run).
+  if (::unlinkat(dir.fd(), kStartSocket, 0) < 0 && errno != ENOENT) {
+    s.started = true;  // keep the record straight some other way
+    dir.save(s);
+  }
   if (!reply.empty()) fail(ErrorKind::Syscall, "start container " + id + ": " + reply);
   run_hooks_warn_only(s.poststart, oci_state_json(s, Status::Running), "poststart");
 }

@@ -31,7 +31,7 @@ struct ContainerState {
   std::map<std::string, std::string> annotations;
   std::optional<cgroups::Saved> cgroup;  // where the container's cgroups are, and which we made
   bool has_pid_namespace = false;
-  bool started = false;  // `start` succeeded
+  bool started = false;  // `start` succeeded but could not remove the start socket
   std::vector<spec::Hook> poststart, poststop;  // run by start and delete, after create is gone
 };
 
@@ -100,6 +100,10 @@ class StateStore {
  private:
   std::string root_;
 };
+
+// Where compiled seccomp filters are kept (seccomp::compile_cached): <root>/.cache/seccomp.
+// Names starting with '.' are not container ids, so list_ids() skips it.
+inline std::string seccomp_cache_dir(const StateStore& store) { return store.root() + "/.cache/seccomp"; }
 
 inline constexpr const char* kStartSocket = "start.sock";
 inline constexpr const char* kStateFile = "state.json";

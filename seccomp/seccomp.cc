@@ -308,8 +308,8 @@ Program compile(const spec::Seccomp& profile) {
       // pseudo-number that libseccomp maps per architecture.
       const int nr = seccomp_syscall_resolve_name(name.c_str());
       if (nr == __NR_SCMP_ERROR) {
-        std::fprintf(stderr, "ocirun: warning: %s/names/%zu: unknown syscall \"%s\" ignored\n", field.c_str(), j,
-                     name.c_str());
+        program.warnings.push_back(field + "/names/" + std::to_string(j) + ": unknown syscall \"" + name + "\" ignored");
+        std::fprintf(stderr, "ocirun: warning: %s\n", program.warnings.back().c_str());
         program.skipped_syscalls.push_back(name);
         continue;
       }

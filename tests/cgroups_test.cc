@@ -710,6 +710,87 @@ TEST_CASE("hybrid driver: v2-only controllers and unified keys go to the cgroup2
   CHECK(!is_dir(tmp.path + "/memory/ocirun"));
 }
 
+TEST_CASE("default path: the last container out removes the shared /ocirun parent", "[cgroups][driver]") {
+  TempDir tmp;
+  Host host = fake_v1(tmp.path);
+  host.layout = Layout::Hybrid;
+  host.v2 = tmp.path + "/unified";
+  mkdirs(host.v2);
+  const std::vector<std::string> mounts = {"memory", "cpu,cpuacct", "cpuset", "pids", "freezer", "devices", "blkio",
+                                           "unified"};
+
+  // a makes /ocirun, b finds it there; a leaves first, while b still lives in it.
+  auto a = open(host, "", "a");
+  auto b = open(host, "", "b");
+  a->create();
+  b->create();
+  // b names the parent it did not make: whoever is last removes it.
+  CHECK(b->saved().created.size() == mounts.size() * 2);
+  a->destroy();
+  for (const auto& h : mounts) {
+    CHECK(!is_dir(tmp.path + "/" + h + "/ocirun/a"));
+    CHECK(is_dir(tmp.path + "/" + h + "/ocirun/b"));
+  }
+  // Reopened from the state, as `delete` does.
+  auto b_again = reopen(host, b->saved());
+  b_again->destroy();
+  for (const auto& h : mounts) CHECK(!is_dir(tmp.path + "/" + h + "/ocirun"));
+
+  // An explicit path's existing parent stays someone else's: never removed.
+  mkdirs(tmp.path + "/memory/mine");
+  auto c = open(host, "/mine/c", "c");
+  c->create();
+  c->destroy();
+  CHECK(is_dir(tmp.path + "/memory/mine"));
+  CHECK(!is_dir(tmp.path + "/memory/mine/c"));
+}
+
+TEST_CASE("join_self: v1 writes 0 to tasks, the cgroup2 directory cgroup.procs unless cloned into it",
+          "[cgroups][driver]") {
+  TempDir tmp;
+  Host host = fake_v1(tmp.path);
+  host.layout = Layout::Hybrid;
+  host.v2 = tmp.path + "/unified";
+  mkdirs(host.v2);
+  auto m = open(host, "/j/c", "c");
+  m->create();
+  CHECK(m->v2_dir() == host.v2 + "/j/c");
+  const std::vector<std::string> v1 = {"memory", "cpu,cpuacct", "cpuset", "pids", "freezer", "devices", "blkio"};
+  for (const auto& h : v1) populate(tmp.path + "/" + h + "/j/c", {"tasks", "cgroup.procs"});
+  populate(host.v2 + "/j/c", {"cgroup.procs"});
+
+  m->join_self(/*v2_done=*/true);
+  for (const auto& h : v1) {
+    CHECK(trimmed(tmp.path + "/" + h + "/j/c/tasks") == "0");
+    CHECK(trimmed(tmp.path + "/" + h + "/j/c/cgroup.procs").empty());
+  }
+  CHECK(trimmed(host.v2 + "/j/c/cgroup.procs").empty());
+  m->join_self(/*v2_done=*/false);
+  CHECK(trimmed(host.v2 + "/j/c/cgroup.procs") == "0");
+
+  // A hierarchy whose directory lacks the file: the error names it.
+  ::unlink((tmp.path + "/pids/j/c/tasks").c_str());
+  std::string message;
+  CHECK(error_kind([&] { m->join_self(true); }, &message) == ErrorKind::Syscall);
+  CHECK_THAT(message, Catch::Contains("pids/j/c/tasks"));
+
+  strip_files(tmp.path);
+  m->destroy();
+  CHECK(!is_dir(tmp.path + "/memory/j"));
+
+  Host v2 = fake_v2(tmp.path + "/cg2", {});
+  auto n = open(v2, "/k", "k");
+  n->create();
+  CHECK(n->v2_dir() == v2.v2 + "/k");
+  populate(v2.v2 + "/k", {"cgroup.procs"});
+  n->join_self(true);
+  CHECK(trimmed(v2.v2 + "/k/cgroup.procs").empty());
+  n->join_self(false);
+  CHECK(trimmed(v2.v2 + "/k/cgroup.procs") == "0");
+  strip_files(v2.v2 + "/k");
+  n->destroy();
+}
+
 TEST_CASE("v2 driver: apply enables only needed controllers, reopen and destroy", "[cgroups][driver]") {
   TempDir tmp;
   Host host = fake_v2(tmp.path + "/cg", {"cpu", "cpuset", "io", "memory", "pids"});

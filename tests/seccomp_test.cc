@@ -338,6 +338,59 @@ TEST_CASE("compile accepts arch-specific syscalls of a Docker-like profile", "[s
   CHECK(p.bpf.size() > 20);
 }
 
+namespace {
+bool same_program(const sc::Program& a, const sc::Program& b) {
+  return a.flags == b.flags && a.needs_listener == b.needs_listener && a.skipped_syscalls == b.skipped_syscalls &&
+         a.warnings == b.warnings && a.bpf.size() == b.bpf.size() &&
+         std::memcmp(a.bpf.data(), b.bpf.data(), a.bpf.size() * sizeof(struct sock_filter)) == 0;
+}
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+void spit(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+}  // namespace
+
+TEST_CASE("compile_cached: a hit gives the same program; corrupt entries are compiled again", "[seccomp][cache]") {
+  char tmpl[] = "/tmp/ocirun-seccomp-cache-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const std::string root = tmpl;
+  const std::string dir = root + "/.cache/seccomp";
+  auto s = profile("SCMP_ACT_ERRNO", {rule({"read", "write", "exit_group", "not_a_syscall"}, "SCMP_ACT_ALLOW"),
+                                      rule({"personality"}, "SCMP_ACT_ALLOW", {arg(0, "SCMP_CMP_EQ", 8)})});
+  const sc::Program fresh = sc::compile(s);
+  const std::string path = sc::cache_path(dir, s);
+
+  CHECK(same_program(sc::compile_cached(s, dir), fresh));  // miss: compiled, stored
+  const std::string entry = slurp(path);
+  REQUIRE(entry.size() > fresh.bpf.size() * sizeof(struct sock_filter));
+  CHECK(same_program(sc::compile_cached(s, dir), fresh));  // hit
+  CHECK(slurp(path) == entry);
+
+  // Another profile has another key: never served this entry.
+  auto other = s;
+  other.syscalls[1].args[0].value = 0;
+  CHECK(sc::cache_key(other) != sc::cache_key(s));
+  CHECK(same_program(sc::compile_cached(other, dir), sc::compile(other)));
+
+  // Corruptions: a flipped BPF byte, a truncated file, garbage, an entry under the wrong name.
+  std::string flipped = entry;
+  flipped[flipped.size() - 20] ^= 0x40;
+  for (const std::string& bad : {flipped, entry.substr(0, entry.size() / 2), std::string("garbage"), std::string()}) {
+    spit(path, bad);
+    CHECK(same_program(sc::compile_cached(s, dir), fresh));
+    CHECK(slurp(path) == entry);  // rewritten
+  }
+  spit(path, slurp(sc::cache_path(dir, other)));
+  CHECK(same_program(sc::compile_cached(s, dir), fresh));
+
+  // A cache that cannot be written is only slower.
+  CHECK(same_program(sc::compile_cached(s, "/proc/ocirun-no-such-dir"), fresh));
+  CHECK(std::system(("rm -rf " + root).c_str()) == 0);
+}
+
 TEST_CASE("compile computes the seccomp(2) flags", "[seccomp]") {
   SECTION("profile flags") {
     auto s = profile("SCMP_ACT_ALLOW");
