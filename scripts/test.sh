@@ -21,7 +21,8 @@ CXX=clang++ cmake -S "$repo" -B "$repo/build-sanitize" -DCMAKE_BUILD_TYPE=RelWit
   -DOCIRUN_STATIC=OFF -DOCIRUN_FUZZ=ON >/dev/null
 cmake --build "$repo/build-sanitize" -j"$(nproc)"
 cd "$repo/build-sanitize"
-ctest --output-on-failure -j2 --timeout 300 -LE 'e2e|vm'
+# Sanitizer reports name file:line only with llvm-symbolizer on PATH (llvm-14 keeps it here).
+PATH="$PATH:/usr/lib/llvm-14/bin" ctest --output-on-failure -j2 --timeout 300 -LE 'e2e|vm'
 
 # 3. Each fuzz target on its seeds, two at a time.
 echo "== fuzzing, ${fuzz_seconds}s per target" >&2
