@@ -61,7 +61,8 @@ void write_sysctls(const spec::Linux& linux_config, const namespaces::Plan& plan
     check_sysctl(key, plan);
     std::string path = "sys/" + key;
     std::replace(path.begin() + 4, path.end(), '.', '/');
-    with_context("linux.sysctl " + key, [&] { namespaces::write_proc_file(procfs, path, value); });
+    // &value = value: clang before 16 cannot capture a structured binding (P1091).
+    with_context("linux.sysctl " + key, [&, &value = value] { namespaces::write_proc_file(procfs, path, value); });
   }
 }
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <fmt/format.h>
 
@@ -367,13 +368,16 @@ std::vector<ListEntry> list_containers(const StateStore& store) {
 }
 
 int parse_signal(const std::string& text) {
-  if (!text.empty() && std::all_of(text.begin(), text.end(), ::isdigit)) {
+  // <cctype> wants an unsigned char's value: a plain char above 0x7f is negative (UB).
+  auto digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
+  if (!text.empty() && std::all_of(text.begin(), text.end(), digit)) {
     int n = text.size() > 3 ? 0 : std::stoi(text);
     if (n >= 1 && n <= SIGRTMAX) return n;
     fail(ErrorKind::InvalidArgument, "invalid signal number \"" + text + "\"");
   }
   std::string name = text;
-  std::transform(name.begin(), name.end(), name.begin(), ::toupper);
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](char c) { return static_cast<char>(std::toupper(static_cast<unsigned char>(c))); });
   if (name.rfind("SIG", 0) == 0) name = name.substr(3);
   for (int sig = 1; sig < NSIG; ++sig) {
     const char* abbrev = sigabbrev_np(sig);
@@ -381,7 +385,7 @@ int parse_signal(const std::string& text) {
   }
   if (name.rfind("RTMIN+", 0) == 0 || name.rfind("RTMAX-", 0) == 0) {
     std::string off = name.substr(6);
-    if (!off.empty() && off.size() < 3 && std::all_of(off.begin(), off.end(), ::isdigit)) {
+    if (!off.empty() && off.size() < 3 && std::all_of(off.begin(), off.end(), digit)) {
       int sig = name[2] == 'M' && name[3] == 'I' ? SIGRTMIN + std::stoi(off) : SIGRTMAX - std::stoi(off);
       if (sig >= SIGRTMIN && sig <= SIGRTMAX) return sig;
     }

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 #include <nlohmann/json.hpp>
 
 #include "error.h"
@@ -29,12 +30,31 @@ json hooks_to_json(const std::vector<spec::Hook>& hooks) {
   return out;
 }
 
+[[noreturn]] void corrupt(const std::string& why) {
+  throw Error(ErrorKind::InvalidArgument, "corrupt state file: " + why);
+}
+
+// An integer member, checked: json's get<int>() casts a float or a too-large number
+// without a word (1e300 -> int is undefined behaviour; 4294967296 -> pid 0).
+template <class T>
+T integer_at(const json& j, const char* key) {
+  const json& v = j.at(key);
+  if (v.is_number_unsigned()) {
+    auto u = v.get<uint64_t>();
+    if (std::in_range<T>(u)) return static_cast<T>(u);
+  } else if (v.is_number_integer()) {
+    auto i = v.get<int64_t>();
+    if (std::in_range<T>(i)) return static_cast<T>(i);
+  }
+  corrupt(std::string(key) + ": " + v.dump() + " is not a valid integer here");
+}
+
 std::vector<spec::Hook> hooks_from_json(const json& j) {
   std::vector<spec::Hook> out;
   for (const auto& h : j) {
     spec::Hook hook{h.at("path").get<std::string>(), h.at("args").get<std::vector<std::string>>(),
                     h.at("env").get<std::vector<std::string>>(), std::nullopt};
-    if (h.contains("timeout")) hook.timeout = h.at("timeout").get<int>();
+    if (h.contains("timeout")) hook.timeout = integer_at<int>(h, "timeout");
     out.push_back(hook);
   }
   return out;
@@ -89,8 +109,11 @@ ContainerState state_from_json(const std::string& text) {
     json j = json::parse(text);
     ContainerState s;
     s.id = j.at("id").get<std::string>();
-    s.pid = j.at("pid").get<pid_t>();
-    s.pid_start_time = j.at("pid_start_time").get<unsigned long long>();
+    s.pid = integer_at<pid_t>(j, "pid");
+    // 0 is a state without a process; a negative pid means a process group, or
+    // everyone (-1), to kill(2).
+    if (s.pid < 0) corrupt("pid " + std::to_string(s.pid) + " is not a process");
+    s.pid_start_time = integer_at<unsigned long long>(j, "pid_start_time");
     s.bundle = j.at("bundle").get<std::string>();
     s.rootfs = j.value("rootfs", "");
     s.created = j.value("created", "");
@@ -107,7 +130,7 @@ ContainerState state_from_json(const std::string& text) {
     s.started = j.value("started", false);
     return s;
   } catch (const json::exception& e) {
-    throw Error(ErrorKind::InvalidArgument, std::string("corrupt state file: ") + e.what());
+    corrupt(e.what());
   }
 }
 

@@ -565,6 +565,13 @@ Spec parse(std::string_view text) {
     doc = json::parse(text.begin(), text.end());
   } catch (const json::parse_error& e) {
     throw Error(ErrorKind::InvalidSpec, "config.json: not valid JSON: " + describe(e));
+  } catch (const json::exception& e) {
+    // A number beyond a double ("1e999") is out_of_range (406), not a parse_error:
+    // found by fuzz/fuzz_spec.cc, it used to escape as a raw nlohmann exception.
+    std::string what = e.what();  // "[json.exception.out_of_range.406] number overflow parsing '1e999'"
+    if (size_t close = what.find("] "); what.rfind("[json.exception", 0) == 0 && close != std::string::npos)
+      what.erase(0, close + 2);
+    throw Error(ErrorKind::InvalidSpec, "config.json: not valid JSON: " + printable(what, 200));
   }
   Node root{doc, ""};
   if (!doc.is_object()) root.fail(std::string("top level: expected object, got ") + doc.type_name());

@@ -115,7 +115,16 @@ TEST_CASE("state: a corrupt state file is InvalidArgument", "[state]") {
   std::string text = GENERATE(as<std::string>{}, "", "{", "not json", "[]", "null", "{\"id\": \"x\"}",
                               "{\"id\": 1, \"pid\": 1, \"pid_start_time\": 1, \"bundle\": \"/b\"}",
                               "{\"id\": \"x\", \"pid\": \"one\", \"pid_start_time\": 1, \"bundle\": \"/b\"}",
-                              "{\"pid\": 1, \"pid_start_time\": 1, \"bundle\": \"/b\"}");
+                              "{\"pid\": 1, \"pid_start_time\": 1, \"bundle\": \"/b\"}",
+                              // Found by fuzz/fuzz_state.cc under UBSan: a float cast to int
+                              // (undefined), and integers that used to wrap (4294967296 -> pid 0).
+                              "{\"id\": \"a\", \"pid\": 1e300, \"pid_start_time\": 1, \"bundle\": \"/b\"}",
+                              "{\"id\": \"a\", \"pid\": 1.5, \"pid_start_time\": 1, \"bundle\": \"/b\"}",
+                              "{\"id\": \"a\", \"pid\": 4294967296, \"pid_start_time\": 1, \"bundle\": \"/b\"}",
+                              "{\"id\": \"a\", \"pid\": -1, \"pid_start_time\": 1, \"bundle\": \"/b\"}",
+                              "{\"id\": \"a\", \"pid\": 1, \"pid_start_time\": -5, \"bundle\": \"/b\"}",
+                              "{\"id\": \"a\", \"pid\": 1, \"pid_start_time\": 1, \"bundle\": \"/b\", "
+                              "\"poststart\": [{\"path\": \"/x\", \"args\": [], \"env\": [], \"timeout\": 1e30}]}");
   INFO("state file: " << text);
   auto msg = error_of(ErrorKind::InvalidArgument, [&] { state_from_json(text); });
   CHECK_THAT(msg, Contains("corrupt state file"));
@@ -211,7 +220,8 @@ TEST_CASE("parse_signal: real-time signals", "[signal]") {
 
 TEST_CASE("parse_signal: bad signals are InvalidArgument", "[signal]") {
   std::string text = GENERATE(as<std::string>{}, "0", "65", "-1", "", "SIG", "FOO", "SIGFOO", "9x", "x9", "1.5",
-                              "99999999999", "RTMIN+99", "RTMAX-99", "+15", " 15");
+                              "99999999999", "RTMIN+99", "RTMAX-99", "+15", " 15",
+                              "\xff", "SIG\xe9", "1\xb2");
   INFO("signal \"" << text << "\"");
   auto msg = error_of(ErrorKind::InvalidArgument, [&] { parse_signal(text); });
   CHECK_THAT(msg, Contains("invalid signal"));

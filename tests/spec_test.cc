@@ -375,6 +375,19 @@ TEST_CASE("syntax errors and empty documents", "[spec][parse]") {
     CHECK_THAT(msg, Catch::StartsWith("config.json: not valid JSON: "));
     CHECK(msg.size() < 400);
   }
+  SECTION("a number beyond a double") {
+    // Found by fuzz/fuzz_spec.cc and fuzz/fuzz_seccomp.cc: the JSON library reports this
+    // as out_of_range, not parse_error, and it escaped parse() as a raw exception.
+    for (const char* doc : {R"({"linux": {"resources": {"memory": {"limit": 1e999}}}})",
+                            R"({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "defaultErrnoRet": -1e400}}})",
+                            "[1e999]"}) {
+      INFO(doc);
+      std::string msg = parse_error(doc);
+      CHECK_THAT(msg, Catch::StartsWith("config.json: not valid JSON: "));
+      CHECK_THAT(msg, Catch::Contains("number overflow"));
+      CHECK_THAT(msg, !Catch::Contains("json.exception"));
+    }
+  }
   SECTION("top level not an object") {
     CHECK(parse_error("[1, 2]") == "config.json: top level: expected object, got array");
     CHECK(parse_error("\"str\"") == "config.json: top level: expected object, got string");
