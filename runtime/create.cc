@@ -17,6 +17,7 @@
 
 #include "container.h"
 #include "error.h"
+#include "fault.h"
 #include "fs.h"
 #include "cgroups.h"
 #include "hooks.h"
@@ -244,13 +245,20 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   ctx.created = created;
   ContainerDir dir = store.create(opts.id);
   ScopeGuard remove_dir([&] { dir.remove(); });
+  OCIRUN_CRASH_POINT("state-dir");
   UniqueFd start_listen = listen_for_start(dir.fd());
+  OCIRUN_CRASH_POINT("start-socket");
 
   // The cgroup exists and is limited before any container process does.
   auto cgroup = cgroups::open(cgroups::detect_host(), spec.linux->cgroups_path, opts.id);
   cgroup->create();
   ScopeGuard destroy_cgroup([&] { cgroup->destroy(); });
+  // Recorded at once: if create dies from here on, delete --force finds the cgroup (and so
+  // every process create made, as they are born in it).
+  dir.save_cgroup(cgroup->saved());
+  OCIRUN_CRASH_POINT("cgroup");
   with_context("apply linux.resources", [&] { cgroup->apply(resources_with_default_devices(*spec.linux)); });
+  OCIRUN_CRASH_POINT("resources");
   timer.step("state dir, cgroup");
   ctx.start_listen_fd = start_listen.get();
 
@@ -264,8 +272,10 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   if (stage1.get() < 0) throw_errno("fork");
   if (stage1.get() == 0) stage1_main(ctx);
   child_end.reset();  // so a dead child shows as EOF
+  OCIRUN_CRASH_POINT("fork");
   // Stage 1 joins the cgroup before it creates anything, so the init is born inside it.
   cgroup->add_process(stage1.get());
+  OCIRUN_CRASH_POINT("cgroup-joined");
   ChildProcess init;
   int pty_master = -1;
 
@@ -288,6 +298,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
         init.reset(m.value);
         timer.step("namespaces (stage 1)");
         if (int status = stage1.wait(); status != 0) fail(ErrorKind::Syscall, "stage 1 " + describe_exit(status));
+        OCIRUN_CRASH_POINT("init-pid");
         break;
       case sync::Msg::HooksRequest: {
         // The runtime's namespace, with the container's namespaces and mounts in place.
@@ -295,6 +306,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
         std::string json = oci_state_json(creating, Status::Creating);
         run_hooks(spec.hooks->prestart, json, "prestart");
         run_hooks(spec.hooks->create_runtime, json, "createRuntime");
+        OCIRUN_CRASH_POINT("hooks");
         // The init builds the same state itself: annotations can outgrow any message.
         sync::send(parent_end.get(), sync::Msg::HooksDone, init.get());
         break;
@@ -311,6 +323,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
         break;
       case sync::Msg::Ready:
         ready = true;
+        OCIRUN_CRASH_POINT("ready");
         timer.step("rootfs and process setup (init)");
         break;
       case sync::Msg::Error:
@@ -331,6 +344,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   state.has_pid_namespace = plan.has(CLONE_NEWPID);
   state.cgroup = cgroup->saved();
   dir.save(state);
+  OCIRUN_CRASH_POINT("state-saved");
   if (!opts.pid_file.empty()) write_pid_file(opts.pid_file, state.pid);
 
   remove_dir.dismiss();
