@@ -10,6 +10,16 @@
 # processes left in the soak's cgroups, zombies.
 set -u
 
+# Detached containers outlive the command that made them and are reparented to the nearest
+# subreaper (containerd's shim, conmon), else to PID 1, which may never reap them (as in some
+# sandboxes). Be that subreaper, as a shim would: bash reaps every child that exits.
+if [ "${OCIRUN_SOAK_SUBREAPER:-}" != 1 ]; then
+  export OCIRUN_SOAK_SUBREAPER=1
+  exec python3 -c 'import ctypes, os, sys
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+os.execv("/bin/bash", ["/bin/bash"] + sys.argv[1:])' "$0" "$@"
+fi
+
 cycles=10000
 exec_cycles=1000
 rss_slack=2048  # KiB an ocirun process may grow by (allocator noise) before it counts as a leak
@@ -73,13 +83,21 @@ report() {  # name value: a count that must be 0
 # Cgroup directories and mounts that name the soak's ids, processes still in those cgroups.
 leaked_cgroups() { ls -d /sys/fs/cgroup/*/ocirun/"$prefix"* /sys/fs/cgroup/ocirun/"$prefix"* 2>/dev/null | wc -l; }
 leaked_mounts() { grep -c -e "$prefix" -e "$work" /proc/self/mountinfo; }
-leaked_processes() { grep -l "/ocirun/$prefix" /proc/[0-9]*/cgroup 2>/dev/null | wc -l; }
+leaked_processes() {  # live ones; zombies are counted below
+  local n=0 f stat
+  for f in $(grep -l "/ocirun/$prefix" /proc/[0-9]*/cgroup 2>/dev/null); do
+    { read -r stat < "${f%/cgroup}/stat"; } 2>/dev/null || continue
+    stat=${stat##*) }
+    [ "${stat%% *}" = Z ] || n=$((n + 1))
+  done
+  echo "$n"
+}
 state_dirs() { ls -A "$root" 2>/dev/null | wc -l; }
 # Zombies whose parent is this script or the long-lived container, or in a soak cgroup.
 zombies() {
   local n=0 pid stat ppid
   for s in /proc/[0-9]*/stat; do
-    read -r stat < "$s" 2>/dev/null || continue
+    { read -r stat < "$s"; } 2>/dev/null || continue
     stat=${stat##*) }
     [ "${stat%% *}" = Z ] || continue
     ppid=$(echo "$stat" | cut -d' ' -f2)
@@ -99,8 +117,11 @@ errors=0
 t0=$(now_ms)
 for ((i = 1; i <= cycles; i++)); do
   id="$prefix-$i"
-  if ! out=$(rt create --bundle "$bundle" "$id" 2>&1 </dev/null >/dev/null) || ! out=$(rt start "$id" 2>&1); then
-    errors=$((errors + 1)); echo "soak: cycle $i: $out" >&2
+  # create's output to a file: the container inherits it and holds it open (a pipe would wait).
+  if ! rt create --bundle "$bundle" "$id" </dev/null >"$work/create.out" 2>&1; then
+    errors=$((errors + 1)); echo "soak: cycle $i: create: $(cat "$work/create.out")" >&2
+  elif ! out=$(rt start "$id" 2>&1); then
+    errors=$((errors + 1)); echo "soak: cycle $i: start: $out" >&2
   else
     for ((w = 0; w < 500; w++)); do
       rt state "$id" 2>/dev/null | grep -q '"status": "stopped"' && break
@@ -124,7 +145,7 @@ report "zombies" "$(zombies)"
 
 # ---- Phase 2: exec + pause/resume on one container --------------------------------------------
 set_args sleep 1000000
-rt run --bundle "$bundle" "$long" </dev/null >"$work/run.out" 2>"$work/run.err" &
+"$runtime" --root "$root" run --bundle "$bundle" "$long" </dev/null >"$work/run.out" 2>"$work/run.err" &
 run_pid=$!
 bg_pids+=("$run_pid")
 for ((w = 0; w < 500; w++)); do
@@ -132,7 +153,7 @@ for ((w = 0; w < 500; w++)); do
   sleep 0.01
 done
 long_init=$(rt state "$long" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
-rt events --interval 1s "$long" >/dev/null 2>"$work/events.err" &
+"$runtime" --root "$root" events --interval 1s "$long" >/dev/null 2>"$work/events.err" &
 events_pid=$!
 bg_pids+=("$events_pid")
 
