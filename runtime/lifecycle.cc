@@ -312,7 +312,12 @@ void delete_container(const StateStore& store, const std::string& id, bool force
     fail(ErrorKind::BadState, fmt::format("cannot delete container {} that is not stopped: {}", id, to_string(status)));
   if (status != Status::Stopped) {
     // A created container's init is still ours to stop, as runc does without --force.
-    signal_container(s, SIGKILL, true);
+    try {
+      signal_container(s, SIGKILL, true);
+    } catch (const Error& e) {
+      // It exited after status() looked (a kill racing this delete): nothing left to stop.
+      if (e.kind() != ErrorKind::BadState) throw;
+    }
     wait_gone(s);
   }
   if (auto cg = container_cgroup(s)) {

@@ -232,8 +232,9 @@ ContainerDir StateStore::create(const std::string& id) const {
   validate_id(id);
   fs::mkdir_p(root_, 0711);
   std::string path = root_ + "/" + id;
-  // A dot name: list_ids skips it. Unique per process (one create per process).
-  std::string tmp = root_ + "/.new-" + std::to_string(::getpid());
+  // Not a valid id ('~'), so no container's name and list_ids skips it. Unique per process
+  // (one create per process).
+  std::string tmp = root_ + "/.new~" + std::to_string(::getpid());
   if (::mkdir(tmp.c_str(), 0711) < 0) throw_errno("create state directory " + tmp);
   UniqueFd fd = open_locked_dir(tmp, true);
   if (!fd || ::syscall(SYS_renameat2, AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) < 0) {
@@ -297,7 +298,12 @@ std::vector<std::string> StateStore::list_ids() const {
     throw_errno("open " + root_);
   }
   while (auto* e = ::readdir(d)) {
-    if (e->d_name[0] == '.') continue;
+    // ".", "..", a create's temporary directory, strays: anything that is not an id.
+    try {
+      validate_id(e->d_name);
+    } catch (const Error&) {
+      continue;
+    }
     ids.emplace_back(e->d_name);
   }
   ::closedir(d);

@@ -167,14 +167,14 @@ TEST_CASE("oci_state_json: the OCI state document", "[state]") {
 TEST_CASE("validate_id accepts runc's id alphabet", "[id]") {
   std::string id = GENERATE(as<std::string>{}, "a", "abc", "a.b_c-d+e", "CamelCase9", "...", ".hidden", "a..b",
                             std::string(64, 'f'), "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-                            std::string(1024, 'x'));
+                            std::string(255, 'x'));
   INFO("id of " << id.size() << " bytes: " << id.substr(0, 80));
   CHECK_NOTHROW(validate_id(id));
 }
 
 TEST_CASE("validate_id refuses ids that are not a plain directory name", "[id]") {
   std::string id = GENERATE(as<std::string>{}, "", ".", "..", "a/b", "../x", "/abs", "a b", " a", "a\tb", "a\nb",
-                            std::string("a\0b", 3), std::string(1025, 'x'), "a:b", "a*", "ü");
+                            std::string("a\0b", 3), std::string(256, 'x'), "a:b", "a*", "ü");
   INFO("id of " << id.size() << " bytes: " << id.substr(0, 80));
   auto msg = error_of(ErrorKind::InvalidArgument, [&] { validate_id(id); });
   CHECK_THAT(msg, Contains("invalid container id"));
