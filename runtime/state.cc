@@ -207,15 +207,16 @@ Status ContainerDir::status(const ContainerState& s) const {
 void ContainerDir::remove() {
   DIR* d = ::fdopendir(::dup(fd_.get()));
   if (!d) throw_errno("open " + path_);
-  while (auto* e = ::readdir(d)) {
-    if (!std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")) continue;
-    if (::unlinkat(fd_.get(), e->d_name, 0) < 0 && errno != ENOENT) {
-      int err = errno;
-      ::closedir(d);
-      throw_errno(err, "remove " + path_ + "/" + e->d_name);
-    }
-  }
+  // state.json last: until the directory is empty, readers still see a container.
+  std::vector<std::string> names;
+  while (auto* e = ::readdir(d))
+    if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..") && std::strcmp(e->d_name, kStateFile))
+      names.emplace_back(e->d_name);
+  names.emplace_back(kStateFile);
   ::closedir(d);
+  for (const auto& name : names) {
+    if (::unlinkat(fd_.get(), name.c_str(), 0) < 0 && errno != ENOENT) throw_errno("remove " + path_ + "/" + name);
+  }
   if (::rmdir(path_.c_str()) < 0 && errno != ENOENT) throw_errno("remove " + path_);
 }
 
@@ -254,9 +255,14 @@ ContainerDir StateStore::open(const std::string& id, bool lock) const {
     if (errno == ENOENT) fail(ErrorKind::NotFound, "container " + id + " does not exist");
     throw_errno("open " + path);
   }
-  // A concurrent delete may have removed the directory while we waited for the lock.
   struct stat st;
-  if (::fstatat(fd.get(), kStateFile, &st, 0) < 0) fail(ErrorKind::NotFound, "container " + id + " does not exist");
+  if (::fstatat(fd.get(), kStateFile, &st, 0) < 0) {
+    // A concurrent delete may have removed the directory while we waited for the lock.
+    if (::fstat(fd.get(), &st) < 0 || st.st_nlink == 0) fail(ErrorKind::NotFound, "container " + id + " does not exist");
+    if (!lock && ::flock(fd.get(), LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK)
+      fail(ErrorKind::BadState, "container " + id + " is being created or deleted");
+    fail(ErrorKind::BadState, "container " + id + " is incomplete: its create did not finish (delete it with --force)");
+  }
   return ContainerDir(id, path, std::move(fd));
 }
 

@@ -510,6 +510,17 @@ TEST_CASE("ocirun SIGKILLed at each step of create: state is honest, delete --fo
       if (st.code == 0) CHECK(json::parse(st.out).value("status", "") == (step == "state-saved" ? "created" : "stopped"));
       auto l = s.rt({"list"});
       check_no_crash(l);
+      if (step == "state-saved") {
+        // Complete before the crash: the container works.
+        auto r = s.start(cid);
+        INFO("start: " << r.describe());
+        CHECK(r.code == 0);
+        CHECK(s.status(cid) == "running");
+      } else {
+        for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+                 {"start", cid}, {"kill", cid, "KILL"}, {"exec", cid, "true"}, {"pause", cid}})
+          check_fails_with(s.rt(args), "its create did not finish");
+      }
 
       auto d = s.rt({"delete", "--force", cid});
       INFO("delete: " << d.describe());

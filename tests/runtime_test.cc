@@ -403,9 +403,21 @@ TEST_CASE("StateStore: create, open, list, save/load, remove", "[store]") {
     CHECK_THAT(msg, Contains("missing"));
   }
   SECTION("open of a directory without a state file") {
-    store.create("half-made");
-    auto msg = error_of(ErrorKind::NotFound, [&] { store.open("half-made"); });
-    CHECK_THAT(msg, Contains("does not exist"));
+    {
+      ContainerDir creating = store.create("half-made");
+      CHECK(store.being_created("half-made"));
+      auto msg = error_of(ErrorKind::BadState, [&] { store.open("half-made", /*lock=*/false); });
+      CHECK_THAT(msg, Contains("is being created"));
+    }
+    // Its create is gone (the lock released) without writing state.json.
+    CHECK(store.abandoned("half-made"));
+    auto msg = error_of(ErrorKind::BadState, [&] { store.open("half-made"); });
+    CHECK_THAT(msg, Contains("its create did not finish"));
+    auto incomplete = store.open_incomplete("half-made");
+    REQUIRE(incomplete);
+    incomplete->remove();
+    CHECK_FALSE(stdfs::exists(stdfs::path(root) / "half-made"));
+    CHECK(store.list_ids() == std::vector<std::string>{"first", "second"});
   }
   SECTION("list_ids is sorted") {
     store.create("0-zero");
