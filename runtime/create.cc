@@ -252,7 +252,12 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   // The cgroup exists and is limited before any container process does.
   auto cgroup = cgroups::open(cgroups::detect_host(), spec.linux->cgroups_path, opts.id);
   cgroup->create();
-  ScopeGuard destroy_cgroup([&] { cgroup->destroy(); });
+  ScopeGuard destroy_cgroup([&] {
+    // Everything create started was born in the cgroup: killed here even if a pid was
+    // missed below (the rollback's destroy cannot remove a cgroup that still has a process).
+    cgroup->kill_all(SIGKILL);
+    cgroup->destroy();
+  });
   // Recorded at once: if create dies from here on, delete --force finds the cgroup (and so
   // every process create made, as they are born in it).
   dir.save_cgroup(cgroup->saved());
@@ -335,7 +340,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
 
   ContainerState state = state_before_recorded(opts.id, init.get(), bundle, rootfs, created, spec.annotations);
   auto start_time = process_start_time(state.pid);
-  if (!start_time) fail(ErrorKind::Syscall, "the container init exited during create");
+  if (!start_time) fail(ErrorKind::Syscall, fmt::format("the container init (pid {}) exited during create", state.pid));
   state.pid_start_time = *start_time;
   if (spec.hooks) {
     state.poststart = spec.hooks->poststart;

@@ -58,6 +58,26 @@ std::vector<std::string> leftovers(const Sandbox& s, const std::string& cid) {
   return out;
 }
 
+// Whatever a runtime under test leaked in `cid`'s cgroups (processes killed, directories
+// removed), so a failing test still cleans up after itself.
+struct CgroupSweeper {
+  std::string cid;
+  ~CgroupSweeper() {
+    std::error_code ec;
+    std::vector<fs::path> dirs;
+    for (const auto& hier : fs::directory_iterator("/sys/fs/cgroup", ec))
+      if (fs::exists(hier.path() / "ocirun" / cid, ec)) dirs.push_back(hier.path() / "ocirun" / cid);
+    for (const auto& d : dirs) {
+      try {
+        for (const auto& pid : lines(read_file(d / "cgroup.procs")))
+          if (!pid.empty()) kill(std::stoi(pid), SIGKILL);
+      } catch (...) {
+      }
+    }
+    for (const auto& d : dirs) eventually([&] { return rmdir(d.c_str()) == 0 || errno == ENOENT; }, 5s);
+  }
+};
+
 #define REQUIRE_NOTHING_LEFT(sandbox, cid)                     \
   do {                                                         \
     auto left = leftovers(sandbox, cid);                       \
@@ -497,6 +517,7 @@ TEST_CASE("ocirun SIGKILLed at each step of create: state is honest, delete --fo
                                  "init-pid", "hooks", "ready", "state-saved"}) {
     DYNAMIC_SECTION("killed at " << step) {
       std::string cid = s.new_id();
+      CgroupSweeper sweep{cid};
       const std::string marker = "OCIRUN_CRASH_AT=" + step;
       setenv("OCIRUN_CRASH_AT", step.c_str(), 1);
       auto r = s.create(cid);
@@ -504,10 +525,17 @@ TEST_CASE("ocirun SIGKILLed at each step of create: state is honest, delete --fo
       INFO(r.describe());
       REQUIRE(r.code == 128 + SIGKILL);
 
-      auto st = s.rt({"state", cid});
+      // "creating" until the children create forked, which hold the state dir's lock until
+      // they close it, are gone (stage 1 dies with its parent).
+      const std::string want = step == "state-saved" ? "created" : "stopped";
+      ExecResult st;
+      eventually([&] {
+        st = s.rt({"state", cid});
+        return st.code != 0 || json::parse(st.out).value("status", "") == want;
+      }, 5s);
       INFO("state: " << st.describe());
       CHECK(st.code == 0);
-      if (st.code == 0) CHECK(json::parse(st.out).value("status", "") == (step == "state-saved" ? "created" : "stopped"));
+      if (st.code == 0) CHECK(json::parse(st.out).value("status", "") == want);
       auto l = s.rt({"list"});
       check_no_crash(l);
       if (step == "state-saved") {
@@ -552,4 +580,21 @@ TEST_CASE("an id starting with a dot is a container like any other", "[robustnes
   CHECK(contains(l.out, cid));
   CHECK(s.rt({"delete", "--force", cid}).code == 0);
   REQUIRE_NOTHING_LEFT(s, cid);
+}
+
+TEST_CASE("a failed create kills whatever is in its cgroup before removing it", "[robustness][lifecycle]") {
+  Sandbox s("rollback-kills");
+  Bystander b(s);
+  std::string cid = s.new_id();
+  CgroupSweeper sweep{cid};
+  // A createRuntime hook puts a process the runtime did not start into the container's
+  // cgroup, then fails: the rollback must not leave it (or, with it, the cgroup) behind.
+  std::string script = "sleep 1000 </dev/null >/dev/null 2>&1 & for d in /sys/fs/cgroup/*/ocirun/" + cid +
+                       " /sys/fs/cgroup/ocirun/" + cid + "; do [ -d $d ] && echo $! > $d/cgroup.procs; done; exit 3";
+  s.config["hooks"]["createRuntime"] = {{{"path", "/bin/sh"}, {"args", {"sh", "-c", script}}}};
+  auto r = s.create(cid);
+  check_fails_with(r, "createRuntime");
+  CHECK(eventually([&] { return leftovers(s, cid).empty(); }, 5s));
+  REQUIRE_NOTHING_LEFT(s, cid);
+  b.check_untouched();
 }
