@@ -18,6 +18,7 @@
 
 #include "container.h"
 #include "error.h"
+#include "fault.h"
 #include "fs.h"
 #include "cgroups.h"
 #include "hooks.h"
@@ -195,15 +196,27 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   ctx.created = created;
   ContainerDir dir = store.create(opts.id);
   ScopeGuard remove_dir([&] { dir.remove(); });
+  OCIRUN_CRASH_POINT("state-dir");
   UniqueFd start_listen = listen_for_start(dir.fd());
+  OCIRUN_CRASH_POINT("start-socket");
 
   // The cgroup exists and is limited before any container process does.
   // With systemd the unit (and so the cgroup) starts with stage 1 in it: add_process below.
   auto cgroup = opts.systemd_cgroup ? cgroups::open_systemd(cgroups::detect_host(), spec.linux->cgroups_path, opts.id)
                                     : cgroups::open(cgroups::detect_host(), spec.linux->cgroups_path, opts.id);
   cgroup->create();
-  ScopeGuard destroy_cgroup([&] { cgroup->destroy(); });
+  ScopeGuard destroy_cgroup([&] {
+    // Everything create started was born in the cgroup: killed here even if a pid was
+    // missed below (the rollback's destroy cannot remove a cgroup that still has a process).
+    cgroup->kill_all(SIGKILL);
+    cgroup->destroy();
+  });
+  // Recorded at once: if create dies from here on, delete --force finds the cgroup (and so
+  // every process create made, as they are born in it).
+  dir.save_cgroup(cgroup->saved());
+  OCIRUN_CRASH_POINT("cgroup");
   with_context("apply linux.resources", [&] { cgroup->apply(resources_with_default_devices(*spec.linux)); });
+  OCIRUN_CRASH_POINT("resources");
   timer.step("state dir, cgroup");
   ctx.start_listen_fd = start_listen.get();
 
@@ -224,9 +237,11 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   if (stage1.get() < 0) throw_errno("fork");
   if (stage1.get() == 0) stage1_main(ctx);
   child_end.reset();  // so a dead child shows as EOF
+  OCIRUN_CRASH_POINT("fork");
   // Before Go: stage 1 waits for it, so it creates nothing outside the unit.
   if (opts.systemd_cgroup) cgroup->add_process(stage1.get());
   cgroup2.reset();
+  OCIRUN_CRASH_POINT("cgroup-joined");
   ChildProcess init;
   int pty_master = -1;
 
@@ -249,6 +264,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
         init.reset(m.value);
         timer.step("namespaces (stage 1)");
         if (int status = stage1.wait(); status != 0) fail(ErrorKind::Syscall, "stage 1 " + describe_exit(status));
+        OCIRUN_CRASH_POINT("init-pid");
         break;
       case sync::Msg::HooksRequest: {
         // The runtime's namespace, with the container's namespaces and mounts in place.
@@ -256,6 +272,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
         std::string json = oci_state_json(creating, Status::Creating);
         run_hooks(spec.hooks->prestart, json, "prestart");
         run_hooks(spec.hooks->create_runtime, json, "createRuntime");
+        OCIRUN_CRASH_POINT("hooks");
         // The init builds the same state itself: annotations can outgrow any message.
         sync::send(parent_end.get(), sync::Msg::HooksDone, init.get());
         break;
@@ -273,6 +290,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
         break;
       case sync::Msg::Ready:
         ready = true;
+        OCIRUN_CRASH_POINT("ready");
         timer.step("rootfs and process setup (init)");
         break;
       case sync::Msg::Error:
@@ -284,7 +302,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
 
   ContainerState state = state_before_recorded(opts.id, init.get(), bundle, rootfs, created, spec.annotations);
   auto start_time = process_start_time(state.pid);
-  if (!start_time) fail(ErrorKind::Syscall, "the container init exited during create");
+  if (!start_time) fail(ErrorKind::Syscall, fmt::format("the container init (pid {}) exited during create", state.pid));
   state.pid_start_time = *start_time;
   if (spec.hooks) {
     state.poststart = spec.hooks->poststart;
@@ -293,6 +311,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   state.has_pid_namespace = plan.has(CLONE_NEWPID);
   state.cgroup = cgroup->saved();
   dir.save(state);
+  OCIRUN_CRASH_POINT("state-saved");
   if (!opts.pid_file.empty()) write_pid_file(opts.pid_file, state.pid);
 
   remove_dir.dismiss();

@@ -251,10 +251,12 @@ int run_container(const StateStore& store, const CreateOptions& opts, bool detac
 }
 
 std::string container_state_json(const StateStore& store, const std::string& id) {
-  if (store.being_created(id)) {
+  // Still being made, or its create died half-way: nothing runs there (delete --force cleans up).
+  bool creating = store.being_created(id);
+  if (creating || store.abandoned(id)) {
     ContainerState s;
     s.id = id;
-    return oci_state_json(s, Status::Creating);
+    return oci_state_json(s, creating ? Status::Creating : Status::Stopped);
   }
   ContainerDir dir = store.open(id, /*lock=*/false);
   ContainerState s = dir.load();
@@ -268,10 +270,28 @@ void kill_container(const StateStore& store, const std::string& id, int sig, boo
   signal_container(s, sig, all);
 }
 
+namespace {
+// What create recorded in cgroup.json: everything in the cgroup is killed, then it is removed.
+// For a container whose state.json is missing (create died) or unreadable.
+void destroy_recorded_cgroup(const ContainerDir& dir) {
+  auto saved = dir.load_cgroup();
+  if (!saved) return;
+  with_context("remove the cgroup of " + dir.id(), [&] {
+    auto cg = cgroups::reopen(cgroups::detect_host(), *saved);
+    cg->kill_all(SIGKILL);
+    cg->destroy();
+  });
+}
+}  // namespace
+
 void delete_container(const StateStore& store, const std::string& id, bool force) {
   log::StepTimer timer("delete " + id);
-  if (force && store.remove_incomplete(id)) {
-    log::warn("removed the state of container " + id + ", whose create did not finish");
+  if (!force && store.being_created(id))
+    fail(ErrorKind::BadState, "cannot delete container " + id + ": it is being created (use --force)");
+  if (auto incomplete = store.open_incomplete(id)) {
+    destroy_recorded_cgroup(*incomplete);
+    incomplete->remove();
+    log::warn("removed container " + id + ", whose create did not finish");
     return;
   }
   ContainerDir dir = store.open(id);
@@ -281,6 +301,7 @@ void delete_container(const StateStore& store, const std::string& id, bool force
   } catch (const Error& e) {
     if (!force) throw;
     log::warn(std::string("removing container with unreadable state: ") + e.what());
+    destroy_recorded_cgroup(dir);
     dir.remove();
     return;
   }
@@ -289,7 +310,12 @@ void delete_container(const StateStore& store, const std::string& id, bool force
     fail(ErrorKind::BadState, fmt::format("cannot delete container {} that is not stopped: {}", id, to_string(status)));
   if (status != Status::Stopped) {
     // A created container's init is still ours to stop, as runc does without --force.
-    signal_container(s, SIGKILL, true);
+    try {
+      signal_container(s, SIGKILL, true);
+    } catch (const Error& e) {
+      // It exited after status() looked (a kill racing this delete): nothing left to stop.
+      if (e.kind() != ErrorKind::BadState) throw;
+    }
     wait_gone(s);
   }
   if (auto cg = container_cgroup(s)) {

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <stdio.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -164,7 +165,7 @@ UniqueFd open_init_pidfd(const ContainerState& s) {
 void validate_id(const std::string& id) {
   auto bad = [&](const std::string& why) { fail(ErrorKind::InvalidArgument, "invalid container id \"" + id + "\": " + why); };
   if (id.empty()) bad("must not be empty");
-  if (id.size() > 1024) bad("longer than 1024 bytes");
+  if (id.size() > 255) bad("longer than 255 bytes");
   if (id == "." || id == "..") bad("must not be . or ..");
   for (unsigned char c : id)
     if (!(std::isalnum(c) || c == '_' || c == '-' || c == '.' || c == '+'))
@@ -208,6 +209,21 @@ ContainerState ContainerDir::load() const {
 
 void ContainerDir::save(const ContainerState& s) const { fs::write_file_atomic_at(fd_.get(), kStateFile, to_json(s)); }
 
+void ContainerDir::save_cgroup(const cgroups::Saved& cg) const {
+  json j = {{"path", cg.path}, {"dirs", cg.dirs}, {"created", cg.created}};
+  fs::write_file_atomic_at(fd_.get(), kCgroupFile, j.dump());
+}
+
+std::optional<cgroups::Saved> ContainerDir::load_cgroup() const {
+  try {
+    json j = json::parse(fs::read_file_at(fd_.get(), kCgroupFile));
+    return cgroups::Saved{j.at("path").get<std::string>(), j.at("dirs").get<std::map<std::string, std::string>>(),
+                          j.at("created").get<std::vector<std::string>>()};
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 Status ContainerDir::status(const ContainerState& s) const {
   auto start = process_start_time(s.pid);
   if (!start || *start != s.pid_start_time) return Status::Stopped;
@@ -220,15 +236,16 @@ Status ContainerDir::status(const ContainerState& s) const {
 void ContainerDir::remove() {
   DIR* d = ::fdopendir(::dup(fd_.get()));
   if (!d) throw_errno("open " + path_);
-  while (auto* e = ::readdir(d)) {
-    if (!std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")) continue;
-    if (::unlinkat(fd_.get(), e->d_name, 0) < 0 && errno != ENOENT) {
-      int err = errno;
-      ::closedir(d);
-      throw_errno(err, "remove " + path_ + "/" + e->d_name);
-    }
-  }
+  // state.json last: until the directory is empty, readers still see a container.
+  std::vector<std::string> names;
+  while (auto* e = ::readdir(d))
+    if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..") && std::strcmp(e->d_name, kStateFile))
+      names.emplace_back(e->d_name);
+  names.emplace_back(kStateFile);
   ::closedir(d);
+  for (const auto& name : names) {
+    if (::unlinkat(fd_.get(), name.c_str(), 0) < 0 && errno != ENOENT) throw_errno("remove " + path_ + "/" + name);
+  }
   if (::rmdir(path_.c_str()) < 0 && errno != ENOENT) throw_errno("remove " + path_);
 }
 
@@ -245,15 +262,16 @@ ContainerDir StateStore::create(const std::string& id) const {
   validate_id(id);
   fs::mkdir_p(root_, 0711);
   std::string path = root_ + "/" + id;
-  if (::mkdir(path.c_str(), 0711) < 0) {
-    if (errno == EEXIST) fail(ErrorKind::AlreadyExists, "container " + id + " already exists");
-    throw_errno("create state directory " + path);
-  }
-  UniqueFd fd = open_locked_dir(path, true);
-  if (!fd) {
+  // Not a valid id ('~'), so no container's name and list_ids skips it. Unique per process
+  // (one create per process).
+  std::string tmp = root_ + "/.new~" + std::to_string(::getpid());
+  if (::mkdir(tmp.c_str(), 0711) < 0) throw_errno("create state directory " + tmp);
+  UniqueFd fd = open_locked_dir(tmp, true);
+  if (!fd || ::syscall(SYS_renameat2, AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) < 0) {
     int err = errno;
-    ::rmdir(path.c_str());
-    throw_errno(err, "open " + path);
+    ::rmdir(tmp.c_str());
+    if (err == EEXIST) fail(ErrorKind::AlreadyExists, "container " + id + " already exists");
+    throw_errno(err, "create state directory " + path);
   }
   return ContainerDir(id, path, std::move(fd));
 }
@@ -266,9 +284,14 @@ ContainerDir StateStore::open(const std::string& id, bool lock) const {
     if (errno == ENOENT) fail(ErrorKind::NotFound, "container " + id + " does not exist");
     throw_errno("open " + path);
   }
-  // A concurrent delete may have removed the directory while we waited for the lock.
   struct stat st;
-  if (::fstatat(fd.get(), kStateFile, &st, 0) < 0) fail(ErrorKind::NotFound, "container " + id + " does not exist");
+  if (::fstatat(fd.get(), kStateFile, &st, 0) < 0) {
+    // A concurrent delete may have removed the directory while we waited for the lock.
+    if (::fstat(fd.get(), &st) < 0 || st.st_nlink == 0) fail(ErrorKind::NotFound, "container " + id + " does not exist");
+    if (!lock && ::flock(fd.get(), LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK)
+      fail(ErrorKind::BadState, "container " + id + " is being created or deleted");
+    fail(ErrorKind::BadState, "container " + id + " is incomplete: its create did not finish (delete it with --force)");
+  }
   return ContainerDir(id, path, std::move(fd));
 }
 
@@ -281,14 +304,25 @@ bool StateStore::being_created(const std::string& id) const {
   return ::flock(fd.get(), LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
 }
 
-bool StateStore::remove_incomplete(const std::string& id) const {
+bool StateStore::abandoned(const std::string& id) const {
+  validate_id(id);
+  UniqueFd fd(::open((root_ + "/" + id).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  struct stat st;
+  if (!fd || ::fstatat(fd.get(), kStateFile, &st, 0) == 0) return false;
+  if (::flock(fd.get(), LOCK_SH | LOCK_NB) < 0) return false;
+  // Still there without state.json now that we hold the lock (not removed, not completed).
+  return ::fstat(fd.get(), &st) == 0 && st.st_nlink > 0 && ::fstatat(fd.get(), kStateFile, &st, 0) < 0;
+}
+
+std::optional<ContainerDir> StateStore::open_incomplete(const std::string& id) const {
   validate_id(id);
   std::string path = root_ + "/" + id;
   UniqueFd fd = open_locked_dir(path, true);
   struct stat st;
-  if (!fd || ::fstatat(fd.get(), kStateFile, &st, 0) == 0) return false;
-  ContainerDir(id, path, std::move(fd)).remove();
-  return true;
+  if (!fd || ::fstatat(fd.get(), kStateFile, &st, 0) == 0) return std::nullopt;
+  // A delete may have emptied and removed it while we waited for the lock.
+  if (::fstat(fd.get(), &st) < 0 || st.st_nlink == 0) return std::nullopt;
+  return ContainerDir(id, path, std::move(fd));
 }
 
 std::vector<std::string> StateStore::list_ids() const {
@@ -299,7 +333,12 @@ std::vector<std::string> StateStore::list_ids() const {
     throw_errno("open " + root_);
   }
   while (auto* e = ::readdir(d)) {
-    if (e->d_name[0] == '.') continue;
+    // ".", "..", a create's temporary directory, strays: anything that is not an id.
+    try {
+      validate_id(e->d_name);
+    } catch (const Error&) {
+      continue;
+    }
     ids.emplace_back(e->d_name);
   }
   ::closedir(d);

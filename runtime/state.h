@@ -51,8 +51,8 @@ std::unique_ptr<cgroups::Manager> container_cgroup(const ContainerState&);
 // A pidfd for the container's init if it is still the process we created, else invalid.
 UniqueFd open_init_pidfd(const ContainerState&);
 
-// Throws InvalidArgument unless the id is non-empty, at most 1024 bytes, and made of
-// [A-Za-z0-9_.+-] without being "." or "..": the id becomes a directory name.
+// Throws InvalidArgument unless the id is non-empty, at most 255 bytes (NAME_MAX), and made
+// of [A-Za-z0-9_.+-] without being "." or "..": the id becomes a directory name.
 void validate_id(const std::string& id);
 
 // start time of a live process, or nullopt when it is gone or a zombie.
@@ -68,6 +68,10 @@ class ContainerDir {
   int fd() const { return fd_.get(); }
   ContainerState load() const;
   void save(const ContainerState&) const;
+  // cgroup.json: where the cgroup is, written by create as soon as the cgroup exists, so a
+  // create that died (or a corrupt state.json) still leaves delete --force what to remove.
+  void save_cgroup(const cgroups::Saved&) const;
+  std::optional<cgroups::Saved> load_cgroup() const;  // nullopt when missing or unreadable
   // Removes the directory and everything in it. The lock is kept until destruction.
   void remove();
   // Live status: stopped when the pid is dead or reused; created while the start socket exists.
@@ -86,16 +90,19 @@ class StateStore {
   explicit StateStore(std::string root) : root_(std::move(root)) {}
   const std::string& root() const { return root_; }
 
-  // mkdir root/id (AlreadyExists if taken) and lock it.
+  // Makes root/id, already locked (AlreadyExists if taken): the directory is made and locked
+  // under a temporary name, then renamed into place, so no one sees it unlocked and empty.
   ContainerDir create(const std::string& id) const;
   // Opens and locks an existing container (NotFound: "container ID does not exist").
   ContainerDir open(const std::string& id, bool lock = true) const;
   std::vector<std::string> list_ids() const;
   // A directory without state.json: create is still running (it holds the lock) ...
   bool being_created(const std::string& id) const;
-  // ... or died half-way. Waits for the lock, then removes such a directory; false
-  // when there is none or it turned into a complete container meanwhile.
-  bool remove_incomplete(const std::string& id) const;
+  // ... or died half-way (no one holds the lock).
+  bool abandoned(const std::string& id) const;
+  // Waits for the lock and returns the directory if it has no state.json (a create that
+  // died); nullopt when there is none or it turned into a complete container meanwhile.
+  std::optional<ContainerDir> open_incomplete(const std::string& id) const;
 
  private:
   std::string root_;
@@ -107,5 +114,6 @@ inline std::string seccomp_cache_dir(const StateStore& store) { return store.roo
 
 inline constexpr const char* kStartSocket = "start.sock";
 inline constexpr const char* kStateFile = "state.json";
+inline constexpr const char* kCgroupFile = "cgroup.json";
 
 }  // namespace ocirun::runtime

@@ -369,7 +369,12 @@ void write_file(const fs::path& p, const std::string& data) {
 bool pid_gone(pid_t pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
   if (!f) return true;
-  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::string stat;
+  try {
+    stat.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  } catch (const std::exception&) {
+    return true;  // ESRCH: it exited between open and read (filebuf throws whatever the mask)
+  }
   auto paren = stat.rfind(')');
   if (paren == std::string::npos || paren + 2 >= stat.size()) return true;
   char state = stat[paren + 2];
