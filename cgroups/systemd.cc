@@ -300,6 +300,9 @@ class SystemdManager : public Manager {
   std::string path() const override { return inner_ ? inner_->path() : unit_.path; }
 
   Saved saved() const override {
+    // Before the unit starts there is nothing to reopen or stop; naming the unit here would
+    // let a later delete stop a same-named unit that is not ours.
+    if (!inner_) return Saved{unit_.path, {}, {}, {}};
     Saved s = need()->saved();
     s.systemd_unit = unit_.unit;
     return s;

@@ -239,7 +239,10 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   child_end.reset();  // so a dead child shows as EOF
   OCIRUN_CRASH_POINT("fork");
   // Before Go: stage 1 waits for it, so it creates nothing outside the unit.
-  if (opts.systemd_cgroup) cgroup->add_process(stage1.get());
+  if (opts.systemd_cgroup) {
+    cgroup->add_process(stage1.get());
+    dir.save_cgroup(cgroup->saved());  // now with the unit and the directories systemd made
+  }
   cgroup2.reset();
   OCIRUN_CRASH_POINT("cgroup-joined");
   ChildProcess init;

@@ -108,9 +108,9 @@ class StateStore {
   std::string root_;
 };
 
-// Where compiled seccomp filters are kept (seccomp::compile_cached): <root>/.cache/seccomp.
-// Names starting with '.' are not container ids, so list_ids() skips it.
-inline std::string seccomp_cache_dir(const StateStore& store) { return store.root() + "/.cache/seccomp"; }
+// Where compiled seccomp filters are kept (seccomp::compile_cached): <root>/~cache/seccomp.
+// '~' is not allowed in ids: the cache can never take a container's name, and list skips it.
+inline std::string seccomp_cache_dir(const StateStore& store) { return store.root() + "/~cache/seccomp"; }
 
 inline constexpr const char* kStartSocket = "start.sock";
 inline constexpr const char* kStateFile = "state.json";

@@ -356,11 +356,11 @@ void spit(const std::string& path, const std::string& text) {
 }
 }  // namespace
 
-TEST_CASE("compile_cached: a hit gives the same program; corrupt entries are compiled again", "[seccomp][cache]") {
+TEST_CASE("compile_cached: a hit gives the same program, corrupt entries are compiled again", "[seccomp][cache]") {
   char tmpl[] = "/tmp/ocirun-seccomp-cache-XXXXXX";
   REQUIRE(::mkdtemp(tmpl) != nullptr);
   const std::string root = tmpl;
-  const std::string dir = root + "/.cache/seccomp";
+  const std::string dir = root + "/~cache/seccomp";
   auto s = profile("SCMP_ACT_ERRNO", {rule({"read", "write", "exit_group", "not_a_syscall"}, "SCMP_ACT_ALLOW"),
                                       rule({"personality"}, "SCMP_ACT_ALLOW", {arg(0, "SCMP_CMP_EQ", 8)})});
   const sc::Program fresh = sc::compile(s);
