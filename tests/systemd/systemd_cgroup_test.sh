@@ -136,6 +136,16 @@ cleanup() {
 trap cleanup EXIT
 [ -n "${SDTEST_HOLD:-}" ] && trap "cleanup; exit" INT TERM
 
+# Inside, /tmp, /run and /var/{lib/systemd,log,cache} are fresh tmpfs: a build tree under one
+# of them (a clone in /tmp) would vanish. Run copies from the work dir instead.
+mkdir -p "$work/bin"
+cp "$runtime" "$work/bin/ocirun"
+runtime="$work/bin/ocirun"
+if [ -n "$cgroups_test" ]; then
+  cp "$cgroups_test" "$work/bin/cgroups_test"
+  cgroups_test="$work/bin/cgroups_test"
+fi
+
 log "bundle in $work"
 "$repo/bundles/make-bundle.sh" --runtime "$runtime" "$work/bundle" >"$work/bundle.log" 2>&1 ||
   { cat "$work/bundle.log"; exit 2; }
