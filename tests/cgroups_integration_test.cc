@@ -186,8 +186,16 @@ TEST_CASE("memory: the limit lands in the host's files", "[cgroups-it][memory]")
 
 // The runtime's own processes join the cgroup before the container exists, so what they
 // touch after joining counts against the limit: 1 MiB must still leave room for them.
-TEST_CASE("memory: a container with a 1 MiB limit starts and runs", "[cgroups-it][memory]") {
+// ocirun's promise (runc fails at 4 MiB), so tagged [ocirun].
+TEST_CASE("memory: a container with a 1 MiB limit starts and runs", "[cgroups-it][memory][ocirun]") {
   if (!usable({"memory"})) return;
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  // The ASan runtime's shadow memory in an instrumented ocirun counts against the limit too.
+  WARN("skipped: an ASan build of ocirun does not fit in 1 MiB; the static build runs this test");
+  return;
+#endif
+#endif
   CgSandbox s("memory-1m");
   s.resources()["memory"] = {{"limit", 1 << 20}};
   s.config["process"]["args"] = {"echo", "started"};
