@@ -23,7 +23,11 @@ void send(int sock, Msg type, int32_t value, const std::string& text, int fd) {
   if (text.size() >= sizeof w.text) fail(ErrorKind::InvalidArgument, "sync message too long");
   size_t len = std::min(text.size(), sizeof w.text - 1);
   std::memcpy(w.text, text.data(), len);
-  iovec iov{&w, offsetof(Wire, text) + len + 1};
+  send_with_fd(sock, &w, offsetof(Wire, text) + len + 1, fd, "send sync message");
+}
+
+size_t send_with_fd(int sock, const void* data, size_t len, int fd, const std::string& what) {
+  iovec iov{const_cast<void*>(data), len};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
@@ -37,8 +41,10 @@ void send(int sock, Msg type, int32_t value, const std::string& text, int fd) {
     c->cmsg_len = CMSG_LEN(sizeof(int));
     std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
   }
-  while (::sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
-    if (errno != EINTR) throw_errno("send sync message");
+  ssize_t n;
+  while ((n = ::sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0)
+    if (errno != EINTR) throw_errno(what);
+  return static_cast<size_t>(n);
 }
 
 bool recv(int sock, Message& out) {

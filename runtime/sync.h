@@ -42,6 +42,9 @@ struct Message {
 
 // Both throw Syscall on a socket error. recv returns false at EOF (the peer is gone).
 void send(int sock, Msg type, int32_t value = 0, const std::string& text = {}, int fd = -1);
+// One sendmsg of `data`, with `fd` (if >= 0) as SCM_RIGHTS; retries EINTR, throws naming
+// `what`. Returns the bytes sent (a stream socket may take fewer).
+size_t send_with_fd(int sock, const void* data, size_t len, int fd, const std::string& what);
 bool recv(int sock, Message& out);
 // recv that must get `expected` (Error messages become exceptions).
 void expect(int sock, Msg expected);

@@ -43,23 +43,8 @@ void send_to_seccomp_listener(const spec::Seccomp& profile, int listener, pid_t 
                         {"state", nlohmann::json::parse(oci_state_json(state, status))}};
   const std::string text = msg.dump();
   UniqueFd sock = connect_unix(path, "linux.seccomp.listenerPath", ErrorKind::InvalidSpec);
-  iovec iov{const_cast<char*>(text.data()), text.size()};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &listener, sizeof listener);
-  ssize_t n;
-  while ((n = ::sendmsg(sock.get(), &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
-  }
-  if (n < 0) throw_errno("send the seccomp listener to " + path);
-  if (static_cast<size_t>(n) != text.size()) fail(ErrorKind::Syscall, "send the seccomp listener to " + path + ": short write");
+  size_t n = sync::send_with_fd(sock.get(), text.data(), text.size(), listener, "send the seccomp listener to " + path);
+  if (n != text.size()) fail(ErrorKind::Syscall, "send the seccomp listener to " + path + ": short write");
 }
 
 }  // namespace ocirun::runtime
