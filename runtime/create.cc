@@ -86,15 +86,16 @@ class ChildProcess {
   pid_t pid_;
 };
 
-// Forks stage 1, straight into the container's cgroup2 directory where the kernel can
-// (clone3 CLONE_INTO_CGROUP, Linux 5.7+): then no cgroup.procs write, and no wait for
-// the threadgroup lock, is needed there. *into_cgroup2 says whether that happened; on
-// any clone3 failure a plain fork follows and stage 1 joins by writing cgroup.procs.
-pid_t fork_stage1(int cgroup2_fd, bool* into_cgroup2) {
+// Clones the first child (stage 1, or the init with its new namespaces in `ns_flags`),
+// straight into the container's cgroup2 directory where the kernel can (clone3
+// CLONE_INTO_CGROUP, Linux 5.7+): then no cgroup.procs write, and no wait for the
+// threadgroup lock, is needed there. *into_cgroup2 says whether that happened; on any
+// clone3 failure a plain clone follows and the child joins by writing cgroup.procs.
+pid_t clone_first_child(int cgroup2_fd, int ns_flags, bool* into_cgroup2) {
   *into_cgroup2 = false;
   if (cgroup2_fd >= 0) {
     clone_args args{};
-    args.flags = CLONE_INTO_CGROUP;
+    args.flags = CLONE_INTO_CGROUP | static_cast<uint64_t>(ns_flags);
     args.exit_signal = SIGCHLD;
     args.cgroup = static_cast<uint64_t>(cgroup2_fd);
     long pid = ::syscall(SYS_clone3, &args, sizeof args);
@@ -103,7 +104,7 @@ pid_t fork_stage1(int cgroup2_fd, bool* into_cgroup2) {
       return static_cast<pid_t>(pid);
     }
   }
-  return static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
+  return static_cast<pid_t>(::syscall(SYS_clone, ns_flags | SIGCHLD, 0, 0, 0, 0));
 }
 
 std::string describe_exit(int status) {
@@ -233,9 +234,17 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   if (cgroup2) ctx.parent_only_fds.push_back(cgroup2.get());  // a host directory: not for the init
   // A systemd unit starts with its first process: the parent puts stage 1 in below.
   ctx.cgroup = opts.systemd_cgroup ? nullptr : cgroup.get();
-  ChildProcess stage1(fork_stage1(cgroup2.get(), &ctx.cgroup_v2_done));
-  if (stage1.get() < 0) throw_errno("fork");
-  if (stage1.get() == 0) stage1_main(ctx);
+  const bool direct = can_clone_init_directly(plan, opts.systemd_cgroup);
+  ChildProcess stage1, init;
+  if (direct) {
+    init.reset(clone_first_child(cgroup2.get(), direct_init_clone_flags(plan), &ctx.cgroup_v2_done));
+    if (init.get() < 0) throw_errno("clone the container init");
+    if (init.get() == 0) direct_init_main(ctx);
+  } else {
+    stage1.reset(clone_first_child(cgroup2.get(), 0, &ctx.cgroup_v2_done));
+    if (stage1.get() < 0) throw_errno("fork");
+    if (stage1.get() == 0) stage1_main(ctx);
+  }
   child_end.reset();  // so a dead child shows as EOF
   OCIRUN_CRASH_POINT("fork");
   // Before Go: stage 1 waits for it, so it creates nothing outside the unit.
@@ -245,16 +254,22 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   }
   cgroup2.reset();
   OCIRUN_CRASH_POINT("cgroup-joined");
-  ChildProcess init;
   int pty_master = -1;
 
   auto child_failed = [&]() -> Error {
-    std::string how = stage1.get() > 0 ? "stage 1 " + describe_exit(stage1.wait()) : "the container init exited";
+    std::string how = stage1.get() > 0 ? "stage 1 " + describe_exit(stage1.wait())
+                      : init.get() > 0  ? "the container init " + describe_exit(init.wait())
+                                        : "the container init exited";
     return Error(ErrorKind::Syscall, "container setup failed: " + how);
   };
 
-  timer.step("fork stage 1");
-  sync::send(parent_end.get(), sync::Msg::Go);
+  if (direct) {
+    timer.step("clone the init (namespaces)");
+    OCIRUN_CRASH_POINT("init-pid");
+  } else {
+    timer.step("fork stage 1");
+    sync::send(parent_end.get(), sync::Msg::Go);
+  }
   for (bool ready = false; !ready;) {
     sync::Message m;
     if (!sync::recv(parent_end.get(), m)) throw child_failed();

@@ -223,22 +223,65 @@ UniqueFd wait_for_start(int listen_fd) {
 
 }  // namespace
 
+namespace {
+
+// What the first process create makes does before anything else, as stage 1 or as the init
+// cloned directly: drop the parent's fds, unblock signals, join the container's cgroup.
+void leave_parent(const InitContext& ctx) {
+  for (int fd : ctx.parent_only_fds) ::close(fd);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Joined from inside, single-threaded, before anything of the container exists: see
+  // Manager::join_self for why this is cheaper than the parent writing our pid.
+  if (ctx.cgroup) with_context("join the container's cgroup", [&] { ctx.cgroup->join_self(ctx.cgroup_v2_done); });
+}
+
+// The host's procfs, opened before joining a mount namespace whose /proc could be anything,
+// when oomScoreAdj (or a time namespace) needs it; oomScoreAdj written through it.
+UniqueFd set_oom_score_adj(const InitContext& ctx) {
+  UniqueFd host_procfs;
+  if ((ctx.plan->new_flags & CLONE_NEWTIME) || ctx.process.oom_score_adj) host_procfs = namespaces::open_procfs();
+  // See write_oom_score_adj: before any namespace is joined, inherited by the init.
+  write_oom_score_adj(host_procfs.get(), ctx.process);
+  return host_procfs;
+}
+
+}  // namespace
+
+bool can_clone_init_directly(const namespaces::Plan& plan, bool systemd_cgroup) {
+  for (const auto& j : plan.joins)
+    if (j.clone_flag == CLONE_NEWPID || j.clone_flag == CLONE_NEWUSER) return false;
+  return !plan.new_user && !(plan.new_flags & CLONE_NEWTIME) && !systemd_cgroup;
+}
+
+int direct_init_clone_flags(const namespaces::Plan& plan) {
+  // The cgroup namespace is made once the init is in its cgroup, which becomes its root.
+  return plan.new_flags & ~CLONE_NEWCGROUP;
+}
+
+void direct_init_main(const InitContext& ctx) {
+  const namespaces::Plan& plan = *ctx.plan;
+  try {
+    // Until init_main sets it again: a parent dying now must not leave a half-made init.
+    check(::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "prctl PR_SET_PDEATHSIG");
+    leave_parent(ctx);
+    // The clone made the namespaces; the host's /proc is still the one mounted here.
+    set_oom_score_adj(ctx);
+    namespaces::join_all(plan);
+    if (plan.new_flags & CLONE_NEWCGROUP) check(::unshare(CLONE_NEWCGROUP), "unshare the cgroup namespace");
+  } catch (const std::exception& e) {
+    die_with_error(ctx.sync_fd, e.what());
+  }
+  init_main(ctx);
+}
+
 void stage1_main(const InitContext& ctx) {
   const namespaces::Plan& plan = *ctx.plan;
   try {
-    for (int fd : ctx.parent_only_fds) ::close(fd);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    // Joined from inside, single-threaded, before anything of the container exists: see
-    // Manager::join_self for why this is cheaper than the parent writing our pid.
-    if (ctx.cgroup) with_context("join the container's cgroup", [&] { ctx.cgroup->join_self(ctx.cgroup_v2_done); });
+    leave_parent(ctx);
     sync::expect(ctx.sync_fd, sync::Msg::Go);
-    // The host's procfs, opened before joining a mount namespace whose /proc could be anything.
-    UniqueFd host_procfs;
-    if ((plan.new_flags & CLONE_NEWTIME) || ctx.process.oom_score_adj) host_procfs = namespaces::open_procfs();
-    // See write_oom_score_adj: here, before any namespace is joined, inherited by the init.
-    write_oom_score_adj(host_procfs.get(), ctx.process);
+    UniqueFd host_procfs = set_oom_score_adj(ctx);
     namespaces::join_all(plan);
     if (plan.new_user) {
       check(::unshare(CLONE_NEWUSER), "unshare the user namespace");

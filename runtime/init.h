@@ -47,4 +47,16 @@ struct InitContext {
 // so the parent's guards copied by fork never run in them.
 [[noreturn]] void stage1_main(const InitContext& ctx);
 
+// The init can be cloned by `create` itself, with the new namespaces as clone flags, when
+// no process is needed in between: stage 1 exists for a user namespace (unshared, then
+// mapped by the parent, before the rest), a pid namespace to join (setns(pid) moves only
+// the children), a time namespace (offsets written before any process enters it), and the
+// systemd driver (the parent puts stage 1 in the unit before it creates anything). One
+// process fewer to fork and reap per container.
+bool can_clone_init_directly(const namespaces::Plan& plan, bool systemd_cgroup);
+int direct_init_clone_flags(const namespaces::Plan& plan);
+// The directly cloned init: joins the cgroup (then makes the cgroup namespace) and the
+// namespaces given by path, then goes on as the init.
+[[noreturn]] void direct_init_main(const InitContext& ctx);
+
 }  // namespace ocirun::runtime

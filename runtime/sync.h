@@ -20,6 +20,11 @@
 //                       <--------------------------------------  Ready: set up, waiting for `start`
 //   write state.json, exit
 //   Any side may send Error(text) instead; the parent then rolls everything back.
+//
+// Without a user namespace, a pid or user namespace to join, a time namespace or the
+// systemd driver (init.h: can_clone_init_directly), there is no stage 1: the parent clones
+// the init with the new namespaces as clone flags, sends no Go, and gets no InitPid; the
+// init joins the cgroup and the namespaces given by path itself, then goes on as above.
 #pragma once
 #include <sys/types.h>
 
