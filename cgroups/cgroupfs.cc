@@ -45,8 +45,11 @@ std::vector<std::string> child_dirs(const std::string& dir) {
   return out;
 }
 
-// rmdir dir after its sub-cgroups; 0 or the errno of the failing rmdir.
+// rmdir dir after its sub-cgroups; 0 or the errno of the failing rmdir. The common case,
+// a leaf, takes one rmdir: the sub-cgroups are listed only when the kernel refuses.
 int rmdir_tree(const std::string& dir) {
+  if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return 0;
+  if (errno != EBUSY && errno != ENOTEMPTY) return errno;
   for (const auto& child : child_dirs(dir))
     if (int err = rmdir_tree(child)) return err;
   if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return 0;
@@ -190,8 +193,11 @@ void add_pid(const Dir& dir, pid_t pid) {
   if (err) throw_errno(err, fmt::format("add pid {} to {}/cgroup.procs", pid, dir.path()));
 }
 
-void add_self(const Dir& dir, const char* file) {
-  if (int err = dir.try_write(file, "0")) throw_errno(err, fmt::format("join {}/{}", dir.path(), file));
+void add_self(const std::string& dir, const char* file) {
+  // One open of the file itself: this runs once per hierarchy in every container's first process.
+  const std::string path = dir + "/" + file;
+  UniqueFd f(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!f || ::write(f.get(), "0", 1) != 1) throw_errno(fmt::format("join {}", path));
 }
 
 void signal_pids(const std::vector<pid_t>& pids, int sig) {

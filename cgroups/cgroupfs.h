@@ -53,8 +53,8 @@ void remove_created(const std::vector<std::string>& created, const std::set<std:
 std::vector<pid_t> procs_recursive(const std::string& dir);
 // Writes pid to cgroup.procs, retrying EINVAL briefly (a task still in TASK_NEW).
 void add_pid(const Dir& dir, pid_t pid);
-// Writes "0" to `file` ("tasks" or "cgroup.procs"): the calling thread joins dir.
-void add_self(const Dir& dir, const char* file);
+// Writes "0" to `file` ("tasks" or "cgroup.procs") of `dir`: the calling thread joins it.
+void add_self(const std::string& dir, const char* file);
 // kill() each pid; ESRCH (already gone) is fine. Throws the first other failure.
 void signal_pids(const std::vector<pid_t>& pids, int sig);
 

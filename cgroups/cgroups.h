@@ -44,6 +44,10 @@ struct Host {
   std::string v2;
   // Controllers <v2>/cgroup.controllers offers (on this host's hybrid mount: only hugetlb).
   std::set<std::string> v2_controllers;
+  // Mount point of each hierarchy above (v1 and v2) -> its super options from mountinfo
+  // without rw/ro ("cpu,cpuacct", "xattr,name=systemd", "nsdelegate"): a container's
+  // "cgroup" mount mounts the same hierarchies with these.
+  std::map<std::string, std::string> mount_options;
   // This process's own cgroup, from /proc/self/cgroup: v1 hierarchy name -> path, and
   // "" -> the v2 path. Relative cgroupsPaths are resolved under these.
   std::map<std::string, std::string> self;
@@ -60,7 +64,8 @@ struct Host {
 // Throws Unsupported when no cgroup filesystem is mounted under root.
 Host parse_host(std::string_view mountinfo, std::string_view proc_self_cgroup, const std::string& root);
 
-// statfs(root) + /proc/self/mountinfo + /proc/self/cgroup + <v2>/cgroup.controllers.
+// statfs(root) + /proc/self/mountinfo + /proc/self/cgroup + <v2>/cgroup.controllers, read once
+// per process (a fork inherits the answer).
 Host detect_host(const std::string& root = "/sys/fs/cgroup");
 
 // linux.cgroupsPath -> an absolute path inside each hierarchy:

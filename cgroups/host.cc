@@ -3,6 +3,7 @@
 #include <sys/statfs.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "cgroups.h"
 #include "error.h"
@@ -74,21 +75,31 @@ Host parse_host(std::string_view mountinfo, std::string_view proc_self_cgroup, c
     std::string mount_point = unescape_octal(f[4]);
     const std::string& fstype = sep[1];
     const std::string& super_options = sep[3];
+    bool counted = false;
     if (fstype == "cgroup2") {
       if (mount_point == host.root) {
         v2_at_root = true;
         host.v2 = mount_point;
+        counted = true;
       } else if (is_under(host.root, mount_point) && host.v2.empty()) {
         host.v2 = mount_point;
+        counted = true;
       }
     } else if (fstype == "cgroup" && is_under(host.root, mount_point)) {
       for (const auto& opt : fs::split(super_options, ','))
-        if (v1_controller_names().count(opt) || opt.rfind("name=", 0) == 0) host.v1.emplace(opt, mount_point);
+        if (v1_controller_names().count(opt) || opt.rfind("name=", 0) == 0) counted |= host.v1.emplace(opt, mount_point).second;
+    }
+    if (counted && !host.mount_options.count(mount_point)) {
+      std::string kept;
+      for (const auto& opt : fs::split(super_options, ','))
+        if (opt != "rw" && opt != "ro") kept += (kept.empty() ? "" : ",") + opt;
+      host.mount_options[mount_point] = kept;
     }
   }
 
   if (v2_at_root) {
     host.layout = Layout::V2;
+    for (const auto& [hierarchy, mount_point] : host.v1) host.mount_options.erase(mount_point);
     host.v1.clear();
   } else if (!host.v1.empty()) {
     host.layout = host.v2.empty() ? Layout::V1 : Layout::Hybrid;
@@ -114,7 +125,8 @@ Host parse_host(std::string_view mountinfo, std::string_view proc_self_cgroup, c
   return host;
 }
 
-Host detect_host(const std::string& root) {
+namespace {
+Host read_host(const std::string& root) {
   struct statfs st;
   if (::statfs(root.c_str(), &st) < 0) throw_errno("statfs " + root);
   Host host = parse_host(fs::read_file("/proc/self/mountinfo"), fs::read_file("/proc/self/cgroup"), root);
@@ -123,12 +135,21 @@ Host detect_host(const std::string& root) {
     host.layout = Layout::V2;
     host.v1.clear();
     host.v2 = host.root;
+    host.mount_options = {{host.root, ""}};
   }
   if (!host.v2.empty()) {
     for (const auto& c : fs::split(fs::trim(fs::read_file(host.v2 + "/cgroup.controllers")), ' '))
       if (!c.empty()) host.v2_controllers.insert(c);
   }
   return host;
+}
+}  // namespace
+
+Host detect_host(const std::string& root) {
+  // Once per process: `run` needs it at create and again at delete, and mountinfo is long.
+  static std::optional<std::pair<std::string, Host>> cached;
+  if (!cached || cached->first != root) cached.emplace(root, read_host(root));
+  return cached->second;
 }
 
 std::string resolve_path(std::string_view cgroups_path, std::string_view id, std::string_view self) {

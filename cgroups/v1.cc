@@ -172,7 +172,7 @@ class V1Manager final : public ManagerBase {
     for (const auto& dir : unique_dirs()) {
       bool unified = dirs_.count("") && dir == dirs_.at("");
       if (unified && v2_done) continue;
-      add_self(Dir::open(dir), unified ? "cgroup.procs" : "tasks");
+      add_self(dir, unified ? "cgroup.procs" : "tasks");
     }
   }
 
@@ -246,19 +246,19 @@ class V1Manager final : public ManagerBase {
   // A new cpuset cgroup starts with empty cpus and mems, and a task cannot join it until
   // both are set: copy each empty one from the parent, top down (runc does the same).
   static void init_cpuset(const std::string& mount, const std::string& leaf) {
-    std::string parent = mount;
+    std::string path = mount;
+    Dir parent = Dir::open(path);
     for (const auto& part : fs::split(leaf.substr(mount.size()), '/')) {
       if (part.empty()) continue;
-      std::string dir = parent + "/" + part;
-      Dir p = Dir::open(parent);
-      Dir d = Dir::open(dir);
+      path += "/" + part;
+      Dir d = Dir::open(path);
       for (const char* file : {"cpuset.cpus", "cpuset.mems"}) {
-        if (!d.has(file) || !p.has(file)) continue;
-        if (!fs::trim(d.read(file)).empty()) continue;
-        std::string value = fs::trim(p.read(file));
+        // A cgroup has the file if its parent does (a test tree may have neither).
+        if (!d.has(file) || !fs::trim(d.read(file)).empty()) continue;
+        std::string value = fs::trim(parent.read(file));
         if (!value.empty()) d.write(file, value);
       }
-      parent = dir;
+      parent = std::move(d);
     }
   }
 

@@ -75,7 +75,7 @@ class V2Manager final : public ManagerBase {
 
   void add_process(pid_t pid) override { add_pid(Dir::open(dir_), pid); }
   void join_self(bool v2_done) override {
-    if (!v2_done) add_self(Dir::open(dir_), "cgroup.procs");
+    if (!v2_done) add_self(dir_, "cgroup.procs");
   }
   std::string v2_dir() const override { return dir_; }
   void freeze(bool frozen) override { v2_freeze(Dir::open(dir_), frozen); }

@@ -349,12 +349,8 @@ void mount_bind(const Context& ctx, const spec::Mount& m, const MountFlags& mf, 
   }
 }
 
-// Host cgroup hierarchies: (mount point, fs type, super options without rw/ro).
-struct CgroupMount {
-  std::string mount_point, fstype, options;
-};
-
-std::vector<CgroupMount> host_cgroup_mounts() {
+std::vector<CgroupMount> host_cgroup_mounts(const RootfsOptions& opts) {
+  if (opts.host_cgroups) return *opts.host_cgroups;
   std::vector<CgroupMount> out;
   for (const auto& line : fs::split(fs::read_file("/proc/self/mountinfo"), '\n')) {
     auto sep = line.find(" - ");
@@ -390,7 +386,7 @@ std::string own_cgroup(const CgroupMount& cg) {
 // own cgroup directories are bind-mounted, so it never sees the host's tree.
 void mount_cgroup(const Context& ctx, const spec::Mount& m, const MountFlags& mf, const std::string& what) {
   const std::string base = "/sys/fs/cgroup";
-  auto hierarchies = host_cgroup_mounts();
+  auto hierarchies = host_cgroup_mounts(ctx.opts);
   UniqueFd dest = open_destination(ctx, m, mf, Create::Dir, what);
   bool unified = hierarchies.size() == 1 && hierarchies[0].mount_point == base;
   // `in_root`: where the hierarchy goes, as a path inside the rootfs.

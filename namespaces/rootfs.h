@@ -4,6 +4,7 @@
 // symlink or ".." in the rootfs can never make a mount land on the host.
 #pragma once
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "spec.h"
@@ -11,12 +12,21 @@
 
 namespace ocirun::namespaces {
 
+// A host cgroup hierarchy: mount point, fs type ("cgroup", "cgroup2"), super options
+// without rw/ro ("cpu,cpuacct", "name=systemd", "").
+struct CgroupMount {
+  std::string mount_point, fstype, options;
+};
+
 struct RootfsOptions {
   std::string rootfs;  // absolute, symlinks resolved
   std::string bundle;  // relative bind sources are relative to it
   bool no_pivot = false;
   bool in_user_namespace = false;  // devices are bind-mounted, not created, and locked flags kept
   bool new_cgroup_namespace = false;
+  // The host's hierarchies, for a "cgroup" mount, when the caller knows them already;
+  // otherwise read from /proc/self/mountinfo.
+  std::optional<std::vector<CgroupMount>> host_cgroups;
 };
 
 // Opens (O_PATH) the path inside the directory `root`, following symlinks as if

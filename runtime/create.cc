@@ -203,8 +203,10 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
 
   // The cgroup exists and is limited before any container process does.
   // With systemd the unit (and so the cgroup) starts with stage 1 in it: add_process below.
-  auto cgroup = opts.systemd_cgroup ? cgroups::open_systemd(cgroups::detect_host(), spec.linux->cgroups_path, opts.id)
-                                    : cgroups::open(cgroups::detect_host(), spec.linux->cgroups_path, opts.id);
+  const cgroups::Host host = cgroups::detect_host();
+  ctx.host = &host;
+  auto cgroup = opts.systemd_cgroup ? cgroups::open_systemd(host, spec.linux->cgroups_path, opts.id)
+                                    : cgroups::open(host, spec.linux->cgroups_path, opts.id);
   cgroup->create();
   ScopeGuard destroy_cgroup([&] {
     // Everything create started was born in the cgroup: killed here even if a pid was

@@ -91,6 +91,16 @@ void join_session_keyring(const InitContext& ctx) {
     throw_errno("join a session keyring");
 }
 
+// The host's hierarchies as `create` found them (before the fork), for a "cgroup" mount:
+// the rootfs need not read mountinfo again.
+std::optional<std::vector<namespaces::CgroupMount>> host_cgroups(const InitContext& ctx) {
+  if (!ctx.host) return std::nullopt;
+  std::vector<namespaces::CgroupMount> out;
+  for (const auto& [mount_point, options] : ctx.host->mount_options)
+    out.push_back({mount_point, mount_point == ctx.host->v2 ? "cgroup2" : "cgroup", options});
+  return out;
+}
+
 // Blocks until `start` connects, returning the connection (close-on-exec: `start`
 // sees EOF once execve succeeded, or the error text if it failed).
 UniqueFd wait_for_start(int listen_fd) {
@@ -122,7 +132,7 @@ UniqueFd wait_for_start(int listen_fd) {
     ::umask(0);
 
     namespaces::RootfsOptions opts{ctx.rootfs, ctx.bundle, ctx.no_pivot, plan.has(CLONE_NEWUSER),
-                                   static_cast<bool>(plan.new_flags & CLONE_NEWCGROUP)};
+                                   static_cast<bool>(plan.new_flags & CLONE_NEWCGROUP), host_cgroups(ctx)};
     std::string hook_state;  // the state JSON for the hooks that run here
     auto create_container_hooks = [&] {
       if (!ctx.creation_hooks) return;

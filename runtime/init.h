@@ -38,6 +38,7 @@ struct InitContext {
   // init is born inside it; cgroup_v2_done: stage 1 was cloned into the cgroup2 directory.
   cgroups::Manager* cgroup = nullptr;
   bool cgroup_v2_done = false;
+  const cgroups::Host* host = nullptr;  // the cgroup hierarchies, as create detected them
   // The parent's fds the children must not keep: the locked state dir (its flock
   // would block `start`) and the parent's end of the sync socket.
   std::vector<int> parent_only_fds;

@@ -497,6 +497,15 @@ TEST_CASE("parse_host: cgroup v1 with co-mounted controllers", "[cgroups][host]"
   CHECK(h.self_path("memory") == "/user.slice/m");
   CHECK(h.self_path("name=systemd") == "/init.scope");
   CHECK(h.self_path("pids") == "/");
+  // What a container's "cgroup" mount passes to mount(2): one entry per mount point under
+  // the root, rw/ro dropped, the rest kept as the host mounted it.
+  CHECK(h.mount_options == std::map<std::string, std::string>{
+                               {"/sys/fs/cgroup/systemd", "xattr,release_agent=/x,name=systemd"},
+                               {"/sys/fs/cgroup/cpu,cpuacct", "cpu,cpuacct"},
+                               {"/sys/fs/cgroup/memory", "memory"},
+                               {"/sys/fs/cgroup/net_cls,net_prio", "net_cls,net_prio"},
+                               {"/sys/fs/cgroup/cpuset", "cpuset,clone_children"},
+                           });
 }
 
 TEST_CASE("parse_host: cgroup v2", "[cgroups][host]") {
@@ -509,6 +518,7 @@ TEST_CASE("parse_host: cgroup v2", "[cgroups][host]") {
   CHECK(h.v2 == "/sys/fs/cgroup");
   CHECK(h.v1.empty());
   CHECK(h.self_path("") == "/user.slice/user-1000.slice/session-2.scope");
+  CHECK(h.mount_options == std::map<std::string, std::string>{{"/sys/fs/cgroup", "nsdelegate,memory_recursiveprot"}});
 }
 
 TEST_CASE("parse_host: hybrid, as on this machine", "[cgroups][host]") {
@@ -526,6 +536,8 @@ TEST_CASE("parse_host: hybrid, as on this machine", "[cgroups][host]") {
   CHECK(h.v1.at("cpu") == "/sys/fs/cgroup/cpu");
   CHECK(h.v1.at("cpuacct") == "/sys/fs/cgroup/cpuacct");
   CHECK(h.v1.size() == 5);
+  CHECK(h.mount_options.size() == 6);
+  CHECK(h.mount_options.at("/sys/fs/cgroup/unified") == "");
   CHECK(h.self_path("memory") == "/process_api/x");
   CHECK(h.self_path("") == "/");
 }
