@@ -11,6 +11,43 @@ E2E_VERBOSE=${E2E_VERBOSE:-0}
 e2e_log() { echo "[$(date +%H:%M:%S)] $*"; }
 e2e_die() { echo "$E2E_NAME: $*" >&2; exit 2; }
 
+# e2e_parse_args "$@": the options both scripts take,
+#   [--runtime BIN] [--only REGEX] [--verbose] [--keep]
+# Sets runtime (default: the built <repo>/build/ocirun) and keep (0 or 1), exports E2E_ONLY and
+# E2E_VERBOSE; exits 2 with the usage on anything else.
+e2e_parse_args() {
+  runtime="$E2E_REPO/build/ocirun"
+  keep=0
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --runtime) runtime=$2; shift 2 ;;
+      --only) export E2E_ONLY=$2; shift 2 ;;
+      --verbose|-v) export E2E_VERBOSE=1; shift ;;
+      --keep) keep=1; shift ;;
+      *) echo "usage: $0 [--runtime BIN] [--only REGEX] [--verbose] [--keep]" >&2; exit 2 ;;
+    esac
+  done
+}
+
+# Skips the script (exit 77) when not root; makes $runtime an absolute path with no links (a
+# bare name is looked up in PATH), or dies when there is no such executable.
+e2e_resolve_runtime() {
+  [ "$(id -u)" = 0 ] || { echo "SKIP: $E2E_NAME needs root"; exit 77; }
+  case "$runtime" in */*) ;; *) runtime=$(command -v "$runtime") || e2e_die "runtime not found" ;; esac
+  [ -x "$runtime" ] || e2e_die "runtime not found: $runtime (build ocirun or pass --runtime)"
+  runtime=$(readlink -f "$runtime")
+}
+
+# Sets the array E2E_ARGS to the options this run was given (the resolved runtime), for the
+# script to run itself again in a private mount namespace.
+e2e_forward_args() {
+  E2E_ARGS=(--runtime "$runtime")
+  [ -n "$E2E_ONLY" ] && E2E_ARGS+=(--only "$E2E_ONLY")
+  [ "$E2E_VERBOSE" = 1 ] && E2E_ARGS+=(--verbose)
+  [ "$keep" = 1 ] && E2E_ARGS+=(--keep)
+  return 0
+}
+
 # Installs Debian packages that are missing (the scripts must work on a fresh Debian 12).
 e2e_need_packages() {
   local missing=() p

@@ -21,24 +21,10 @@ set -u
 
 E2E_NAME=podman_test
 E2E_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-runtime="$E2E_REPO/build/ocirun"
-keep=0
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --runtime) runtime=$2; shift 2 ;;
-    --only) export E2E_ONLY=$2; shift 2 ;;
-    --verbose|-v) export E2E_VERBOSE=1; shift ;;
-    --keep) keep=1; shift ;;
-    *) echo "usage: $0 [--runtime BIN] [--only REGEX] [--verbose] [--keep]" >&2; exit 2 ;;
-  esac
-done
 # shellcheck source=lib.sh
 . "$E2E_REPO/tests/e2e/lib.sh"
-
-[ "$(id -u)" = 0 ] || { echo "SKIP: $E2E_NAME needs root"; exit 77; }
-case "$runtime" in */*) ;; *) runtime=$(command -v "$runtime") || e2e_die "runtime not found" ;; esac
-[ -x "$runtime" ] || e2e_die "runtime not found: $runtime (build ocirun or pass --runtime)"
-runtime=$(readlink -f "$runtime")
+e2e_parse_args "$@"
+e2e_resolve_runtime
 rt_name=$(basename "$runtime")
 
 if [ -z "${E2E_PODMAN_NS:-}" ]; then
@@ -46,10 +32,9 @@ if [ -z "${E2E_PODMAN_NS:-}" ]; then
   e2e_need_packages podman conmon busybox-static util-linux bsdutils
   # The whole run gets a deadline (E2E_TIMEOUT seconds, default 600) and a TERM, so that its
   # cleanup runs before an outer timeout (ctest's is 900 s) would kill it outright.
+  e2e_forward_args
   E2E_PODMAN_NS=1 exec timeout --kill-after=60 "${E2E_TIMEOUT:-600}" \
-    unshare --mount --propagation private -- "$0" --runtime "$runtime" \
-    ${E2E_ONLY:+--only "$E2E_ONLY"} $([ "${E2E_VERBOSE:-0}" = 1 ] && echo --verbose) \
-    $([ $keep = 1 ] && echo --keep)
+    unshare --mount --propagation private -- "$0" "${E2E_ARGS[@]}"
 fi
 # podman, conmon and the runtime (whose default --root podman uses: /run/<runtime>) write below
 # /run: give them a private one.
