@@ -258,3 +258,32 @@ e2e_make_rootfs() {
   "$E2E_REPO/bundles/make-bundle.sh" --runtime "$runtime" "$dir" >/dev/null || e2e_die "make-bundle.sh failed"
   readlink -f "$dir"
 }
+
+# e2e_make_image_archive OUT ROOTFS ANNOTATIONS: an OCI image archive at OUT (oci-layout,
+# index.json, manifest, config and one uncompressed layer of ROOTFS, each blob named by its
+# sha256). ANNOTATIONS is the JSON object of the manifest's annotations in index.json, where each
+# client looks for the image's name. Works in $E2E_TMP/oci-image.
+e2e_make_image_archive() {
+  local out=$1 rootfs=$2 annotations=$3 d=$E2E_TMP/oci-image
+  rm -rf "$d"; mkdir -p "$d/blobs/sha256"
+  local arch; arch=$(dpkg --print-architecture)
+  tar --numeric-owner --sort=name -C "$rootfs" -cf "$d/layer.tar" . || return 1
+  local ldig lsize; ldig=$(sha256sum "$d/layer.tar" | cut -d' ' -f1); lsize=$(stat -c %s "$d/layer.tar")
+  mv "$d/layer.tar" "$d/blobs/sha256/$ldig"
+  cat >"$d/config.json" <<EOF
+{"architecture":"$arch","os":"linux","config":{"Env":["PATH=/usr/sbin:/usr/bin:/sbin:/bin","E2E_IMAGE=yes"],"Cmd":["sh","-c","echo image-default-cmd \$E2E_IMAGE \$(pwd)"],"WorkingDir":"/home/user"},"rootfs":{"type":"layers","diff_ids":["sha256:$ldig"]},"history":[{"created_by":"ocirun e2e"}]}
+EOF
+  local cdig csize; cdig=$(sha256sum "$d/config.json" | cut -d' ' -f1); csize=$(stat -c %s "$d/config.json")
+  mv "$d/config.json" "$d/blobs/sha256/$cdig"
+  cat >"$d/manifest.json" <<EOF
+{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:$cdig","size":$csize},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:$ldig","size":$lsize}]}
+EOF
+  local mdig msize; mdig=$(sha256sum "$d/manifest.json" | cut -d' ' -f1); msize=$(stat -c %s "$d/manifest.json")
+  mv "$d/manifest.json" "$d/blobs/sha256/$mdig"
+  echo '{"imageLayoutVersion":"1.0.0"}' >"$d/oci-layout"
+  cat >"$d/index.json" <<EOF
+{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:$mdig","size":$msize,"platform":{"architecture":"$arch","os":"linux"},"annotations":$annotations}]}
+EOF
+  tar --numeric-owner -C "$d" -cf "$out" oci-layout index.json blobs || return 1
+  rm -rf "$d"
+}
