@@ -27,43 +27,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-void require_ok(const ExecResult& r) {
-  INFO(r.describe());
-  REQUIRE(r.code == 0);
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-std::set<std::string> line_set(const std::string& text) {
-  std::set<std::string> out;
-  for (auto& l : lines(text))
-    if (!trim(l).empty()) out.insert(trim(l));
-  return out;
-}
-
-void remove_namespace(json& config, const std::string& type) {
-  auto& ns = config["linux"]["namespaces"];
-  for (auto it = ns.begin(); it != ns.end();)
-    it = (*it)["type"] == type ? ns.erase(it) : it + 1;
-}
-
-void set_namespace(json& config, const std::string& type) {
-  remove_namespace(config, type);
-  config["linux"]["namespaces"].push_back({{"type", type}});
-}
-
 std::string proc(pid_t pid, const std::string& what) { return "/proc/" + std::to_string(pid) + "/" + what; }
-
-pid_t state_pid(Sandbox& s, const std::string& cid = {}) { return s.state(cid).value("pid", 0); }
-
-// A host directory bind-mounted read-write at /ctl, for handshakes with the container.
-fs::path add_ctl_dir(Sandbox& s) {
-  fs::path ctl = s.host_dir("ctl");
-  s.add_mount("/ctl", "bind", ctl.string(), {"rbind", "rw"});
-  return ctl;
-}
 
 // Starts the sandbox's container running `sleep 1000` (unless the config says otherwise).
 pid_t start_sleeper(Sandbox& s, bool set_args = true) {
@@ -109,42 +73,6 @@ std::vector<std::string> cgroup_dirs_named(const std::string& name) {
   }
   return found;
 }
-
-// Makes this process the reaper of orphans its children leave behind, so a test can see
-// whether the runtime left processes running. Kills and reaps whatever is left on exit.
-class Subreaper {
- public:
-  Subreaper() { prctl(PR_SET_CHILD_SUBREAPER, 1); }
-  ~Subreaper() {
-    for (pid_t pid : live_children()) kill(pid, SIGKILL);
-    eventually([&] { return live_children().empty(); }, 5s);
-    prctl(PR_SET_CHILD_SUBREAPER, 0);
-    while (waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
-  }
-  static std::vector<pid_t> live_children() {
-    std::vector<pid_t> out;
-    while (waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
-    for (auto& entry : fs::directory_iterator("/proc")) {
-      const std::string name = entry.path().filename().string();
-      if (!std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-      std::string stat;
-      try {
-        stat = read_file(entry.path() / "stat");
-      } catch (...) {
-        continue;
-      }
-      auto paren = stat.rfind(')');
-      if (paren == std::string::npos) continue;
-      char st = 0;
-      int ppid = 0;
-      if (sscanf(stat.c_str() + paren + 1, " %c %d", &st, &ppid) == 2 && ppid == getpid() && st != 'Z')
-        out.push_back(std::stoi(name));
-    }
-    return out;
-  }
-};
 
 // A child running argv with stdout/stderr to files, so the test can signal it while it runs.
 struct Spawned {

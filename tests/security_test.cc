@@ -43,21 +43,6 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-void require_ok(const ExecResult& r) {
-  INFO(r.describe());
-  REQUIRE(r.code == 0);
-}
-
-ExecResult run_ok(Sandbox& s, std::vector<std::string> extra = {}, ExecOptions opts = {}) {
-  auto r = s.run(std::move(extra), std::move(opts));
-  require_ok(r);
-  return r;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 std::set<std::string> dir_entries(const fs::path& dir) {
   std::set<std::string> out;
   for (auto& e : fs::directory_iterator(dir)) out.insert(e.path().filename().string());
@@ -66,42 +51,6 @@ std::set<std::string> dir_entries(const fs::path& dir) {
 
 // A writable /tmp of the container's own, so the rootfs can stay read-only.
 void add_tmp(Sandbox& s) { s.add_mount("/tmp", "tmpfs", "tmpfs", {"nosuid", "nodev", "size=4m"}); }
-
-// Makes this process the reaper of orphans its children leave behind, so a test can see
-// whether the runtime left processes running. Kills and reaps whatever is left on exit.
-class Subreaper {
- public:
-  Subreaper() { prctl(PR_SET_CHILD_SUBREAPER, 1); }
-  ~Subreaper() {
-    for (pid_t pid : live_children()) kill(pid, SIGKILL);
-    eventually([&] { return live_children().empty(); }, 5s);
-    prctl(PR_SET_CHILD_SUBREAPER, 0);
-    while (waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
-  }
-  static std::vector<pid_t> live_children() {
-    std::vector<pid_t> out;
-    while (waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
-    for (auto& entry : fs::directory_iterator("/proc")) {
-      const std::string name = entry.path().filename().string();
-      if (!std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-      std::string stat;
-      try {
-        stat = read_file(entry.path() / "stat");
-      } catch (...) {
-        continue;
-      }
-      auto paren = stat.rfind(')');
-      if (paren == std::string::npos) continue;
-      char st = 0;
-      int ppid = 0;
-      if (sscanf(stat.c_str() + paren + 1, " %c %d", &st, &ppid) == 2 && ppid == getpid() && st != 'Z')
-        out.push_back(std::stoi(name));
-    }
-    return out;
-  }
-};
 
 // A failed create must leave no state dir, no process and no mount under the sandbox.
 void check_nothing_left(Sandbox& s) {

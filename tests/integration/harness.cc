@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -14,7 +15,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -517,6 +520,84 @@ int ConsoleSocket::receive_fd(std::chrono::milliseconds timeout) {
   }
   ::close(conn);
   return fd;
+}
+
+// ---- Shared by the tests ---------------------------------------------------------------------
+
+void require_ok(const ExecResult& r) {
+  INFO(r.describe());
+  REQUIRE(r.code == 0);
+}
+
+ExecResult run_ok(Sandbox& s, std::vector<std::string> extra, ExecOptions opts) {
+  auto r = s.run(std::move(extra), std::move(opts));
+  require_ok(r);
+  return r;
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+std::set<std::string> line_set(const std::string& text) {
+  std::set<std::string> out;
+  for (auto& l : lines(text))
+    if (!trim(l).empty()) out.insert(trim(l));
+  return out;
+}
+
+void remove_namespace(json& config, const std::string& type) {
+  auto& ns = config["linux"]["namespaces"];
+  for (auto it = ns.begin(); it != ns.end();)
+    it = (*it)["type"] == type ? ns.erase(it) : it + 1;
+}
+
+void set_namespace(json& config, const std::string& type, const std::string& path) {
+  remove_namespace(config, type);
+  json entry = {{"type", type}};
+  if (!path.empty()) entry["path"] = path;
+  config["linux"]["namespaces"].push_back(entry);
+}
+
+pid_t state_pid(Sandbox& s, const std::string& cid) { return s.state(cid).value("pid", 0); }
+
+fs::path add_ctl_dir(Sandbox& s) {
+  fs::path ctl = s.host_dir("ctl");
+  s.add_mount("/ctl", "bind", ctl.string(), {"rbind", "rw"});
+  return ctl;
+}
+
+Subreaper::Subreaper() { prctl(PR_SET_CHILD_SUBREAPER, 1); }
+
+Subreaper::~Subreaper() {
+  for (pid_t pid : live_children()) kill(pid, SIGKILL);
+  eventually([&] { return live_children().empty(); }, 5s);
+  prctl(PR_SET_CHILD_SUBREAPER, 0);
+  while (waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+}
+
+std::vector<pid_t> Subreaper::live_children() {
+  std::vector<pid_t> out;
+  while (waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+  for (auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (!std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    std::string stat;
+    try {
+      stat = read_file(entry.path() / "stat");
+    } catch (...) {
+      continue;
+    }
+    auto paren = stat.rfind(')');
+    if (paren == std::string::npos) continue;
+    char st = 0;
+    int ppid = 0;
+    if (sscanf(stat.c_str() + paren + 1, " %c %d", &st, &ppid) == 2 && ppid == getpid() && st != 'Z')
+      out.push_back(std::stoi(name));
+  }
+  return out;
 }
 
 std::string read_all(int fd, std::chrono::milliseconds timeout, const std::string& until) {
