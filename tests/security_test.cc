@@ -150,28 +150,14 @@ class NotifyAgent {
   void accept_one() {
     int conn = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (conn < 0) return;
-    std::string text;
-    int fd = -1, nfds = 0;
-    char buf[65536];
-    iovec iov{buf, sizeof buf};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC);
-    if (n > 0) text.assign(buf, n);
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      nfds += static_cast<int>((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-    }
+    Received got = receive_with_fds(conn, 65536);
     ::close(conn);
+    // The listener is the one fd expected; any others are counted (fds_received) and closed.
+    for (size_t i = 1; i < got.fds.size(); ++i) ::close(got.fds[i]);
     std::lock_guard<std::mutex> l(mu_);
-    states_.push_back(text);
-    fds_ += nfds;
-    if (fd >= 0) listeners_.push_back(fd);
+    states_.push_back(got.data);
+    fds_ += static_cast<int>(got.fds.size());
+    if (!got.fds.empty()) listeners_.push_back(got.fds[0]);
   }
 
   void answer_one(int fd) {

@@ -501,25 +501,37 @@ int ConsoleSocket::receive_fd(std::chrono::milliseconds timeout) {
   p = {conn, POLLIN, 0};
   int fd = -1;
   if (poll(&p, 1, static_cast<int>(timeout.count())) == 1) {
-    char data[4096];
-    iovec iov{data, sizeof data};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    if (recvmsg(conn, &msg, MSG_CMSG_CLOEXEC) >= 0) {
-      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-          std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-          break;
-        }
-      }
-    }
+    Received got = receive_with_fds(conn);
+    if (!got.fds.empty()) fd = got.fds[0];
+    for (size_t i = 1; i < got.fds.size(); i++) ::close(got.fds[i]);  // a console is one fd
   }
   ::close(conn);
   return fd;
+}
+
+Received receive_with_fds(int sock, size_t max_data) {
+  Received got;
+  std::vector<char> buf(max_data);
+  iovec iov{buf.data(), buf.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  if (n < 0) return got;
+  got.data.assign(buf.data(), n);
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; i++) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      got.fds.push_back(fd);
+    }
+  }
+  return got;
 }
 
 // ---- Shared by the tests ---------------------------------------------------------------------

@@ -160,6 +160,14 @@ class ConsoleSocket {
 // Reads from fd until EOF/EIO or the timeout (or until `until` appears in the output).
 std::string read_all(int fd, std::chrono::milliseconds timeout, const std::string& until = {});
 
+// One recvmsg on a connected unix socket: the data (at most max_data bytes) and the fds that
+// came with it over SCM_RIGHTS, in order (close-on-exec). Empty on error or EOF.
+struct Received {
+  std::string data;
+  std::vector<int> fds;
+};
+Received receive_with_fds(int sock, size_t max_data = 4096);
+
 // ---- Shared by the tests (Catch assertions) ---------------------------------------------------
 
 // Fails the test (REQUIRE) unless the command exited 0, with its output in the message.
