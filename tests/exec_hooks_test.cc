@@ -171,16 +171,7 @@ TEST_CASE("exec: joins the user namespace of a container with uid mappings", "[e
     return;
   }
   Sandbox s("exec-userns");
-  constexpr int kHostBase = 100000;
-  auto shift = [&](const fs::path& p) {
-    struct stat st {};
-    if (lstat(p.c_str(), &st) == 0) REQUIRE(lchown(p.c_str(), st.st_uid + kHostBase, st.st_gid + kHostBase) == 0);
-  };
-  shift(s.rootfs);
-  for (auto& e : fs::recursive_directory_iterator(s.rootfs)) shift(e.path());
-  set_namespace(s.config, "user");
-  s.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", kHostBase}, {"size", 65536}}};
-  s.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", kHostBase}, {"size", 65536}}};
+  use_user_namespace(s);  // the container's 0 is the host's 100000
   pid_t init = start_sleeper(s);
   REQUIRE(readlink_str(proc(init, "ns/user")) != readlink_str("/proc/self/ns/user"));
 

@@ -349,17 +349,8 @@ TEST_CASE("namespaces: user namespace with uid and gid mappings", "[namespaces][
     return;
   }
   Sandbox s("ns-user");
-  constexpr int kHostBase = 100000;
-  // The container's root is host uid 100000: give it the rootfs.
-  auto shift = [&](const fs::path& p) {
-    struct stat st {};
-    if (lstat(p.c_str(), &st) == 0) REQUIRE(lchown(p.c_str(), st.st_uid + kHostBase, st.st_gid + kHostBase) == 0);
-  };
-  shift(s.rootfs);
-  for (auto& e : fs::recursive_directory_iterator(s.rootfs)) shift(e.path());
-  set_namespace(s.config, "user");
-  s.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", kHostBase}, {"size", 65536}}};
-  s.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", kHostBase}, {"size", 65536}}};
+  // The container's root is host uid 100000, and owns the rootfs.
+  use_user_namespace(s);
   s.sh("cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; stat -c %u:%g /bin/busybox");
   auto r = run_ok(s);
   auto out = lines(r.out);

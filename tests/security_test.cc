@@ -567,17 +567,9 @@ void remove_mount(json& config, const std::string& dest) {
   for (auto it = m.begin(); it != m.end();) it = (*it)["destination"] == dest ? m.erase(it) : it + 1;
 }
 
-void use_user_namespace(Sandbox& s) {
-  constexpr int kHostBase = 100000;
-  auto shift = [&](const fs::path& p) {
-    struct stat st {};
-    if (lstat(p.c_str(), &st) == 0) REQUIRE(lchown(p.c_str(), st.st_uid + kHostBase, st.st_gid + kHostBase) == 0);
-  };
-  shift(s.rootfs);
-  for (auto& e : fs::recursive_directory_iterator(s.rootfs)) shift(e.path());
-  s.config["linux"]["namespaces"].push_back({{"type", "user"}});
-  s.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", kHostBase}, {"size", 65536}}};
-  s.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", kHostBase}, {"size", 65536}}};
+// use_user_namespace, and /sys bound from the host.
+void use_user_namespace_bind_sys(Sandbox& s) {
+  use_user_namespace(s);
   // A user namespace cannot mount a new sysfs without its own network namespace: bind it.
   remove_mount(s.config, "/sys");
   s.add_mount("/sys", "none", "/sys", {"rbind", "nosuid", "noexec", "nodev", "ro"});
@@ -853,7 +845,7 @@ TEST_CASE("proc/sys: oomScoreAdj is set on the processes themselves (userns too)
   Sandbox s("exec-oom-" + variant);
   s.config["root"]["readonly"] = false;
   s.config["process"]["oomScoreAdj"] = 500;
-  if (variant == "userns") use_user_namespace(s);
+  if (variant == "userns") use_user_namespace_bind_sys(s);
   if (variant == "fake-proc") {
     // A container root with CAP_SYS_ADMIN replaces its /proc with files of its own, where a
     // path-based write of the runtime would land instead of on the process.
@@ -890,7 +882,7 @@ TEST_CASE("dev: a rootfs whose /dev is a symlink to the host gets nothing create
   HostDir host("devlink-" + variant);
   Sandbox s("devlink-" + variant);
   s.config["root"]["readonly"] = false;
-  if (variant == "userns") use_user_namespace(s);
+  if (variant == "userns") use_user_namespace_bind_sys(s);
   if (variant == "no-dev-mount") remove_mount(s.config, "/dev");
   fs::remove_all(s.rootfs / "dev");
   fs::create_directory_symlink(host.path, s.rootfs / "dev");
@@ -909,7 +901,7 @@ TEST_CASE("dev: device paths that are symlinks to host files are replaced, never
   HostDir host("devnode-" + variant);
   Sandbox s("devnode-" + variant);
   s.config["root"]["readonly"] = false;
-  if (variant == "userns") use_user_namespace(s);
+  if (variant == "userns") use_user_namespace_bind_sys(s);
   remove_mount(s.config, "/dev");  // the rootfs's own /dev is used as it is
   write_file(host.path / "victim", "victim\n");
   for (auto name : {"null", "zero", "tty", "console", "ptmx"}) fs::create_symlink(host.path / "victim", s.rootfs / "dev" / name);

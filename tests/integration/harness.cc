@@ -579,6 +579,19 @@ fs::path add_ctl_dir(Sandbox& s) {
   return ctl;
 }
 
+void use_user_namespace(Sandbox& s) {
+  constexpr int kHostBase = 100000;
+  auto shift = [&](const fs::path& p) {
+    struct stat st {};
+    if (lstat(p.c_str(), &st) == 0) REQUIRE(lchown(p.c_str(), st.st_uid + kHostBase, st.st_gid + kHostBase) == 0);
+  };
+  shift(s.rootfs);
+  for (auto& e : fs::recursive_directory_iterator(s.rootfs)) shift(e.path());
+  set_namespace(s.config, "user");
+  s.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", kHostBase}, {"size", 65536}}};
+  s.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", kHostBase}, {"size", 65536}}};
+}
+
 Subreaper::Subreaper() { prctl(PR_SET_CHILD_SUBREAPER, 1); }
 
 Subreaper::~Subreaper() {

@@ -185,6 +185,9 @@ void set_namespace(json& config, const std::string& type, const std::string& pat
 pid_t state_pid(Sandbox& s, const std::string& cid = {});
 // A host directory bind-mounted read-write at /ctl, for handshakes with the container.
 fs::path add_ctl_dir(Sandbox& s);
+// A new user namespace whose ids 0-65535 are the host's 100000-165535 (uid and gid); the
+// rootfs is chowned along, so that the container's root owns it.
+void use_user_namespace(Sandbox& s);
 
 // Makes this process the reaper of orphans its children leave behind, so a test can see
 // whether the runtime left processes running. Kills and reaps whatever is left on exit.
