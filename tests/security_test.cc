@@ -205,6 +205,38 @@ class NotifyAgent {
   std::vector<std::pair<pid_t, int>> seen_;
 };
 
+// A profile that allows everything but sends the syscalls `names` to the agent listening at
+// `listener` (SCMP_ACT_NOTIFY, linux.seccomp.listenerPath).
+json notify_profile(std::vector<std::string> names, const fs::path& listener) {
+  json profile = seccomp_profile("SCMP_ACT_ALLOW", {seccomp_rule(std::move(names), "SCMP_ACT_NOTIFY")});
+  profile["listenerPath"] = listener.string();
+  return profile;
+}
+
+// The agent's answer in the mkdir tests: the first mkdir goes through (CONTINUE), every later
+// one fails with EDQUOT. `mkdirs` counts them.
+NotifyAgent::Answer first_mkdir_only(std::atomic<int>& mkdirs) {
+  return [&mkdirs](const seccomp_notif& req, seccomp_notif_resp& resp) {
+    if ((req.data.nr == SYS_mkdir || req.data.nr == SYS_mkdirat) && mkdirs++ > 0) {
+      resp.flags = 0;
+      resp.error = -EDQUOT;
+    }
+  };
+}
+
+// A sandbox (with a /tmp) whose mkdir and mkdirat go to an agent answering first_mkdir_only.
+struct MkdirNotifyBox {
+  Sandbox s;
+  std::atomic<int> mkdirs{0};
+  NotifyAgent agent;
+  MkdirNotifyBox(const std::string& name, bool no_new_privileges)
+      : s(name), agent(s.dir / "agent.sock", first_mkdir_only(mkdirs)) {
+    add_tmp(s);
+    s.config["process"]["noNewPrivileges"] = no_new_privileges;
+    s.config["linux"]["seccomp"] = notify_profile(kMkdir, agent.path);
+  }
+};
+
 }  // namespace
 
 // ================================================================================================
@@ -440,19 +472,9 @@ TEST_CASE("seccomp: flags LOG, SPEC_ALLOW and TSYNC reach the kernel", "[seccomp
 TEST_CASE("seccomp: NOTIFY sends the listener fd and the process state to listenerPath", "[seccomp][notify]") {
   bool nnp = GENERATE(true, false);
   INFO("noNewPrivileges " << nnp);
-  Sandbox s("seccomp-notify");
-  add_tmp(s);
   // The first mkdir goes through (CONTINUE), every later one fails with EDQUOT.
-  std::atomic<int> mkdirs{0};
-  NotifyAgent agent(s.dir / "agent.sock", [&](const seccomp_notif& req, seccomp_notif_resp& resp) {
-    if ((req.data.nr == SYS_mkdir || req.data.nr == SYS_mkdirat) && mkdirs++ > 0) {
-      resp.flags = 0;
-      resp.error = -EDQUOT;
-    }
-  });
-  s.config["process"]["noNewPrivileges"] = nnp;
-  s.config["linux"]["seccomp"] = seccomp_profile("SCMP_ACT_ALLOW", {seccomp_rule(kMkdir, "SCMP_ACT_NOTIFY")});
-  s.config["linux"]["seccomp"]["listenerPath"] = agent.path.string();
+  MkdirNotifyBox box("seccomp-notify", nnp);
+  auto& [s, mkdirs, agent] = box;
   s.config["linux"]["seccomp"]["listenerMetadata"] = "MKDIR=first-only";
   s.config["annotations"] = {{"org.ocirun.test", "notify"}};
   s.sh("mkdir /tmp/a; echo a=$?; mkdir /tmp/b; echo b=$?; ls /tmp");
@@ -489,9 +511,8 @@ TEST_CASE("seccomp: NOTIFY on syscalls the init itself makes after loading the f
   s.config["process"]["noNewPrivileges"] = false;
   s.config["process"]["user"] = {{"uid", 1000}, {"gid", 1000}};
   s.config["process"]["cwd"] = "/home/user";
-  s.config["linux"]["seccomp"] = seccomp_profile(
-      "SCMP_ACT_ALLOW", {seccomp_rule({"chdir", "fchdir", "setresuid", "setresgid", "capset", "close"}, "SCMP_ACT_NOTIFY")});
-  s.config["linux"]["seccomp"]["listenerPath"] = agent.path.string();
+  s.config["linux"]["seccomp"] =
+      notify_profile({"chdir", "fchdir", "setresuid", "setresgid", "capset", "close"}, agent.path);
   s.sh("pwd; id -u");
   auto r = run_ok(s);
   CHECK(r.out == "/home/user\n1000\n");
@@ -501,8 +522,7 @@ TEST_CASE("seccomp: NOTIFY on syscalls the init itself makes after loading the f
 TEST_CASE("seccomp: NOTIFY with nobody at listenerPath fails create and leaves nothing", "[seccomp][notify]") {
   Subreaper reaper;
   Sandbox s("seccomp-notify-nobody");
-  s.config["linux"]["seccomp"] = seccomp_profile("SCMP_ACT_ALLOW", {seccomp_rule(kMkdir, "SCMP_ACT_NOTIFY")});
-  s.config["linux"]["seccomp"]["listenerPath"] = (s.dir / "nobody.sock").string();
+  s.config["linux"]["seccomp"] = notify_profile(kMkdir, s.dir / "nobody.sock");
   auto r = s.create();
   INFO(r.describe());
   CHECK(r.code != 0);
@@ -513,19 +533,9 @@ TEST_CASE("seccomp: NOTIFY with nobody at listenerPath fails create and leaves n
 TEST_CASE("seccomp: NOTIFY: exec sends the exec'd process's listener and state to listenerPath", "[seccomp][notify][exec]") {
   bool nnp = GENERATE(true, false);
   INFO("noNewPrivileges " << nnp);
-  Sandbox s("seccomp-notify-exec");
-  add_tmp(s);
-  std::atomic<int> mkdirs{0};
-  NotifyAgent agent(s.dir / "agent.sock", [&](const seccomp_notif& req, seccomp_notif_resp& resp) {
-    if ((req.data.nr == SYS_mkdir || req.data.nr == SYS_mkdirat) && mkdirs++ > 0) {
-      resp.flags = 0;
-      resp.error = -EDQUOT;
-    }
-  });
-  s.config["process"]["noNewPrivileges"] = nnp;
+  MkdirNotifyBox box("seccomp-notify-exec", nnp);
+  auto& [s, mkdirs, agent] = box;
   s.config["process"]["args"] = {"sleep", "30"};
-  s.config["linux"]["seccomp"] = seccomp_profile("SCMP_ACT_ALLOW", {seccomp_rule(kMkdir, "SCMP_ACT_NOTIFY")});
-  s.config["linux"]["seccomp"]["listenerPath"] = agent.path.string();
   s.config["linux"]["seccomp"]["listenerMetadata"] = "exec-test";
   require_ok(s.create());
   require_ok(s.start());
@@ -1257,8 +1267,7 @@ TEST_CASE("runtime binary: a process being exec'd is not dumpable before its exe
   });
   s.config["process"]["noNewPrivileges"] = false;  // the filter goes on before the umask
   s.config["process"]["args"] = {"sleep", "30"};
-  s.config["linux"]["seccomp"] = seccomp_profile("SCMP_ACT_ALLOW", {seccomp_rule({"umask"}, "SCMP_ACT_NOTIFY")});
-  s.config["linux"]["seccomp"]["listenerPath"] = agent.path.string();
+  s.config["linux"]["seccomp"] = notify_profile({"umask"}, agent.path);
   require_ok(s.create());
   require_ok(s.start());
   const pid_t init = s.state().value("pid", 0);
