@@ -562,6 +562,25 @@ void check_nothing_left(Sandbox& s) {
   CHECK_FALSE(contains(read_file("/proc/self/mountinfo"), s.dir.string()));
 }
 
+struct FailedCreate {
+  ExecResult r;
+  std::chrono::milliseconds took;  // how long the create took
+};
+
+// Creates h's container (sleep 1000) with `hook` added to `phase`: the create must fail and
+// leave nothing behind. Needs a Subreaper made before h.
+FailedCreate create_fails(HookBox& h, const std::string& phase, json hook) {
+  h.add(phase, std::move(hook));
+  h.s.config["process"]["args"] = {"sleep", "1000"};
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = h.s.create();
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  INFO(r.describe() << "\ntook " << took.count() << " ms");
+  CHECK(r.code != 0);
+  check_nothing_left(h.s);
+  return {r, took};
+}
+
 }  // namespace
 
 namespace {
@@ -720,15 +739,10 @@ TEST_CASE("hooks: a failing creation hook fails create and leaves nothing behind
   INFO("hook " << phase);
   Subreaper reaper;
   HookBox h("hooks-fail-" + phase);
-  Sandbox& s = h.s;
-  h.add(phase, sh_hook("echo hook-said-no-" + phase + "; echo on-stderr-" + phase + " >&2; exit 3"));
-  s.config["process"]["args"] = {"sleep", "1000"};
-  auto r = s.create();
-  INFO(r.describe());
-  CHECK(r.code != 0);
+  auto [r, took] =
+      create_fails(h, phase, sh_hook("echo hook-said-no-" + phase + "; echo on-stderr-" + phase + " >&2; exit 3"));
   CHECK_THAT(r.err, Contains("hook-said-no-" + phase));
   CHECK_THAT(r.err, Contains("on-stderr-" + phase));
-  check_nothing_left(s);
 }
 
 TEST_CASE("hooks: a creation hook that cannot be executed fails create", "[hooks][errors]") {
@@ -736,14 +750,8 @@ TEST_CASE("hooks: a creation hook that cannot be executed fails create", "[hooks
   INFO("hook " << phase);
   Subreaper reaper;
   HookBox h("hooks-missing-" + phase);
-  Sandbox& s = h.s;
-  h.add(phase, {{"path", "/no/such/hook"}, {"args", {"hook"}}});
-  s.config["process"]["args"] = {"sleep", "1000"};
-  auto r = s.create();
-  INFO(r.describe());
-  CHECK(r.code != 0);
+  auto [r, took] = create_fails(h, phase, {{"path", "/no/such/hook"}, {"args", {"hook"}}});
   CHECK_THAT(r.err, Contains("/no/such/hook") || Contains("no such file"));
-  check_nothing_left(s);
 }
 
 TEST_CASE("hooks: a hook that times out fails create within about its timeout", "[hooks][errors]") {
@@ -751,43 +759,40 @@ TEST_CASE("hooks: a hook that times out fails create within about its timeout", 
   INFO("hook " << phase);
   Subreaper reaper;
   HookBox h("hooks-timeout-" + phase);
-  Sandbox& s = h.s;
-  h.add(phase, {{"path", "/bin/sleep"}, {"args", {"sleep", "10"}}, {"timeout", 1}});
-  s.config["process"]["args"] = {"sleep", "1000"};
-  auto t0 = std::chrono::steady_clock::now();
-  auto r = s.create();
-  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
-  INFO(r.describe() << "\ntook " << took.count() << " ms");
-  CHECK(r.code != 0);
+  auto [r, took] = create_fails(h, phase, {{"path", "/bin/sleep"}, {"args", {"sleep", "10"}}, {"timeout", 1}});
+  INFO("took " << took.count() << " ms");
   CHECK(took >= 900ms);
   CHECK(took < 4s);
-  check_nothing_left(s);
 }
+
+namespace {
+
+// Creates and starts h's container with a failing startContainer hook: the container stops
+// without its process ever running. Returns what `start` returned.
+ExecResult start_with_failing_start_hook(HookBox& h) {
+  h.add("startContainer", sh_hook("echo start-hook-said-no; exit 3"));
+  h.s.sh("touch /ctl/ran");
+  require_ok(h.s.create());
+  auto r = h.s.start();
+  CHECK(h.s.wait_status("stopped"));
+  CHECK_FALSE(fs::exists(h.ctl / "ran"));
+  return r;
+}
+
+}  // namespace
 
 TEST_CASE("hooks: a failing startContainer hook: the process never runs", "[hooks][errors]") {
   HookBox h("hooks-fail-start");
-  Sandbox& s = h.s;
-  h.add("startContainer", sh_hook("echo start-hook-said-no; exit 3"));
-  s.sh("touch /ctl/ran");
-  require_ok(s.create());
-  s.start();
-  CHECK(s.wait_status("stopped"));
-  CHECK_FALSE(fs::exists(h.ctl / "ran"));
+  start_with_failing_start_hook(h);
 }
 
 // runc 1.1 returns from `start` before its init runs the startContainer hooks.
 TEST_CASE("hooks: a failing startContainer hook makes start fail", "[hooks][errors][ocirun]") {
   HookBox h("hooks-fail-start-rc");
-  Sandbox& s = h.s;
-  h.add("startContainer", sh_hook("echo start-hook-said-no; exit 3"));
-  s.sh("touch /ctl/ran");
-  require_ok(s.create());
-  auto r = s.start();
+  auto r = start_with_failing_start_hook(h);
   INFO(r.describe());
   CHECK(r.code != 0);
   CHECK_THAT(r.err, Contains("start-hook-said-no"));
-  CHECK(s.wait_status("stopped"));
-  CHECK_FALSE(fs::exists(h.ctl / "ran"));
 }
 
 // runc 1.1 runs poststart during create, and a failing one fails create.
@@ -805,10 +810,12 @@ TEST_CASE("hooks: a failing poststart hook only warns", "[hooks][ocirun]") {
   CHECK(fs::exists(h.ctl / "second-ran"));  // the remaining hooks still run
 }
 
-TEST_CASE("hooks: a failing poststop hook only warns", "[hooks]") {
-  HookBox h("hooks-fail-poststop");
+namespace {
+
+// Runs h's container (`true`) to its end and deletes it: with the poststop hooks it has, the
+// delete must still succeed and remove the container's state.
+void run_and_delete(HookBox& h) {
   Sandbox& s = h.s;
-  h.add("poststop", sh_hook("echo poststop-said-no; exit 3"));
   s.config["process"]["args"] = {"true"};
   require_ok(s.create());
   require_ok(s.start());
@@ -817,23 +824,23 @@ TEST_CASE("hooks: a failing poststop hook only warns", "[hooks]") {
   INFO(r.describe());
   CHECK(r.code == 0);
   CHECK_FALSE(fs::exists(s.state_root / s.id));
-  CHECK_THAT(s.rt({"state", s.id}).err, Contains("does not exist"));
+}
+
+}  // namespace
+
+TEST_CASE("hooks: a failing poststop hook only warns", "[hooks]") {
+  HookBox h("hooks-fail-poststop");
+  h.add("poststop", sh_hook("echo poststop-said-no; exit 3"));
+  run_and_delete(h);
+  CHECK_THAT(h.s.rt({"state", h.s.id}).err, Contains("does not exist"));
 }
 
 // runc 1.1 stops at the first failing poststop hook.
 TEST_CASE("hooks: after a failing poststop hook the others still run", "[hooks][ocirun]") {
   HookBox h("hooks-fail-poststop-next");
-  Sandbox& s = h.s;
   h.add("poststop", sh_hook("echo poststop-said-no; exit 3"));
   h.add("poststop", sh_hook("touch " + (h.ctl / "second-ran").string()));
-  s.config["process"]["args"] = {"true"};
-  require_ok(s.create());
-  require_ok(s.start());
-  REQUIRE(s.wait_status("stopped"));
-  auto r = s.rt({"delete", s.id});
-  INFO(r.describe());
-  CHECK(r.code == 0);
-  CHECK_FALSE(fs::exists(s.state_root / s.id));
+  run_and_delete(h);
   CHECK(fs::exists(h.ctl / "second-ran"));
 }
 
