@@ -363,13 +363,23 @@ TEST_CASE("namespaces: user namespace with uid and gid mappings", "[namespaces][
   CHECK(out[4] == "0:0");
 }
 
+namespace {
+
+// Runs s (run_ok) and returns its stdout; the host's `file` must read the same afterwards.
+std::string run_keeping_host_file(Sandbox& s, const fs::path& file) {
+  std::string host_before = read_file(file);
+  std::string out = run_ok(s).out;
+  CHECK(read_file(file) == host_before);
+  return out;
+}
+
+}  // namespace
+
 TEST_CASE("namespaces: hostname", "[namespaces]") {
   Sandbox s("ns-uts");
   s.config["hostname"] = "it-host";
   s.sh("hostname; cat /proc/sys/kernel/hostname");
-  std::string host_before = read_file("/proc/sys/kernel/hostname");
-  CHECK(run_ok(s).out == "it-host\nit-host\n");
-  CHECK(read_file("/proc/sys/kernel/hostname") == host_before);
+  CHECK(run_keeping_host_file(s, "/proc/sys/kernel/hostname") == "it-host\nit-host\n");
 }
 
 // runc 1.1 ignores "domainname".
@@ -378,9 +388,7 @@ TEST_CASE("namespaces: domainname", "[namespaces][ocirun]") {
   s.config["hostname"] = "it-host";
   s.config["domainname"] = "it.example";
   s.sh("cat /proc/sys/kernel/domainname");
-  std::string host_before = read_file("/proc/sys/kernel/domainname");
-  CHECK(run_ok(s).out == "it.example\n");
-  CHECK(read_file("/proc/sys/kernel/domainname") == host_before);
+  CHECK(run_keeping_host_file(s, "/proc/sys/kernel/domainname") == "it.example\n");
 }
 
 // ---- mounts --------------------------------------------------------------------------------------
