@@ -408,16 +408,24 @@ TEST_CASE("exec: a missing binary fails and the container keeps running", "[exec
   CHECK(s.status() == "running");
 }
 
+namespace {
+
+// Runs s's container (`true`) to its end, then execs `true` in it: the exec must fail.
+ExecResult exec_into_stopped(Sandbox& s) {
+  s.config["process"]["args"] = {"true"};
+  require_ok(s.run_detached());
+  REQUIRE(s.wait_status("stopped"));
+  auto r = exec_in(s, {s.id, "true"});
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  return r;
+}
+
+}  // namespace
+
 TEST_CASE("exec: into a stopped, unknown or paused container fails", "[exec][errors]") {
   Sandbox s("exec-bad-state");
-  SECTION("stopped") {
-    s.config["process"]["args"] = {"true"};
-    require_ok(s.run_detached());
-    REQUIRE(s.wait_status("stopped"));
-    auto r = exec_in(s, {s.id, "true"});
-    INFO(r.describe());
-    CHECK(r.code != 0);
-  }
+  SECTION("stopped") { exec_into_stopped(s); }
   SECTION("unknown") {
     start_sleeper(s);
     auto r = exec_in(s, {"no-such-container", "true"});
@@ -442,12 +450,7 @@ TEST_CASE("exec: into a stopped, unknown or paused container fails", "[exec][err
 
 TEST_CASE("exec: a stopped container says container not running", "[exec][errors][ocirun]") {
   Sandbox s("exec-stopped-text");
-  s.config["process"]["args"] = {"true"};
-  require_ok(s.run_detached());
-  REQUIRE(s.wait_status("stopped"));
-  auto r = exec_in(s, {s.id, "true"});
-  INFO(r.describe());
-  CHECK(r.code != 0);
+  auto r = exec_into_stopped(s);
   CHECK_THAT(r.err, Contains("container not running"));
 }
 
