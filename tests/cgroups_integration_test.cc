@@ -25,21 +25,6 @@ namespace cg = ocirun::cgroups;
 
 namespace {
 
-void require_ok(const ExecResult& r) {
-  INFO(r.describe());
-  REQUIRE(r.code == 0);
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-fs::path add_ctl_dir(Sandbox& s) {
-  fs::path ctl = s.host_dir("ctl");
-  s.add_mount("/ctl", "bind", ctl.string(), {"rbind", "rw"});
-  return ctl;
-}
-
 // The file's content without trailing whitespace, "" if it cannot be read.
 std::string read_trimmed(const fs::path& p) {
   try {

@@ -151,6 +151,18 @@ Host fake_v1(const std::string& root) {
   return h;
 }
 
+// fake_v1 plus a cgroup2 mount at root/unified (hybrid), where `v2_controllers` are enabled:
+// with any, the mount has a cgroup.subtree_control to enable them in.
+Host fake_hybrid(const std::string& root, std::set<std::string> v2_controllers = {}) {
+  Host h = fake_v1(root);
+  h.layout = Layout::Hybrid;
+  h.v2 = root + "/unified";
+  h.v2_controllers = std::move(v2_controllers);
+  mkdirs(h.v2);
+  if (!h.v2_controllers.empty()) put(h.v2 + "/cgroup.subtree_control");
+  return h;
+}
+
 Host fake_v2(const std::string& root, std::set<std::string> controllers) {
   Host h;
   h.layout = Layout::V2;
@@ -677,12 +689,7 @@ TEST_CASE("v1 driver: a missing controller is refused before any write", "[cgrou
 
 TEST_CASE("hybrid driver: v2-only controllers and unified keys go to the cgroup2 mount", "[cgroups][driver]") {
   TempDir tmp;
-  Host host = fake_v1(tmp.path);
-  host.layout = Layout::Hybrid;
-  host.v2 = tmp.path + "/unified";
-  host.v2_controllers = {"hugetlb"};
-  mkdirs(host.v2);
-  put(host.v2 + "/cgroup.subtree_control");
+  Host host = fake_hybrid(tmp.path, {"hugetlb"});
 
   auto m = open(host, "", "c3");
   CHECK(m->path() == "/ocirun/c3");
@@ -724,10 +731,7 @@ TEST_CASE("hybrid driver: v2-only controllers and unified keys go to the cgroup2
 
 TEST_CASE("default path: the last container out removes the shared /ocirun parent", "[cgroups][driver]") {
   TempDir tmp;
-  Host host = fake_v1(tmp.path);
-  host.layout = Layout::Hybrid;
-  host.v2 = tmp.path + "/unified";
-  mkdirs(host.v2);
+  Host host = fake_hybrid(tmp.path);
   const std::vector<std::string> mounts = {"memory", "cpu,cpuacct", "cpuset", "pids", "freezer", "devices", "blkio",
                                            "unified"};
 
@@ -760,10 +764,7 @@ TEST_CASE("default path: the last container out removes the shared /ocirun paren
 TEST_CASE("join_self: v1 writes 0 to tasks, the cgroup2 directory cgroup.procs unless cloned into it",
           "[cgroups][driver]") {
   TempDir tmp;
-  Host host = fake_v1(tmp.path);
-  host.layout = Layout::Hybrid;
-  host.v2 = tmp.path + "/unified";
-  mkdirs(host.v2);
+  Host host = fake_hybrid(tmp.path);
   auto m = open(host, "/j/c", "c");
   m->create();
   CHECK(m->v2_dir() == host.v2 + "/j/c");
@@ -957,6 +958,20 @@ bool can_run_root_tests() {
 
 std::string proc_cgroup(pid_t pid) { return slurp("/proc/" + std::to_string(pid) + "/cgroup"); }
 
+// This host's cgroup2 mount, to be driven by the v2 driver as on a pure v2 host; nullopt (with
+// a warning: the test is skipped) when there is none.
+std::optional<Host> cgroup2_as_v2_root() {
+  Host host = detect_host();
+  if (host.v2.empty()) {
+    WARN("skipped: no cgroup2 mount");
+    return std::nullopt;
+  }
+  host.layout = Layout::V2;
+  host.root = host.v2;
+  host.v1.clear();
+  return host;
+}
+
 }  // namespace
 
 TEST_CASE("detect_host on this machine", "[cgroups][root]") {
@@ -1062,16 +1077,9 @@ TEST_CASE("real v1/hybrid cgroup: limits, a child, freeze, kill, destroy", "[cgr
 
 TEST_CASE("real cgroup v2 (the cgroup2 mount as a v2 root): child, freeze, kill, destroy", "[cgroups][root]") {
   if (!can_run_root_tests()) return;
-  Host detected = detect_host();
-  if (detected.v2.empty()) {
-    WARN("skipped: no cgroup2 mount");
-    return;
-  }
-  // Drive the cgroup2 mount with the v2 driver, as on a pure v2 host.
-  Host host = detected;
-  host.layout = Layout::V2;
-  host.root = detected.v2;
-  host.v1.clear();
+  std::optional<Host> v2_root = cgroup2_as_v2_root();
+  if (!v2_root) return;
+  const Host& host = *v2_root;
   const std::string name = "ocirun-test-v2-" + std::to_string(::getpid());
 
   RealCgroup cg;
@@ -1331,11 +1339,8 @@ TEST_CASE("v2 driver: device rules are checked before any write and need a real 
 TEST_CASE("hybrid driver without a v1 devices hierarchy: device rules go to the unified cgroup",
           "[cgroups][devices][driver]") {
   TempDir tmp;
-  Host host = fake_v1(tmp.path);
+  Host host = fake_hybrid(tmp.path);
   host.v1.erase("devices");
-  host.layout = Layout::Hybrid;
-  host.v2 = tmp.path + "/unified";
-  mkdirs(host.v2);
   auto m = open(host, "/ocirun/d2", "d2");
   m->create();
   spec::Resources r;
@@ -1519,12 +1524,7 @@ TEST_CASE("v2 driver: stats and oom_kills from a fake tree", "[cgroups][stats][d
 
 TEST_CASE("hybrid driver: stats of controllers only the cgroup2 mount has", "[cgroups][stats][driver]") {
   TempDir tmp;
-  Host host = fake_v1(tmp.path);
-  host.layout = Layout::Hybrid;
-  host.v2 = tmp.path + "/unified";
-  host.v2_controllers = {"hugetlb"};
-  mkdirs(host.v2);
-  put(host.v2 + "/cgroup.subtree_control");
+  Host host = fake_hybrid(tmp.path, {"hugetlb"});
   auto m = open(host, "/ocirun/s3", "s3");
   m->create();
   put(host.v2 + "/ocirun/s3/hugetlb.2MB.current", "4194304\n");
@@ -1589,15 +1589,9 @@ struct DeviceProbe {
 TEST_CASE("real cgroup2: a device program denies /dev/full, allows /dev/null, update and replace",
           "[cgroups][root][devices]") {
   if (!can_run_root_tests()) return;
-  Host detected = detect_host();
-  if (detected.v2.empty()) {
-    WARN("skipped: no cgroup2 mount");
-    return;
-  }
-  Host host = detected;  // the cgroup2 mount driven as a v2 root, as on a pure v2 host
-  host.layout = Layout::V2;
-  host.root = detected.v2;
-  host.v1.clear();
+  std::optional<Host> v2_root = cgroup2_as_v2_root();
+  if (!v2_root) return;
+  const Host& host = *v2_root;
   const std::string name = "ocirun-test-bpf-" + std::to_string(::getpid());
   RealCgroup cg;
   cg.m = open(host, "/" + name, name);

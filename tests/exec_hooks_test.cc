@@ -27,43 +27,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-void require_ok(const ExecResult& r) {
-  INFO(r.describe());
-  REQUIRE(r.code == 0);
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-std::set<std::string> line_set(const std::string& text) {
-  std::set<std::string> out;
-  for (auto& l : lines(text))
-    if (!trim(l).empty()) out.insert(trim(l));
-  return out;
-}
-
-void remove_namespace(json& config, const std::string& type) {
-  auto& ns = config["linux"]["namespaces"];
-  for (auto it = ns.begin(); it != ns.end();)
-    it = (*it)["type"] == type ? ns.erase(it) : it + 1;
-}
-
-void set_namespace(json& config, const std::string& type) {
-  remove_namespace(config, type);
-  config["linux"]["namespaces"].push_back({{"type", type}});
-}
-
 std::string proc(pid_t pid, const std::string& what) { return "/proc/" + std::to_string(pid) + "/" + what; }
-
-pid_t state_pid(Sandbox& s, const std::string& cid = {}) { return s.state(cid).value("pid", 0); }
-
-// A host directory bind-mounted read-write at /ctl, for handshakes with the container.
-fs::path add_ctl_dir(Sandbox& s) {
-  fs::path ctl = s.host_dir("ctl");
-  s.add_mount("/ctl", "bind", ctl.string(), {"rbind", "rw"});
-  return ctl;
-}
 
 // Starts the sandbox's container running `sleep 1000` (unless the config says otherwise).
 pid_t start_sleeper(Sandbox& s, bool set_args = true) {
@@ -109,42 +73,6 @@ std::vector<std::string> cgroup_dirs_named(const std::string& name) {
   }
   return found;
 }
-
-// Makes this process the reaper of orphans its children leave behind, so a test can see
-// whether the runtime left processes running. Kills and reaps whatever is left on exit.
-class Subreaper {
- public:
-  Subreaper() { prctl(PR_SET_CHILD_SUBREAPER, 1); }
-  ~Subreaper() {
-    for (pid_t pid : live_children()) kill(pid, SIGKILL);
-    eventually([&] { return live_children().empty(); }, 5s);
-    prctl(PR_SET_CHILD_SUBREAPER, 0);
-    while (waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
-  }
-  static std::vector<pid_t> live_children() {
-    std::vector<pid_t> out;
-    while (waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
-    for (auto& entry : fs::directory_iterator("/proc")) {
-      const std::string name = entry.path().filename().string();
-      if (!std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-      std::string stat;
-      try {
-        stat = read_file(entry.path() / "stat");
-      } catch (...) {
-        continue;
-      }
-      auto paren = stat.rfind(')');
-      if (paren == std::string::npos) continue;
-      char st = 0;
-      int ppid = 0;
-      if (sscanf(stat.c_str() + paren + 1, " %c %d", &st, &ppid) == 2 && ppid == getpid() && st != 'Z')
-        out.push_back(std::stoi(name));
-    }
-    return out;
-  }
-};
 
 // A child running argv with stdout/stderr to files, so the test can signal it while it runs.
 struct Spawned {
@@ -243,16 +171,7 @@ TEST_CASE("exec: joins the user namespace of a container with uid mappings", "[e
     return;
   }
   Sandbox s("exec-userns");
-  constexpr int kHostBase = 100000;
-  auto shift = [&](const fs::path& p) {
-    struct stat st {};
-    if (lstat(p.c_str(), &st) == 0) REQUIRE(lchown(p.c_str(), st.st_uid + kHostBase, st.st_gid + kHostBase) == 0);
-  };
-  shift(s.rootfs);
-  for (auto& e : fs::recursive_directory_iterator(s.rootfs)) shift(e.path());
-  set_namespace(s.config, "user");
-  s.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", kHostBase}, {"size", 65536}}};
-  s.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", kHostBase}, {"size", 65536}}};
+  use_user_namespace(s);  // the container's 0 is the host's 100000
   pid_t init = start_sleeper(s);
   REQUIRE(readlink_str(proc(init, "ns/user")) != readlink_str("/proc/self/ns/user"));
 
@@ -489,16 +408,24 @@ TEST_CASE("exec: a missing binary fails and the container keeps running", "[exec
   CHECK(s.status() == "running");
 }
 
+namespace {
+
+// Runs s's container (`true`) to its end, then execs `true` in it: the exec must fail.
+ExecResult exec_into_stopped(Sandbox& s) {
+  s.config["process"]["args"] = {"true"};
+  require_ok(s.run_detached());
+  REQUIRE(s.wait_status("stopped"));
+  auto r = exec_in(s, {s.id, "true"});
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  return r;
+}
+
+}  // namespace
+
 TEST_CASE("exec: into a stopped, unknown or paused container fails", "[exec][errors]") {
   Sandbox s("exec-bad-state");
-  SECTION("stopped") {
-    s.config["process"]["args"] = {"true"};
-    require_ok(s.run_detached());
-    REQUIRE(s.wait_status("stopped"));
-    auto r = exec_in(s, {s.id, "true"});
-    INFO(r.describe());
-    CHECK(r.code != 0);
-  }
+  SECTION("stopped") { exec_into_stopped(s); }
   SECTION("unknown") {
     start_sleeper(s);
     auto r = exec_in(s, {"no-such-container", "true"});
@@ -523,12 +450,7 @@ TEST_CASE("exec: into a stopped, unknown or paused container fails", "[exec][err
 
 TEST_CASE("exec: a stopped container says container not running", "[exec][errors][ocirun]") {
   Sandbox s("exec-stopped-text");
-  s.config["process"]["args"] = {"true"};
-  require_ok(s.run_detached());
-  REQUIRE(s.wait_status("stopped"));
-  auto r = exec_in(s, {s.id, "true"});
-  INFO(r.describe());
-  CHECK(r.code != 0);
+  auto r = exec_into_stopped(s);
   CHECK_THAT(r.err, Contains("container not running"));
 }
 
@@ -641,6 +563,25 @@ void check_nothing_left(Sandbox& s) {
   INFO("cgroups left: " << json(cgroups).dump());
   CHECK(cgroups.empty());
   CHECK_FALSE(contains(read_file("/proc/self/mountinfo"), s.dir.string()));
+}
+
+struct FailedCreate {
+  ExecResult r;
+  std::chrono::milliseconds took;  // how long the create took
+};
+
+// Creates h's container (sleep 1000) with `hook` added to `phase`: the create must fail and
+// leave nothing behind. Needs a Subreaper made before h.
+FailedCreate create_fails(HookBox& h, const std::string& phase, json hook) {
+  h.add(phase, std::move(hook));
+  h.s.config["process"]["args"] = {"sleep", "1000"};
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = h.s.create();
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  INFO(r.describe() << "\ntook " << took.count() << " ms");
+  CHECK(r.code != 0);
+  check_nothing_left(h.s);
+  return {r, took};
 }
 
 }  // namespace
@@ -801,15 +742,10 @@ TEST_CASE("hooks: a failing creation hook fails create and leaves nothing behind
   INFO("hook " << phase);
   Subreaper reaper;
   HookBox h("hooks-fail-" + phase);
-  Sandbox& s = h.s;
-  h.add(phase, sh_hook("echo hook-said-no-" + phase + "; echo on-stderr-" + phase + " >&2; exit 3"));
-  s.config["process"]["args"] = {"sleep", "1000"};
-  auto r = s.create();
-  INFO(r.describe());
-  CHECK(r.code != 0);
+  auto [r, took] =
+      create_fails(h, phase, sh_hook("echo hook-said-no-" + phase + "; echo on-stderr-" + phase + " >&2; exit 3"));
   CHECK_THAT(r.err, Contains("hook-said-no-" + phase));
   CHECK_THAT(r.err, Contains("on-stderr-" + phase));
-  check_nothing_left(s);
 }
 
 TEST_CASE("hooks: a creation hook that cannot be executed fails create", "[hooks][errors]") {
@@ -817,14 +753,8 @@ TEST_CASE("hooks: a creation hook that cannot be executed fails create", "[hooks
   INFO("hook " << phase);
   Subreaper reaper;
   HookBox h("hooks-missing-" + phase);
-  Sandbox& s = h.s;
-  h.add(phase, {{"path", "/no/such/hook"}, {"args", {"hook"}}});
-  s.config["process"]["args"] = {"sleep", "1000"};
-  auto r = s.create();
-  INFO(r.describe());
-  CHECK(r.code != 0);
+  auto [r, took] = create_fails(h, phase, {{"path", "/no/such/hook"}, {"args", {"hook"}}});
   CHECK_THAT(r.err, Contains("/no/such/hook") || Contains("no such file"));
-  check_nothing_left(s);
 }
 
 TEST_CASE("hooks: a hook that times out fails create within about its timeout", "[hooks][errors]") {
@@ -832,43 +762,40 @@ TEST_CASE("hooks: a hook that times out fails create within about its timeout", 
   INFO("hook " << phase);
   Subreaper reaper;
   HookBox h("hooks-timeout-" + phase);
-  Sandbox& s = h.s;
-  h.add(phase, {{"path", "/bin/sleep"}, {"args", {"sleep", "10"}}, {"timeout", 1}});
-  s.config["process"]["args"] = {"sleep", "1000"};
-  auto t0 = std::chrono::steady_clock::now();
-  auto r = s.create();
-  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
-  INFO(r.describe() << "\ntook " << took.count() << " ms");
-  CHECK(r.code != 0);
+  auto [r, took] = create_fails(h, phase, {{"path", "/bin/sleep"}, {"args", {"sleep", "10"}}, {"timeout", 1}});
+  INFO("took " << took.count() << " ms");
   CHECK(took >= 900ms);
   CHECK(took < 4s);
-  check_nothing_left(s);
 }
+
+namespace {
+
+// Creates and starts h's container with a failing startContainer hook: the container stops
+// without its process ever running. Returns what `start` returned.
+ExecResult start_with_failing_start_hook(HookBox& h) {
+  h.add("startContainer", sh_hook("echo start-hook-said-no; exit 3"));
+  h.s.sh("touch /ctl/ran");
+  require_ok(h.s.create());
+  auto r = h.s.start();
+  CHECK(h.s.wait_status("stopped"));
+  CHECK_FALSE(fs::exists(h.ctl / "ran"));
+  return r;
+}
+
+}  // namespace
 
 TEST_CASE("hooks: a failing startContainer hook: the process never runs", "[hooks][errors]") {
   HookBox h("hooks-fail-start");
-  Sandbox& s = h.s;
-  h.add("startContainer", sh_hook("echo start-hook-said-no; exit 3"));
-  s.sh("touch /ctl/ran");
-  require_ok(s.create());
-  s.start();
-  CHECK(s.wait_status("stopped"));
-  CHECK_FALSE(fs::exists(h.ctl / "ran"));
+  start_with_failing_start_hook(h);
 }
 
 // runc 1.1 returns from `start` before its init runs the startContainer hooks.
 TEST_CASE("hooks: a failing startContainer hook makes start fail", "[hooks][errors][ocirun]") {
   HookBox h("hooks-fail-start-rc");
-  Sandbox& s = h.s;
-  h.add("startContainer", sh_hook("echo start-hook-said-no; exit 3"));
-  s.sh("touch /ctl/ran");
-  require_ok(s.create());
-  auto r = s.start();
+  auto r = start_with_failing_start_hook(h);
   INFO(r.describe());
   CHECK(r.code != 0);
   CHECK_THAT(r.err, Contains("start-hook-said-no"));
-  CHECK(s.wait_status("stopped"));
-  CHECK_FALSE(fs::exists(h.ctl / "ran"));
 }
 
 // runc 1.1 runs poststart during create, and a failing one fails create.
@@ -886,10 +813,12 @@ TEST_CASE("hooks: a failing poststart hook only warns", "[hooks][ocirun]") {
   CHECK(fs::exists(h.ctl / "second-ran"));  // the remaining hooks still run
 }
 
-TEST_CASE("hooks: a failing poststop hook only warns", "[hooks]") {
-  HookBox h("hooks-fail-poststop");
+namespace {
+
+// Runs h's container (`true`) to its end and deletes it: with the poststop hooks it has, the
+// delete must still succeed and remove the container's state.
+void run_and_delete(HookBox& h) {
   Sandbox& s = h.s;
-  h.add("poststop", sh_hook("echo poststop-said-no; exit 3"));
   s.config["process"]["args"] = {"true"};
   require_ok(s.create());
   require_ok(s.start());
@@ -898,23 +827,23 @@ TEST_CASE("hooks: a failing poststop hook only warns", "[hooks]") {
   INFO(r.describe());
   CHECK(r.code == 0);
   CHECK_FALSE(fs::exists(s.state_root / s.id));
-  CHECK_THAT(s.rt({"state", s.id}).err, Contains("does not exist"));
+}
+
+}  // namespace
+
+TEST_CASE("hooks: a failing poststop hook only warns", "[hooks]") {
+  HookBox h("hooks-fail-poststop");
+  h.add("poststop", sh_hook("echo poststop-said-no; exit 3"));
+  run_and_delete(h);
+  CHECK_THAT(h.s.rt({"state", h.s.id}).err, Contains("does not exist"));
 }
 
 // runc 1.1 stops at the first failing poststop hook.
 TEST_CASE("hooks: after a failing poststop hook the others still run", "[hooks][ocirun]") {
   HookBox h("hooks-fail-poststop-next");
-  Sandbox& s = h.s;
   h.add("poststop", sh_hook("echo poststop-said-no; exit 3"));
   h.add("poststop", sh_hook("touch " + (h.ctl / "second-ran").string()));
-  s.config["process"]["args"] = {"true"};
-  require_ok(s.create());
-  require_ok(s.start());
-  REQUIRE(s.wait_status("stopped"));
-  auto r = s.rt({"delete", s.id});
-  INFO(r.describe());
-  CHECK(r.code == 0);
-  CHECK_FALSE(fs::exists(s.state_root / s.id));
+  run_and_delete(h);
   CHECK(fs::exists(h.ctl / "second-ran"));
 }
 

@@ -26,87 +26,6 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-void require_ok(const ExecResult& r) {
-  INFO(r.describe());
-  REQUIRE(r.code == 0);
-}
-
-// Runs the sandbox's config in the foreground and requires success.
-ExecResult run_ok(Sandbox& s, std::vector<std::string> extra = {}, ExecOptions opts = {}) {
-  auto r = s.run(std::move(extra), std::move(opts));
-  require_ok(r);
-  return r;
-}
-
-std::set<std::string> line_set(const std::string& text) {
-  std::set<std::string> out;
-  for (auto& l : lines(text))
-    if (!trim(l).empty()) out.insert(trim(l));
-  return out;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-void remove_namespace(json& config, const std::string& type) {
-  auto& ns = config["linux"]["namespaces"];
-  for (auto it = ns.begin(); it != ns.end();)
-    it = (*it)["type"] == type ? ns.erase(it) : it + 1;
-}
-
-void set_namespace(json& config, const std::string& type, const std::string& path = {}) {
-  remove_namespace(config, type);
-  json entry = {{"type", type}};
-  if (!path.empty()) entry["path"] = path;
-  config["linux"]["namespaces"].push_back(entry);
-}
-
-pid_t state_pid(Sandbox& s, const std::string& cid = {}) { return s.state(cid).value("pid", 0); }
-
-// A host directory bind-mounted read-write at /ctl, for handshakes with the container.
-fs::path add_ctl_dir(Sandbox& s) {
-  fs::path ctl = s.host_dir("ctl");
-  s.add_mount("/ctl", "bind", ctl.string(), {"rbind", "rw"});
-  return ctl;
-}
-
-// Makes this process the reaper of orphans its children leave behind, so a test can see
-// whether the runtime left processes running. Kills and reaps whatever is left on exit.
-class Subreaper {
- public:
-  Subreaper() { prctl(PR_SET_CHILD_SUBREAPER, 1); }
-  ~Subreaper() {
-    for (pid_t pid : live_children()) kill(pid, SIGKILL);
-    eventually([&] { return live_children().empty(); }, 5s);
-    prctl(PR_SET_CHILD_SUBREAPER, 0);
-    while (waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
-  }
-  static std::vector<pid_t> live_children() {
-    std::vector<pid_t> out;
-    while (waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
-    for (auto& entry : fs::directory_iterator("/proc")) {
-      const std::string name = entry.path().filename().string();
-      if (!std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-      std::string stat;
-      try {
-        stat = read_file(entry.path() / "stat");
-      } catch (...) {
-        continue;
-      }
-      auto paren = stat.rfind(')');
-      if (paren == std::string::npos) continue;
-      char st = 0;
-      int ppid = 0;
-      if (sscanf(stat.c_str() + paren + 1, " %c %d", &st, &ppid) == 2 && ppid == getpid() && st != 'Z')
-        out.push_back(std::stoi(name));
-    }
-    return out;
-  }
-};
-
 // A named network namespace made with `ip netns add`, deleted on scope exit.
 struct NetNs {
   std::string name = "ocirun-it-" + std::to_string(getpid());
@@ -430,17 +349,8 @@ TEST_CASE("namespaces: user namespace with uid and gid mappings", "[namespaces][
     return;
   }
   Sandbox s("ns-user");
-  constexpr int kHostBase = 100000;
-  // The container's root is host uid 100000: give it the rootfs.
-  auto shift = [&](const fs::path& p) {
-    struct stat st {};
-    if (lstat(p.c_str(), &st) == 0) REQUIRE(lchown(p.c_str(), st.st_uid + kHostBase, st.st_gid + kHostBase) == 0);
-  };
-  shift(s.rootfs);
-  for (auto& e : fs::recursive_directory_iterator(s.rootfs)) shift(e.path());
-  set_namespace(s.config, "user");
-  s.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", kHostBase}, {"size", 65536}}};
-  s.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", kHostBase}, {"size", 65536}}};
+  // The container's root is host uid 100000, and owns the rootfs.
+  use_user_namespace(s);
   s.sh("cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; stat -c %u:%g /bin/busybox");
   auto r = run_ok(s);
   auto out = lines(r.out);
@@ -453,13 +363,23 @@ TEST_CASE("namespaces: user namespace with uid and gid mappings", "[namespaces][
   CHECK(out[4] == "0:0");
 }
 
+namespace {
+
+// Runs s (run_ok) and returns its stdout; the host's `file` must read the same afterwards.
+std::string run_keeping_host_file(Sandbox& s, const fs::path& file) {
+  std::string host_before = read_file(file);
+  std::string out = run_ok(s).out;
+  CHECK(read_file(file) == host_before);
+  return out;
+}
+
+}  // namespace
+
 TEST_CASE("namespaces: hostname", "[namespaces]") {
   Sandbox s("ns-uts");
   s.config["hostname"] = "it-host";
   s.sh("hostname; cat /proc/sys/kernel/hostname");
-  std::string host_before = read_file("/proc/sys/kernel/hostname");
-  CHECK(run_ok(s).out == "it-host\nit-host\n");
-  CHECK(read_file("/proc/sys/kernel/hostname") == host_before);
+  CHECK(run_keeping_host_file(s, "/proc/sys/kernel/hostname") == "it-host\nit-host\n");
 }
 
 // runc 1.1 ignores "domainname".
@@ -468,9 +388,7 @@ TEST_CASE("namespaces: domainname", "[namespaces][ocirun]") {
   s.config["hostname"] = "it-host";
   s.config["domainname"] = "it.example";
   s.sh("cat /proc/sys/kernel/domainname");
-  std::string host_before = read_file("/proc/sys/kernel/domainname");
-  CHECK(run_ok(s).out == "it.example\n");
-  CHECK(read_file("/proc/sys/kernel/domainname") == host_before);
+  CHECK(run_keeping_host_file(s, "/proc/sys/kernel/domainname") == "it.example\n");
 }
 
 // ---- mounts --------------------------------------------------------------------------------------

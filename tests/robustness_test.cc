@@ -20,8 +20,6 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-bool contains(const std::string& haystack, const std::string& needle) { return haystack.find(needle) != std::string::npos; }
-
 // What container `cid` left on the host: its state dir, a cgroup directory in any hierarchy,
 // a mount naming it, a process still in its cgroup.
 std::vector<std::string> leftovers(const Sandbox& s, const std::string& cid) {

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,16 @@ std::string error_of(ErrorKind kind, F&& f) {
   }
   FAIL("no ocirun::Error was thrown");
   return "";
+}
+
+// A prepared process's five capability sets by name, to check them in one CHECK.
+struct Caps {
+  uint64_t bounding, effective, permitted, inheritable, ambient;
+  bool operator==(const Caps&) const = default;
+};
+
+Caps caps_of(const PreparedProcess& p) {
+  return {p.caps.bounding, p.caps.effective, p.caps.permitted, p.caps.inheritable, p.caps.ambient};
 }
 
 // A fresh directory under /tmp, removed with everything in it at scope exit.
@@ -81,6 +92,18 @@ pid_t dead_pid() {
 }
 
 }  // namespace
+
+namespace Catch {
+template <>
+struct StringMaker<Caps> {
+  static std::string convert(const Caps& c) {
+    std::ostringstream os;
+    os << std::hex << "{bounding 0x" << c.bounding << ", effective 0x" << c.effective << ", permitted 0x"
+       << c.permitted << ", inheritable 0x" << c.inheritable << ", ambient 0x" << c.ambient << "}";
+    return os.str();
+  }
+};
+}  // namespace Catch
 
 // ---- state file ------------------------------------------------------------------------------
 
@@ -276,30 +299,19 @@ TEST_CASE("prepare_process: names become numbers", "[process]") {
     spec::Capabilities caps;
     caps.bounding = caps.effective = caps.permitted = caps.inheritable = caps.ambient = {"CAP_NET_BIND_SERVICE"};
     proc.capabilities = caps;
-    PreparedProcess p = prepare_process(proc);
-    CHECK(p.caps.bounding == 0x400);
-    CHECK(p.caps.effective == 0x400);
-    CHECK(p.caps.permitted == 0x400);
-    CHECK(p.caps.inheritable == 0x400);
-    CHECK(p.caps.ambient == 0x400);
+    CHECK(caps_of(prepare_process(proc)) ==
+          Caps{.bounding = 0x400, .effective = 0x400, .permitted = 0x400, .inheritable = 0x400, .ambient = 0x400});
   }
   SECTION("sets are kept apart") {
     spec::Capabilities caps;
     caps.bounding = {"CAP_CHOWN", "CAP_KILL", "CAP_SYS_ADMIN"};
     caps.permitted = {"CAP_KILL"};
     proc.capabilities = caps;
-    PreparedProcess p = prepare_process(proc);
-    CHECK(p.caps.bounding == 0x200021);
-    CHECK(p.caps.permitted == 0x20);
-    CHECK(p.caps.effective == 0);
-    CHECK(p.caps.inheritable == 0);
-    CHECK(p.caps.ambient == 0);
+    CHECK(caps_of(prepare_process(proc)) ==
+          Caps{.bounding = 0x200021, .effective = 0, .permitted = 0x20, .inheritable = 0, .ambient = 0});
   }
   SECTION("no capabilities object: all sets empty") {
-    PreparedProcess p = prepare_process(proc);
-    CHECK(p.caps.bounding == 0);
-    CHECK(p.caps.effective == 0);
-    CHECK(p.caps.ambient == 0);
+    CHECK(caps_of(prepare_process(proc)) == Caps{});  // all zero
   }
   SECTION("the rest of the process") {
     proc.rlimits = {{"RLIMIT_NOFILE", 1024, 512}, {"RLIMIT_CORE", 2048, 1024}};

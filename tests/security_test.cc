@@ -43,21 +43,6 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-void require_ok(const ExecResult& r) {
-  INFO(r.describe());
-  REQUIRE(r.code == 0);
-}
-
-ExecResult run_ok(Sandbox& s, std::vector<std::string> extra = {}, ExecOptions opts = {}) {
-  auto r = s.run(std::move(extra), std::move(opts));
-  require_ok(r);
-  return r;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 std::set<std::string> dir_entries(const fs::path& dir) {
   std::set<std::string> out;
   for (auto& e : fs::directory_iterator(dir)) out.insert(e.path().filename().string());
@@ -66,42 +51,6 @@ std::set<std::string> dir_entries(const fs::path& dir) {
 
 // A writable /tmp of the container's own, so the rootfs can stay read-only.
 void add_tmp(Sandbox& s) { s.add_mount("/tmp", "tmpfs", "tmpfs", {"nosuid", "nodev", "size=4m"}); }
-
-// Makes this process the reaper of orphans its children leave behind, so a test can see
-// whether the runtime left processes running. Kills and reaps whatever is left on exit.
-class Subreaper {
- public:
-  Subreaper() { prctl(PR_SET_CHILD_SUBREAPER, 1); }
-  ~Subreaper() {
-    for (pid_t pid : live_children()) kill(pid, SIGKILL);
-    eventually([&] { return live_children().empty(); }, 5s);
-    prctl(PR_SET_CHILD_SUBREAPER, 0);
-    while (waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
-  }
-  static std::vector<pid_t> live_children() {
-    std::vector<pid_t> out;
-    while (waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
-    for (auto& entry : fs::directory_iterator("/proc")) {
-      const std::string name = entry.path().filename().string();
-      if (!std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-      std::string stat;
-      try {
-        stat = read_file(entry.path() / "stat");
-      } catch (...) {
-        continue;
-      }
-      auto paren = stat.rfind(')');
-      if (paren == std::string::npos) continue;
-      char st = 0;
-      int ppid = 0;
-      if (sscanf(stat.c_str() + paren + 1, " %c %d", &st, &ppid) == 2 && ppid == getpid() && st != 'Z')
-        out.push_back(std::stoi(name));
-    }
-    return out;
-  }
-};
 
 // A failed create must leave no state dir, no process and no mount under the sandbox.
 void check_nothing_left(Sandbox& s) {
@@ -201,28 +150,14 @@ class NotifyAgent {
   void accept_one() {
     int conn = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (conn < 0) return;
-    std::string text;
-    int fd = -1, nfds = 0;
-    char buf[65536];
-    iovec iov{buf, sizeof buf};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC);
-    if (n > 0) text.assign(buf, n);
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      nfds += static_cast<int>((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-    }
+    Received got = receive_with_fds(conn, 65536);
     ::close(conn);
+    // The listener is the one fd expected; any others are counted (fds_received) and closed.
+    for (size_t i = 1; i < got.fds.size(); ++i) ::close(got.fds[i]);
     std::lock_guard<std::mutex> l(mu_);
-    states_.push_back(text);
-    fds_ += nfds;
-    if (fd >= 0) listeners_.push_back(fd);
+    states_.push_back(got.data);
+    fds_ += static_cast<int>(got.fds.size());
+    if (!got.fds.empty()) listeners_.push_back(got.fds[0]);
   }
 
   void answer_one(int fd) {
@@ -268,6 +203,38 @@ class NotifyAgent {
   std::vector<std::string> states_;
   int fds_ = 0;
   std::vector<std::pair<pid_t, int>> seen_;
+};
+
+// A profile that allows everything but sends the syscalls `names` to the agent listening at
+// `listener` (SCMP_ACT_NOTIFY, linux.seccomp.listenerPath).
+json notify_profile(std::vector<std::string> names, const fs::path& listener) {
+  json profile = seccomp_profile("SCMP_ACT_ALLOW", {seccomp_rule(std::move(names), "SCMP_ACT_NOTIFY")});
+  profile["listenerPath"] = listener.string();
+  return profile;
+}
+
+// The agent's answer in the mkdir tests: the first mkdir goes through (CONTINUE), every later
+// one fails with EDQUOT. `mkdirs` counts them.
+NotifyAgent::Answer first_mkdir_only(std::atomic<int>& mkdirs) {
+  return [&mkdirs](const seccomp_notif& req, seccomp_notif_resp& resp) {
+    if ((req.data.nr == SYS_mkdir || req.data.nr == SYS_mkdirat) && mkdirs++ > 0) {
+      resp.flags = 0;
+      resp.error = -EDQUOT;
+    }
+  };
+}
+
+// A sandbox (with a /tmp) whose mkdir and mkdirat go to an agent answering first_mkdir_only.
+struct MkdirNotifyBox {
+  Sandbox s;
+  std::atomic<int> mkdirs{0};
+  NotifyAgent agent;
+  MkdirNotifyBox(const std::string& name, bool no_new_privileges)
+      : s(name), agent(s.dir / "agent.sock", first_mkdir_only(mkdirs)) {
+    add_tmp(s);
+    s.config["process"]["noNewPrivileges"] = no_new_privileges;
+    s.config["linux"]["seccomp"] = notify_profile(kMkdir, agent.path);
+  }
 };
 
 }  // namespace
@@ -505,19 +472,9 @@ TEST_CASE("seccomp: flags LOG, SPEC_ALLOW and TSYNC reach the kernel", "[seccomp
 TEST_CASE("seccomp: NOTIFY sends the listener fd and the process state to listenerPath", "[seccomp][notify]") {
   bool nnp = GENERATE(true, false);
   INFO("noNewPrivileges " << nnp);
-  Sandbox s("seccomp-notify");
-  add_tmp(s);
   // The first mkdir goes through (CONTINUE), every later one fails with EDQUOT.
-  std::atomic<int> mkdirs{0};
-  NotifyAgent agent(s.dir / "agent.sock", [&](const seccomp_notif& req, seccomp_notif_resp& resp) {
-    if ((req.data.nr == SYS_mkdir || req.data.nr == SYS_mkdirat) && mkdirs++ > 0) {
-      resp.flags = 0;
-      resp.error = -EDQUOT;
-    }
-  });
-  s.config["process"]["noNewPrivileges"] = nnp;
-  s.config["linux"]["seccomp"] = seccomp_profile("SCMP_ACT_ALLOW", {seccomp_rule(kMkdir, "SCMP_ACT_NOTIFY")});
-  s.config["linux"]["seccomp"]["listenerPath"] = agent.path.string();
+  MkdirNotifyBox box("seccomp-notify", nnp);
+  auto& [s, mkdirs, agent] = box;
   s.config["linux"]["seccomp"]["listenerMetadata"] = "MKDIR=first-only";
   s.config["annotations"] = {{"org.ocirun.test", "notify"}};
   s.sh("mkdir /tmp/a; echo a=$?; mkdir /tmp/b; echo b=$?; ls /tmp");
@@ -554,9 +511,8 @@ TEST_CASE("seccomp: NOTIFY on syscalls the init itself makes after loading the f
   s.config["process"]["noNewPrivileges"] = false;
   s.config["process"]["user"] = {{"uid", 1000}, {"gid", 1000}};
   s.config["process"]["cwd"] = "/home/user";
-  s.config["linux"]["seccomp"] = seccomp_profile(
-      "SCMP_ACT_ALLOW", {seccomp_rule({"chdir", "fchdir", "setresuid", "setresgid", "capset", "close"}, "SCMP_ACT_NOTIFY")});
-  s.config["linux"]["seccomp"]["listenerPath"] = agent.path.string();
+  s.config["linux"]["seccomp"] =
+      notify_profile({"chdir", "fchdir", "setresuid", "setresgid", "capset", "close"}, agent.path);
   s.sh("pwd; id -u");
   auto r = run_ok(s);
   CHECK(r.out == "/home/user\n1000\n");
@@ -566,8 +522,7 @@ TEST_CASE("seccomp: NOTIFY on syscalls the init itself makes after loading the f
 TEST_CASE("seccomp: NOTIFY with nobody at listenerPath fails create and leaves nothing", "[seccomp][notify]") {
   Subreaper reaper;
   Sandbox s("seccomp-notify-nobody");
-  s.config["linux"]["seccomp"] = seccomp_profile("SCMP_ACT_ALLOW", {seccomp_rule(kMkdir, "SCMP_ACT_NOTIFY")});
-  s.config["linux"]["seccomp"]["listenerPath"] = (s.dir / "nobody.sock").string();
+  s.config["linux"]["seccomp"] = notify_profile(kMkdir, s.dir / "nobody.sock");
   auto r = s.create();
   INFO(r.describe());
   CHECK(r.code != 0);
@@ -578,19 +533,9 @@ TEST_CASE("seccomp: NOTIFY with nobody at listenerPath fails create and leaves n
 TEST_CASE("seccomp: NOTIFY: exec sends the exec'd process's listener and state to listenerPath", "[seccomp][notify][exec]") {
   bool nnp = GENERATE(true, false);
   INFO("noNewPrivileges " << nnp);
-  Sandbox s("seccomp-notify-exec");
-  add_tmp(s);
-  std::atomic<int> mkdirs{0};
-  NotifyAgent agent(s.dir / "agent.sock", [&](const seccomp_notif& req, seccomp_notif_resp& resp) {
-    if ((req.data.nr == SYS_mkdir || req.data.nr == SYS_mkdirat) && mkdirs++ > 0) {
-      resp.flags = 0;
-      resp.error = -EDQUOT;
-    }
-  });
-  s.config["process"]["noNewPrivileges"] = nnp;
+  MkdirNotifyBox box("seccomp-notify-exec", nnp);
+  auto& [s, mkdirs, agent] = box;
   s.config["process"]["args"] = {"sleep", "30"};
-  s.config["linux"]["seccomp"] = seccomp_profile("SCMP_ACT_ALLOW", {seccomp_rule(kMkdir, "SCMP_ACT_NOTIFY")});
-  s.config["linux"]["seccomp"]["listenerPath"] = agent.path.string();
   s.config["linux"]["seccomp"]["listenerMetadata"] = "exec-test";
   require_ok(s.create());
   require_ok(s.start());
@@ -632,17 +577,9 @@ void remove_mount(json& config, const std::string& dest) {
   for (auto it = m.begin(); it != m.end();) it = (*it)["destination"] == dest ? m.erase(it) : it + 1;
 }
 
-void use_user_namespace(Sandbox& s) {
-  constexpr int kHostBase = 100000;
-  auto shift = [&](const fs::path& p) {
-    struct stat st {};
-    if (lstat(p.c_str(), &st) == 0) REQUIRE(lchown(p.c_str(), st.st_uid + kHostBase, st.st_gid + kHostBase) == 0);
-  };
-  shift(s.rootfs);
-  for (auto& e : fs::recursive_directory_iterator(s.rootfs)) shift(e.path());
-  s.config["linux"]["namespaces"].push_back({{"type", "user"}});
-  s.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", kHostBase}, {"size", 65536}}};
-  s.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", kHostBase}, {"size", 65536}}};
+// use_user_namespace, and /sys bound from the host.
+void use_user_namespace_bind_sys(Sandbox& s) {
+  use_user_namespace(s);
   // A user namespace cannot mount a new sysfs without its own network namespace: bind it.
   remove_mount(s.config, "/sys");
   s.add_mount("/sys", "none", "/sys", {"rbind", "nosuid", "noexec", "nodev", "ro"});
@@ -918,7 +855,7 @@ TEST_CASE("proc/sys: oomScoreAdj is set on the processes themselves (userns too)
   Sandbox s("exec-oom-" + variant);
   s.config["root"]["readonly"] = false;
   s.config["process"]["oomScoreAdj"] = 500;
-  if (variant == "userns") use_user_namespace(s);
+  if (variant == "userns") use_user_namespace_bind_sys(s);
   if (variant == "fake-proc") {
     // A container root with CAP_SYS_ADMIN replaces its /proc with files of its own, where a
     // path-based write of the runtime would land instead of on the process.
@@ -955,7 +892,7 @@ TEST_CASE("dev: a rootfs whose /dev is a symlink to the host gets nothing create
   HostDir host("devlink-" + variant);
   Sandbox s("devlink-" + variant);
   s.config["root"]["readonly"] = false;
-  if (variant == "userns") use_user_namespace(s);
+  if (variant == "userns") use_user_namespace_bind_sys(s);
   if (variant == "no-dev-mount") remove_mount(s.config, "/dev");
   fs::remove_all(s.rootfs / "dev");
   fs::create_directory_symlink(host.path, s.rootfs / "dev");
@@ -974,7 +911,7 @@ TEST_CASE("dev: device paths that are symlinks to host files are replaced, never
   HostDir host("devnode-" + variant);
   Sandbox s("devnode-" + variant);
   s.config["root"]["readonly"] = false;
-  if (variant == "userns") use_user_namespace(s);
+  if (variant == "userns") use_user_namespace_bind_sys(s);
   remove_mount(s.config, "/dev");  // the rootfs's own /dev is used as it is
   write_file(host.path / "victim", "victim\n");
   for (auto name : {"null", "zero", "tty", "console", "ptmx"}) fs::create_symlink(host.path / "victim", s.rootfs / "dev" / name);
@@ -1330,8 +1267,7 @@ TEST_CASE("runtime binary: a process being exec'd is not dumpable before its exe
   });
   s.config["process"]["noNewPrivileges"] = false;  // the filter goes on before the umask
   s.config["process"]["args"] = {"sleep", "30"};
-  s.config["linux"]["seccomp"] = seccomp_profile("SCMP_ACT_ALLOW", {seccomp_rule({"umask"}, "SCMP_ACT_NOTIFY")});
-  s.config["linux"]["seccomp"]["listenerPath"] = agent.path.string();
+  s.config["linux"]["seccomp"] = notify_profile({"umask"}, agent.path);
   require_ok(s.create());
   require_ok(s.start());
   const pid_t init = s.state().value("pid", 0);

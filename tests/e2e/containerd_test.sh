@@ -19,24 +19,10 @@ set -u
 
 E2E_NAME=containerd_test
 E2E_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-runtime="$E2E_REPO/build/ocirun"
-keep=0
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --runtime) runtime=$2; shift 2 ;;
-    --only) export E2E_ONLY=$2; shift 2 ;;
-    --verbose|-v) export E2E_VERBOSE=1; shift ;;
-    --keep) keep=1; shift ;;
-    *) echo "usage: $0 [--runtime BIN] [--only REGEX] [--verbose] [--keep]" >&2; exit 2 ;;
-  esac
-done
 # shellcheck source=lib.sh
 . "$E2E_REPO/tests/e2e/lib.sh"
-
-[ "$(id -u)" = 0 ] || { echo "SKIP: $E2E_NAME needs root"; exit 77; }
-case "$runtime" in */*) ;; *) runtime=$(command -v "$runtime") || e2e_die "runtime not found" ;; esac
-[ -x "$runtime" ] || e2e_die "runtime not found: $runtime (build ocirun or pass --runtime)"
-runtime=$(readlink -f "$runtime")
+e2e_parse_args "$@"
+e2e_resolve_runtime
 
 # Before the private mount namespace, so that the packages' scripts see the host as it is.
 [ -n "${E2E_CONTAINERD_NS:-}" ] || e2e_need_packages containerd busybox-static util-linux bsdutils
@@ -48,10 +34,9 @@ if [ -z "${E2E_CONTAINERD_NS:-}" ]; then
   [ -d /run/containerd ] || { mkdir -p /run/containerd && created=1; }
   # The whole run gets a deadline (E2E_TIMEOUT seconds, default 600) and a TERM, so that its
   # cleanup runs before an outer timeout (ctest's is 900 s) would kill it outright.
+  e2e_forward_args
   E2E_CONTAINERD_NS=1 timeout --kill-after=60 "${E2E_TIMEOUT:-600}" \
-    unshare --mount --propagation private -- "$0" --runtime "$runtime" \
-    ${E2E_ONLY:+--only "$E2E_ONLY"} $([ "${E2E_VERBOSE:-0}" = 1 ] && echo --verbose) \
-    $([ $keep = 1 ] && echo --keep)
+    unshare --mount --propagation private -- "$0" "${E2E_ARGS[@]}"
   rc=$?
   [ $created = 1 ] && rmdir /run/containerd 2>/dev/null
   exit $rc
@@ -468,36 +453,12 @@ t_run_rm_foreground_cleanup() {
   expect_eq "$st" "" "runtime state left by ctr run --rm"
 }
 
-# An OCI image archive made from the busybox rootfs: oci-layout, index.json, manifest, config and
-# one uncompressed layer, each blob named by its sha256.
-make_image_archive() {
-  local out=$1 d=$E2E_TMP/oci-image
-  rm -rf "$d"; mkdir -p "$d/blobs/sha256"
-  local arch; arch=$(dpkg --print-architecture)
-  tar --numeric-owner --sort=name -C "$rootfs" -cf "$d/layer.tar" . || return 1
-  local ldig lsize; ldig=$(sha256sum "$d/layer.tar" | cut -d' ' -f1); lsize=$(stat -c %s "$d/layer.tar")
-  mv "$d/layer.tar" "$d/blobs/sha256/$ldig"
-  cat >"$d/config.json" <<EOF
-{"architecture":"$arch","os":"linux","config":{"Env":["PATH=/usr/sbin:/usr/bin:/sbin:/bin","E2E_IMAGE=yes"],"Cmd":["sh","-c","echo image-default-cmd \$E2E_IMAGE \$(pwd)"],"WorkingDir":"/home/user"},"rootfs":{"type":"layers","diff_ids":["sha256:$ldig"]},"history":[{"created_by":"ocirun e2e"}]}
-EOF
-  local cdig csize; cdig=$(sha256sum "$d/config.json" | cut -d' ' -f1); csize=$(stat -c %s "$d/config.json")
-  mv "$d/config.json" "$d/blobs/sha256/$cdig"
-  cat >"$d/manifest.json" <<EOF
-{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:$cdig","size":$csize},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:$ldig","size":$lsize}]}
-EOF
-  local mdig msize; mdig=$(sha256sum "$d/manifest.json" | cut -d' ' -f1); msize=$(stat -c %s "$d/manifest.json")
-  mv "$d/manifest.json" "$d/blobs/sha256/$mdig"
-  echo '{"imageLayoutVersion":"1.0.0"}' >"$d/oci-layout"
-  cat >"$d/index.json" <<EOF
-{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:$mdig","size":$msize,"platform":{"architecture":"$arch","os":"linux"},"annotations":{"io.containerd.image.name":"$IMAGE","org.opencontainers.image.ref.name":"latest"}}]}
-EOF
-  tar --numeric-owner -C "$d" -cf "$out" oci-layout index.json blobs || return 1
-  rm -rf "$d"
-}
 IMAGE=docker.io/library/ocirun-e2e-busybox:latest
 
 t_image_import() {
-  make_image_archive "$E2E_TMP/busybox-oci.tar" || { echo "could not build the archive"; return 1; }
+  e2e_make_image_archive "$E2E_TMP/busybox-oci.tar" "$rootfs" \
+    "{\"io.containerd.image.name\":\"$IMAGE\",\"org.opencontainers.image.ref.name\":\"latest\"}" ||
+    { echo "could not build the archive"; return 1; }
   local out
   out=$(ctr_ image import "$E2E_TMP/busybox-oci.tar" 2>&1) || { echo "ctr image import failed: $out"; return 1; }
   ctr_ image ls -q | grep -qx "$IMAGE" || { echo "image $IMAGE not listed: $(ctr_ image ls)"; return 1; }

@@ -11,6 +11,43 @@ E2E_VERBOSE=${E2E_VERBOSE:-0}
 e2e_log() { echo "[$(date +%H:%M:%S)] $*"; }
 e2e_die() { echo "$E2E_NAME: $*" >&2; exit 2; }
 
+# e2e_parse_args "$@": the options both scripts take,
+#   [--runtime BIN] [--only REGEX] [--verbose] [--keep]
+# Sets runtime (default: the built <repo>/build/ocirun) and keep (0 or 1), exports E2E_ONLY and
+# E2E_VERBOSE; exits 2 with the usage on anything else.
+e2e_parse_args() {
+  runtime="$E2E_REPO/build/ocirun"
+  keep=0
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --runtime) runtime=$2; shift 2 ;;
+      --only) export E2E_ONLY=$2; shift 2 ;;
+      --verbose|-v) export E2E_VERBOSE=1; shift ;;
+      --keep) keep=1; shift ;;
+      *) echo "usage: $0 [--runtime BIN] [--only REGEX] [--verbose] [--keep]" >&2; exit 2 ;;
+    esac
+  done
+}
+
+# Skips the script (exit 77) when not root; makes $runtime an absolute path with no links (a
+# bare name is looked up in PATH), or dies when there is no such executable.
+e2e_resolve_runtime() {
+  [ "$(id -u)" = 0 ] || { echo "SKIP: $E2E_NAME needs root"; exit 77; }
+  case "$runtime" in */*) ;; *) runtime=$(command -v "$runtime") || e2e_die "runtime not found" ;; esac
+  [ -x "$runtime" ] || e2e_die "runtime not found: $runtime (build ocirun or pass --runtime)"
+  runtime=$(readlink -f "$runtime")
+}
+
+# Sets the array E2E_ARGS to the options this run was given (the resolved runtime), for the
+# script to run itself again in a private mount namespace.
+e2e_forward_args() {
+  E2E_ARGS=(--runtime "$runtime")
+  [ -n "$E2E_ONLY" ] && E2E_ARGS+=(--only "$E2E_ONLY")
+  [ "$E2E_VERBOSE" = 1 ] && E2E_ARGS+=(--verbose)
+  [ "$keep" = 1 ] && E2E_ARGS+=(--keep)
+  return 0
+}
+
 # Installs Debian packages that are missing (the scripts must work on a fresh Debian 12).
 e2e_need_packages() {
   local missing=() p
@@ -220,4 +257,33 @@ e2e_make_rootfs() {
   local dir=$1 runtime=$2
   "$E2E_REPO/bundles/make-bundle.sh" --runtime "$runtime" "$dir" >/dev/null || e2e_die "make-bundle.sh failed"
   readlink -f "$dir"
+}
+
+# e2e_make_image_archive OUT ROOTFS ANNOTATIONS: an OCI image archive at OUT (oci-layout,
+# index.json, manifest, config and one uncompressed layer of ROOTFS, each blob named by its
+# sha256). ANNOTATIONS is the JSON object of the manifest's annotations in index.json, where each
+# client looks for the image's name. Works in $E2E_TMP/oci-image.
+e2e_make_image_archive() {
+  local out=$1 rootfs=$2 annotations=$3 d=$E2E_TMP/oci-image
+  rm -rf "$d"; mkdir -p "$d/blobs/sha256"
+  local arch; arch=$(dpkg --print-architecture)
+  tar --numeric-owner --sort=name -C "$rootfs" -cf "$d/layer.tar" . || return 1
+  local ldig lsize; ldig=$(sha256sum "$d/layer.tar" | cut -d' ' -f1); lsize=$(stat -c %s "$d/layer.tar")
+  mv "$d/layer.tar" "$d/blobs/sha256/$ldig"
+  cat >"$d/config.json" <<EOF
+{"architecture":"$arch","os":"linux","config":{"Env":["PATH=/usr/sbin:/usr/bin:/sbin:/bin","E2E_IMAGE=yes"],"Cmd":["sh","-c","echo image-default-cmd \$E2E_IMAGE \$(pwd)"],"WorkingDir":"/home/user"},"rootfs":{"type":"layers","diff_ids":["sha256:$ldig"]},"history":[{"created_by":"ocirun e2e"}]}
+EOF
+  local cdig csize; cdig=$(sha256sum "$d/config.json" | cut -d' ' -f1); csize=$(stat -c %s "$d/config.json")
+  mv "$d/config.json" "$d/blobs/sha256/$cdig"
+  cat >"$d/manifest.json" <<EOF
+{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:$cdig","size":$csize},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:$ldig","size":$lsize}]}
+EOF
+  local mdig msize; mdig=$(sha256sum "$d/manifest.json" | cut -d' ' -f1); msize=$(stat -c %s "$d/manifest.json")
+  mv "$d/manifest.json" "$d/blobs/sha256/$mdig"
+  echo '{"imageLayoutVersion":"1.0.0"}' >"$d/oci-layout"
+  cat >"$d/index.json" <<EOF
+{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:$mdig","size":$msize,"platform":{"architecture":"$arch","os":"linux"},"annotations":$annotations}]}
+EOF
+  tar --numeric-owner -C "$d" -cf "$out" oci-layout index.json blobs || return 1
+  rm -rf "$d"
 }

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -14,7 +15,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -498,25 +501,128 @@ int ConsoleSocket::receive_fd(std::chrono::milliseconds timeout) {
   p = {conn, POLLIN, 0};
   int fd = -1;
   if (poll(&p, 1, static_cast<int>(timeout.count())) == 1) {
-    char data[4096];
-    iovec iov{data, sizeof data};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    if (recvmsg(conn, &msg, MSG_CMSG_CLOEXEC) >= 0) {
-      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-          std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-          break;
-        }
-      }
-    }
+    Received got = receive_with_fds(conn);
+    if (!got.fds.empty()) fd = got.fds[0];
+    for (size_t i = 1; i < got.fds.size(); i++) ::close(got.fds[i]);  // a console is one fd
   }
   ::close(conn);
   return fd;
+}
+
+Received receive_with_fds(int sock, size_t max_data) {
+  Received got;
+  std::vector<char> buf(max_data);
+  iovec iov{buf.data(), buf.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  if (n < 0) return got;
+  got.data.assign(buf.data(), n);
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; i++) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      got.fds.push_back(fd);
+    }
+  }
+  return got;
+}
+
+// ---- Shared by the tests ---------------------------------------------------------------------
+
+void require_ok(const ExecResult& r) {
+  INFO(r.describe());
+  REQUIRE(r.code == 0);
+}
+
+ExecResult run_ok(Sandbox& s, std::vector<std::string> extra, ExecOptions opts) {
+  auto r = s.run(std::move(extra), std::move(opts));
+  require_ok(r);
+  return r;
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+std::set<std::string> line_set(const std::string& text) {
+  std::set<std::string> out;
+  for (auto& l : lines(text))
+    if (!trim(l).empty()) out.insert(trim(l));
+  return out;
+}
+
+void remove_namespace(json& config, const std::string& type) {
+  auto& ns = config["linux"]["namespaces"];
+  for (auto it = ns.begin(); it != ns.end();)
+    it = (*it)["type"] == type ? ns.erase(it) : it + 1;
+}
+
+void set_namespace(json& config, const std::string& type, const std::string& path) {
+  remove_namespace(config, type);
+  json entry = {{"type", type}};
+  if (!path.empty()) entry["path"] = path;
+  config["linux"]["namespaces"].push_back(entry);
+}
+
+pid_t state_pid(Sandbox& s, const std::string& cid) { return s.state(cid).value("pid", 0); }
+
+fs::path add_ctl_dir(Sandbox& s) {
+  fs::path ctl = s.host_dir("ctl");
+  s.add_mount("/ctl", "bind", ctl.string(), {"rbind", "rw"});
+  return ctl;
+}
+
+void use_user_namespace(Sandbox& s) {
+  constexpr int kHostBase = 100000;
+  auto shift = [&](const fs::path& p) {
+    struct stat st {};
+    if (lstat(p.c_str(), &st) == 0) REQUIRE(lchown(p.c_str(), st.st_uid + kHostBase, st.st_gid + kHostBase) == 0);
+  };
+  shift(s.rootfs);
+  for (auto& e : fs::recursive_directory_iterator(s.rootfs)) shift(e.path());
+  set_namespace(s.config, "user");
+  s.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", kHostBase}, {"size", 65536}}};
+  s.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", kHostBase}, {"size", 65536}}};
+}
+
+Subreaper::Subreaper() { prctl(PR_SET_CHILD_SUBREAPER, 1); }
+
+Subreaper::~Subreaper() {
+  for (pid_t pid : live_children()) kill(pid, SIGKILL);
+  eventually([&] { return live_children().empty(); }, 5s);
+  prctl(PR_SET_CHILD_SUBREAPER, 0);
+  while (waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+}
+
+std::vector<pid_t> Subreaper::live_children() {
+  std::vector<pid_t> out;
+  while (waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+  for (auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (!std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    std::string stat;
+    try {
+      stat = read_file(entry.path() / "stat");
+    } catch (...) {
+      continue;
+    }
+    auto paren = stat.rfind(')');
+    if (paren == std::string::npos) continue;
+    char st = 0;
+    int ppid = 0;
+    if (sscanf(stat.c_str() + paren + 1, " %c %d", &st, &ppid) == 2 && ppid == getpid() && st != 'Z')
+      out.push_back(std::stoi(name));
+  }
+  return out;
 }
 
 std::string read_all(int fd, std::chrono::milliseconds timeout, const std::string& until) {

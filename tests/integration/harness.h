@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -158,6 +159,47 @@ class ConsoleSocket {
 
 // Reads from fd until EOF/EIO or the timeout (or until `until` appears in the output).
 std::string read_all(int fd, std::chrono::milliseconds timeout, const std::string& until = {});
+
+// One recvmsg on a connected unix socket: the data (at most max_data bytes) and the fds that
+// came with it over SCM_RIGHTS, in order (close-on-exec). Empty on error or EOF.
+struct Received {
+  std::string data;
+  std::vector<int> fds;
+};
+Received receive_with_fds(int sock, size_t max_data = 4096);
+
+// ---- Shared by the tests (Catch assertions) ---------------------------------------------------
+
+// Fails the test (REQUIRE) unless the command exited 0, with its output in the message.
+void require_ok(const ExecResult& r);
+// Runs the sandbox's config in the foreground and requires success.
+ExecResult run_ok(Sandbox& s, std::vector<std::string> extra = {}, ExecOptions opts = {});
+bool contains(const std::string& haystack, const std::string& needle);
+// The non-blank lines of `text`, trimmed.
+std::set<std::string> line_set(const std::string& text);
+// Removes every linux.namespaces entry of `type`.
+void remove_namespace(json& config, const std::string& type);
+// Replaces the linux.namespaces entry of `type` by a new namespace, or by joining `path`.
+void set_namespace(json& config, const std::string& type, const std::string& path = {});
+// The pid in `state` of the sandbox's container (or `cid`).
+pid_t state_pid(Sandbox& s, const std::string& cid = {});
+// A host directory bind-mounted read-write at /ctl, for handshakes with the container.
+fs::path add_ctl_dir(Sandbox& s);
+// A new user namespace whose ids 0-65535 are the host's 100000-165535 (uid and gid); the
+// rootfs is chowned along, so that the container's root owns it.
+void use_user_namespace(Sandbox& s);
+
+// Makes this process the reaper of orphans its children leave behind, so a test can see
+// whether the runtime left processes running. Kills and reaps whatever is left on exit.
+class Subreaper {
+ public:
+  Subreaper();
+  ~Subreaper();
+  Subreaper(const Subreaper&) = delete;
+  Subreaper& operator=(const Subreaper&) = delete;
+  // This process's children that are alive (not zombies), after reaping the zombies.
+  static std::vector<pid_t> live_children();
+};
 
 template <class F>
 bool eventually(F pred, std::chrono::milliseconds timeout) {
