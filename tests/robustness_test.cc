@@ -291,7 +291,7 @@ TEST_CASE("bogus signals are refused and the container keeps running", "[robustn
   Sandbox s("bad-signals");
   Bystander b(s);
   for (const auto& [sig, what] : std::vector<std::pair<std::string, std::string>>{
-           {"FOO", "invalid signal \"FOO\""}, {"SIGFOO", "invalid signal"}, {"0", "invalid signal number \"0\""},
+           {"FOO", "invalid signal \"FOO\""}, {"SIGFOO", "invalid signal"}, {"SIG0", "invalid signal \"SIG0\""},
            {"99", "invalid signal number \"99\""}, {"-1", "-1"}, {"", "invalid signal"},
            {"99999999999999999999", "invalid signal number"}, {"RTMIN+99", "invalid signal"}}) {
     INFO("signal \"" << sig << "\"");
