@@ -162,6 +162,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   spec::validate_or_throw(spec, /*need_process=*/true);
   std::string root_path = spec.root.path[0] == '/' ? spec.root.path : bundle + "/" + spec.root.path;
   const std::string rootfs = real_path(root_path, "config.json: /root/path:");
+  check_state_strings(state_before_recorded(opts.id, 0, bundle, rootfs, {}, spec.annotations));  // before anything is made
   const namespaces::Plan plan = namespaces::plan(*spec.linux);
   check_host_requirements(spec, plan, opts);
 

@@ -43,7 +43,11 @@ void write_to_file(Level level, const std::string& msg) {
   if (fd < 0) return;
   std::string line;
   if (g_config.json)
-    line = nlohmann::json{{"level", level_name(level)}, {"msg", msg}, {"time", now_rfc3339()}}.dump() + "\n";
+    // A message may quote anything the user gave (a path that is not UTF-8): written with
+    // U+FFFD for such bytes, as runc's JSON log does, not thrown from inside error reporting.
+    line = nlohmann::json{{"level", level_name(level)}, {"msg", msg}, {"time", now_rfc3339()}}.dump(
+               -1, ' ', false, nlohmann::json::error_handler_t::replace) +
+           "\n";
   else
     line = now_rfc3339() + " " + level_name(level) + ": " + msg + "\n";
   write_line(fd, line);

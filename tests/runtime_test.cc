@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -18,6 +19,7 @@
 #include "error.h"
 #include "process.h"
 #include "state.h"
+#include "utf8.h"
 
 using namespace ocirun;
 using namespace ocirun::runtime;
@@ -130,6 +132,56 @@ TEST_CASE("state: a corrupt state file is InvalidArgument", "[state]") {
   CHECK_THAT(msg, Contains("corrupt state file"));
 }
 
+TEST_CASE("state: a string that is not UTF-8 is refused by name, not by the JSON library", "[state][utf8]") {
+  // What each field is called in the error, and how to spoil it.
+  using Spoil = std::function<void(ContainerState&)>;
+  auto [what, spoil] = GENERATE(table<std::string, Spoil>({
+      {"bundle path \"/bundles/a\\xffb\"", [](ContainerState& s) { s.bundle = "/bundles/a\xff" "b"; }},
+      {"root filesystem path \"/r/\\xc3\"", [](ContainerState& s) { s.rootfs = "/r/\xc3"; }},
+      {"annotation key \"k\\xfe\"", [](ContainerState& s) { s.annotations["k\xfe"] = "v"; }},
+      {"annotation org.example.key \"\\xed\\xa0\\x80\"",  // a UTF-16 surrogate, encoded
+       [](ContainerState& s) { s.annotations["org.example.key"] = "\xed\xa0\x80"; }},
+      {"poststop hook path \"/h\\xc0\\xaf\"",  // an overlong "/"
+       [](ContainerState& s) { s.poststop.push_back({"/h\xc0\xaf", {}, {}, std::nullopt}); }},
+      {"cgroup path \"/x\\xff\"", [](ContainerState& s) { s.cgroup = cgroups::Saved{"/x\xff", {}, {}, ""}; }},
+  }));
+  INFO("field: " << what);
+  ContainerState s = sample_state();
+  spoil(s);
+  for (auto* f : {+[](const ContainerState& st) { check_state_strings(st); },
+                  +[](const ContainerState& st) { (void)to_json(st); }}) {
+    auto msg = error_of(ErrorKind::InvalidArgument, [&] { f(s); });
+    CHECK_THAT(msg, Contains(what + " is not valid UTF-8"));
+    CHECK_THAT(msg, Contains("is JSON, which holds only UTF-8 text"));
+    CHECK(utf8::valid(msg));  // the message itself shows the bytes escaped
+  }
+}
+
+TEST_CASE("state: UTF-8 that is valid is recorded as it is", "[state][utf8]") {
+  ContainerState s = sample_state();
+  s.bundle = "/bundles/\xc3\xbc-\xe2\x82\xac-\xf0\x9f\x90\xb3";  // ü € 🐳
+  s.annotations["\xe6\x97\xa5"] = "\xf4\x8f\xbf\xbf";        // U+10FFFF, the last code point
+  CHECK_NOTHROW(check_state_strings(s));
+  ContainerState back = state_from_json(to_json(s));
+  CHECK(back.bundle == s.bundle);
+  CHECK(back.annotations == s.annotations);
+}
+
+TEST_CASE("utf8: valid and escape_invalid", "[utf8]") {
+  CHECK(utf8::valid(""));
+  CHECK(utf8::valid("plain ascii"));
+  CHECK(utf8::valid("\xc2\x80 \xdf\xbf \xe0\xa0\x80 \xef\xbf\xbf \xf0\x90\x80\x80 \xf4\x8f\xbf\xbf"));
+  for (std::string bad : {"\xff", "\x80", "\xc3", "a\xc3(", "\xc0\x80", "\xc1\xbf", "\xe0\x80\x80", "\xed\xa0\x80",
+                          "\xf0\x80\x80\x80", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xe2\x82"}) {
+    INFO("bytes: " << utf8::escape_invalid(bad));
+    CHECK_FALSE(utf8::valid(bad));
+    CHECK(utf8::valid(utf8::escape_invalid(bad)));
+  }
+  CHECK(utf8::escape_invalid("a\xff" "b") == "a\\xffb");
+  CHECK(utf8::escape_invalid("\xc3\xbc\xc3") == "\xc3\xbc\\xc3");
+  CHECK(utf8::escape_invalid("\xed\xa0\x80") == "\\xed\\xa0\\x80");
+}
+
 // ---- oci_state_json ----------------------------------------------------------------------------
 
 TEST_CASE("oci_state_json: the OCI state document", "[state]") {
@@ -157,6 +209,13 @@ TEST_CASE("oci_state_json: the OCI state document", "[state]") {
   SECTION("no annotations key when there are none") {
     s.annotations.clear();
     CHECK_FALSE(json::parse(oci_state_json(s, Status::Created)).contains("annotations"));
+  }
+  SECTION("a string that is not UTF-8 still makes valid JSON, with U+FFFD as runc writes") {
+    s.bundle = "/b\xff";
+    s.annotations["k"] = "v\xc3";
+    json st = json::parse(oci_state_json(s, Status::Running));
+    CHECK(st["bundle"] == "/b\xef\xbf\xbd");
+    CHECK(st["annotations"]["k"] == "v\xef\xbf\xbd");
   }
   SECTION("every status string") {
     for (auto [status, name] : std::vector<std::pair<Status, std::string>>{{Status::Creating, "creating"},
