@@ -59,18 +59,19 @@ spec::Spec container_config(const ContainerState& s) {
 // less confined than the container's own unless the caller says so.
 spec::Process process_from_file(const spec::Spec& config, const std::string& path) {
   std::string text = path == "-" ? fs::read_file("/dev/stdin") : fs::read_file(path);
-  try {
-    nlohmann::json process = nlohmann::json::parse(text);
-    nlohmann::json doc = {{"ociVersion", "1.2.0"}, {"root", {{"path", "rootfs"}}}, {"process", process}};
-    spec::Process p = *spec::parse(doc.dump()).process;
-    if (process.is_object() && !process.contains("noNewPrivileges") && config.process)
-      p.no_new_privileges = config.process->no_new_privileges;
-    return p;
-  } catch (const nlohmann::json::exception& e) {
-    fail(ErrorKind::InvalidArgument, "--process " + path + ": not valid JSON: " + e.what());
-  } catch (Error& e) {
-    throw e.with_context("--process " + path);
-  }
+  // Errors name the file and the field inside the process: "--process p.json: /user/uid: ...".
+  spec::Process p = spec::parse_process(text, "--process " + path);
+  if (!nlohmann::json::parse(text).contains("noNewPrivileges") && config.process)
+    p.no_new_privileges = config.process->no_new_privileges;
+  return p;
+}
+
+// Where a field of the exec'd process came from, for errors: the --process file, the flag
+// that set it, or else the container's config.json (prepare_process's ProcessField).
+std::string exec_process_field(const ExecOptions& o, const std::string& pointer) {
+  if (!o.process_file.empty()) return "--process " + o.process_file + ": " + pointer;
+  if (pointer == "/cwd" && !o.cwd.empty()) return "exec --cwd";
+  return config_process_field(pointer);
 }
 
 // runc's rules: the config's process, with the command line's args and overrides.
@@ -91,6 +92,8 @@ spec::Process process_from_flags(const spec::Spec& config, const ExecOptions& o)
     if (o.user->second) p.user.gid = *o.user->second;
   }
   if (!o.additional_gids.empty()) p.user.additional_gids = o.additional_gids;
+  for (const auto& cap : o.caps)
+    if (capability_from_name(cap) < 0) fail(ErrorKind::InvalidArgument, "exec: --cap: unknown capability \"" + cap + "\"");
   if (!o.caps.empty()) {
     auto& c = p.capabilities ? *p.capabilities : p.capabilities.emplace();
     for (const auto& cap : o.caps)
@@ -211,11 +214,10 @@ std::string read_exec_error(int fd) {
 
 // The labels the exec'd process gets: the flags', else the process's; the host must have the LSM.
 void check_lsm_labels(spec::Process& p, const ExecOptions& o) {
-  const std::string source = o.process_file.empty() ? "config.json: /process" : "--process " + o.process_file + ": ";
   if (!o.apparmor.empty()) p.apparmor_profile = o.apparmor;
   if (!o.process_label.empty()) p.selinux_label = o.process_label;
-  require_apparmor(p.apparmor_profile, o.apparmor.empty() ? source + "/apparmorProfile" : "exec --apparmor");
-  require_selinux(p.selinux_label, o.process_label.empty() ? source + "/selinuxLabel" : "exec --process-label");
+  require_apparmor(p.apparmor_profile, o.apparmor.empty() ? exec_process_field(o, "/apparmorProfile") : "exec --apparmor");
+  require_selinux(p.selinux_label, o.process_label.empty() ? exec_process_field(o, "/selinuxLabel") : "exec --process-label");
 }
 
 }  // namespace
@@ -239,7 +241,7 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
     fail(ErrorKind::InvalidArgument, "exec --detach with a terminal needs --console-socket");
 
   ExecContext ctx;
-  ctx.process = prepare_process(process);
+  ctx.process = prepare_process(process, [&](const std::string& pointer) { return exec_process_field(opts, pointer); });
   ctx.console_size = process.console_size;
   ctx.apparmor_profile = process.apparmor_profile;
   ctx.selinux_label = process.selinux_label;

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,8 +34,14 @@ struct PreparedProcess {
   bool terminal = false;
 };
 
+// How an error names a field of the process, given its JSON pointer inside the process
+// ("/capabilities/bounding/3"). By default config.json's ("config.json: /process/..."); exec
+// names its --process file or its flags.
+using ProcessField = std::function<std::string(const std::string& pointer)>;
+std::string config_process_field(const std::string& pointer);
+
 // Throws InvalidSpec naming the field for an unknown capability or rlimit.
-PreparedProcess prepare_process(const spec::Process& process);
+PreparedProcess prepare_process(const spec::Process& process, const ProcessField& field = config_process_field);
 
 int capability_from_name(const std::string& name);  // -1 when unknown
 int rlimit_from_name(const std::string& name);      // -1 when unknown

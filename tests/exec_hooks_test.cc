@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <functional>
 #include <cstdio>
 #include <cstdlib>
 #include <future>
@@ -530,6 +531,60 @@ TEST_CASE("exec: a stopped container says container not running", "[exec][errors
   INFO(r.describe());
   CHECK(r.code != 0);
   CHECK_THAT(r.err, Contains("container not running"));
+}
+
+TEST_CASE("exec: a bad --cap, --cwd or --process file is named as such, not as config.json", "[exec][errors][ocirun]") {
+  Sandbox s("exec-error-source");
+  fs::path ctl = add_ctl_dir(s);
+  start_sleeper(s);
+  const std::string file = (s.dir / "process.json").string();
+  const json good = {{"args", {"touch", "/ctl/ran"}}, {"cwd", "/"}, {"user", {{"uid", 0}, {"gid", 0}}}};
+  auto expect_error = [&](const ExecResult& r, const std::string& message) {
+    INFO(r.describe());
+    CHECK_FALSE(r.timed_out);
+    CHECK(r.code == 1);
+    CHECK(r.err == "ocirun: " + message + "\n");
+    CHECK_FALSE(fs::exists(ctl / "ran"));  // nothing ran
+  };
+
+  // Flags: no config.json in sight (the container's has no bad capability or cwd).
+  expect_error(exec_in(s, {"--cap", "CAP_BOGUS", s.id, "touch", "/ctl/ran"}), "exec: --cap: unknown capability \"CAP_BOGUS\"");
+  expect_error(exec_in(s, {"--cap", "CAP_CHOWN", "-c", "cap_nope", s.id, "touch", "/ctl/ran"}),
+               "exec: --cap: unknown capability \"cap_nope\"");
+  expect_error(exec_in(s, {"--cwd", "/proc/self", s.id, "touch", "/ctl/ran"}), "exec --cwd: \"/proc/self\" is inside /proc");
+
+  // A --process file: its name, and the field's path inside the process.
+  auto with = [&](const std::function<void(json&)>& spoil) {
+    json p = good;
+    spoil(p);
+    write_file(file, p.dump());
+  };
+  with([](json& p) { p["capabilities"]["bounding"] = {"CAP_CHOWN", "CAP_NOPE"}; });
+  expect_error(exec_in(s, {"--process", file, s.id}), "--process " + file + ": /capabilities/bounding/1: unknown capability \"CAP_NOPE\"");
+  with([](json& p) { p["capabilities"]["ambient"] = {"CAP_CHOWN"}; });
+  expect_error(exec_in(s, {"--process", file, s.id}),
+               "--process " + file + ": /capabilities/ambient: CAP_CHOWN must also be in permitted and inheritable");
+  with([](json& p) { p["rlimits"] = {{{"type", "RLIMIT_NOPE"}, {"hard", 1}, {"soft", 1}}}; });
+  expect_error(exec_in(s, {"-p", file, s.id}), "--process " + file + ": /rlimits/0/type: unknown rlimit \"RLIMIT_NOPE\"");
+  with([](json& p) { p["user"]["uid"] = -1; });
+  expect_error(exec_in(s, {"--process", file, s.id}), "--process " + file + ": /user/uid: value -1 out of range (0..4294967295)");
+  with([](json& p) { p["cwd"] = "/proc/1"; });
+  expect_error(exec_in(s, {"--process", file, s.id}), "--process " + file + ": /cwd: \"/proc/1\" is inside /proc");
+  write_file(file, "[1]");
+  expect_error(exec_in(s, {"--process", file, s.id}), "--process " + file + ": top level: expected object, got array");
+  write_file(file, "{\"args\": ");
+  auto r = exec_in(s, {"--process", file, s.id});
+  expect_error(r, "--process " + file +
+                      ": not valid JSON: syntax error while parsing value - unexpected end of input; expected '[', '{', "
+                      "or a literal (at line 1, column 10, byte 10)");
+  // From stdin.
+  with([](json& p) { p["capabilities"]["bounding"] = {"CAP_NOPE"}; });
+  expect_error(exec_in(s, {"--process", "-", s.id}, {.stdin_path = file}),
+               "--process -: /capabilities/bounding/0: unknown capability \"CAP_NOPE\"");
+  // The good file runs.
+  write_file(file, good.dump());
+  require_ok(exec_in(s, {"--process", file, s.id}));
+  CHECK(fs::exists(ctl / "ran"));
 }
 
 TEST_CASE("exec: --preserve-fds passes fd 3 and nothing else leaks", "[exec][fds]") {

@@ -410,6 +410,26 @@ TEST_CASE("prepare_process: an unknown rlimit names the field", "[process]") {
   CHECK_THAT(msg, Contains("RLIMIT_BOGUS"));
 }
 
+TEST_CASE("prepare_process: errors name fields as the caller says", "[process]") {
+  auto field = [](const std::string& pointer) { return "--process p.json: " + pointer; };
+  spec::Process proc;
+  proc.args = {"true"};
+  proc.capabilities = spec::Capabilities{};
+  proc.capabilities->permitted = {"CAP_NOPE"};
+  CHECK(error_of(ErrorKind::InvalidSpec, [&] { prepare_process(proc, field); }) ==
+        "--process p.json: /capabilities/permitted/0: unknown capability \"CAP_NOPE\"");
+  CHECK(error_of(ErrorKind::InvalidSpec, [&] { prepare_process(proc); }) ==
+        "config.json: /process/capabilities/permitted/0: unknown capability \"CAP_NOPE\"");
+  proc.capabilities.reset();
+  proc.rlimits = {{"RLIMIT_BOGUS", 1, 1}};
+  CHECK(error_of(ErrorKind::InvalidSpec, [&] { prepare_process(proc, field); }) ==
+        "--process p.json: /rlimits/0/type: unknown rlimit \"RLIMIT_BOGUS\"");
+  proc.rlimits.clear();
+  proc.cwd = "/proc/self/cwd";
+  CHECK(error_of(ErrorKind::InvalidSpec, [&] { prepare_process(proc, field); }) ==
+        "--process p.json: /cwd: \"/proc/self/cwd\" is inside /proc");
+}
+
 // ---- process_start_time --------------------------------------------------------------------------
 
 TEST_CASE("process_start_time", "[state]") {
