@@ -10,10 +10,14 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <linux/magic.h>  // DEVPTS_SUPER_MAGIC
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -110,6 +114,61 @@ int namespace_flags(const spec::Linux& linux_config) {
   return flags;
 }
 
+// What an fd is, for an error: "a character device 1:3", "a FIFO", ...
+std::string describe_file(const struct stat& st) {
+  switch (st.st_mode & S_IFMT) {
+    case S_IFCHR: return fmt::format("a character device {}:{}", major(st.st_rdev), minor(st.st_rdev));
+    case S_IFBLK: return fmt::format("a block device {}:{}", major(st.st_rdev), minor(st.st_rdev));
+    case S_IFREG: return "a regular file";
+    case S_IFDIR: return "a directory";
+    case S_IFIFO: return "a FIFO";
+    case S_IFSOCK: return "a socket";
+    default: return "not a device";
+  }
+}
+
+// exec's terminal, from the container's /dev/ptmx. Unlike create's (whose init opens it right
+// after making /dev/ptmx a link to pts/ptmx itself), the container has run by now and may have
+// put anything there: a link to /dev/null, a FIFO, the ptmx of another devpts. So what was
+// opened must be the pty multiplexer (character device 5:2), and the slave is taken from the
+// master itself (TIOCGPTPEER), never by a path the container controls, then checked to be a
+// pty of a devpts and the peer of our master, as create's mount_console checks the console
+// (CVE-2025-52565). O_NONBLOCK: whatever /dev/ptmx leads to, opening it must not wait.
+Pty open_exec_pty(const std::optional<spec::ConsoleSize>& size) {
+  const char* not_ptmx = "the container's /dev/ptmx is not the pty multiplexer (/dev/pts/ptmx of a devpts, 5:2): ";
+  Pty pty;
+  pty.master.reset(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK));
+  if (!pty.master) throw_errno("open the container's /dev/ptmx for the terminal");
+  struct stat st;
+  check(::fstat(pty.master.get(), &st), "stat /dev/ptmx");
+  if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(5, 2)) fail(ErrorKind::Syscall, not_ptmx + describe_file(st));
+  unsigned int n = 0;
+  if (::ioctl(pty.master.get(), TIOCGPTN, &n) < 0) throw_errno(std::string(not_ptmx) + "ioctl TIOCGPTN");
+  check(::unlockpt(pty.master.get()), "unlockpt");
+  pty.slave_path = fmt::format("/dev/pts/{}", n);
+  pty.slave.reset(static_cast<int>(::ioctl(pty.master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)));
+  if (!pty.slave && (errno == EINVAL || errno == ENOTTY))  // Linux < 4.13: by name, checked below
+    pty.slave.reset(::open(pty.slave_path.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!pty.slave) throw_errno("open the terminal's slave " + pty.slave_path);
+  struct statfs sf;
+  check(::fstat(pty.slave.get(), &st), "stat the pty slave");
+  check(::fstatfs(pty.slave.get(), &sf), "statfs the pty slave");
+  // Unix98 pty slaves: majors 136-143, 256 minors each.
+  const unsigned slave_major = major(st.st_rdev), slave_minor = minor(st.st_rdev);
+  if (!S_ISCHR(st.st_mode) || sf.f_type != DEVPTS_SUPER_MAGIC || slave_major < 136 || slave_major > 143 ||
+      (slave_major - 136) * 256 + slave_minor != n)
+    fail(ErrorKind::Syscall, fmt::format("the terminal's slave is not /dev/pts/{} of a devpts, the peer of our master", n));
+  for (int fd : {pty.master.get(), pty.slave.get()}) {
+    int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) throw_errno("fcntl the terminal");
+  }
+  if (size) {
+    winsize ws{static_cast<unsigned short>(size->height), static_cast<unsigned short>(size->width), 0, 0};
+    ::ioctl(pty.master.get(), TIOCSWINSZ, &ws);
+  }
+  return pty;
+}
+
 // The exec'd process, inside every namespace of the container: the init's last steps in
 // the init's order (see init.cc for why each sits where it does), ending in execve.
 [[noreturn]] void exec_child_main(const ExecContext& ctx) {
@@ -117,7 +176,7 @@ int namespace_flags(const spec::Linux& linux_config) {
   try {
     if (proc.terminal) {
       check(::setsid(), "setsid");
-      Pty pty = open_pty(ctx.console_size);
+      Pty pty = open_exec_pty(ctx.console_size);
       sync::send(ctx.sync_fd, sync::Msg::PtyMaster, 0, "/dev/ptmx", pty.master.get());
       attach_pty(pty);
     }

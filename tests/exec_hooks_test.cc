@@ -428,7 +428,7 @@ namespace {
 
 // Receives the pty master of `exec --tty --console-socket` (run by `run_exec` in a thread) and
 // talks to `tty; echo hello; read x; echo got-$x` through it.
-void check_tty_exec(ConsoleSocket& sock, std::future<ExecResult>& fut) {
+void check_tty_exec(ConsoleSocket& sock, std::future<ExecResult>& fut, const std::string& tty_dir = "/dev/pts/") {
   int master = sock.receive_fd();
   CloseFd close_master{master};
   if (master < 0) {
@@ -439,7 +439,7 @@ void check_tty_exec(ConsoleSocket& sock, std::future<ExecResult>& fut) {
   std::string out = read_all(master, 10s, "hello");
   INFO(out);
   CHECK_THAT(out, Contains("hello"));
-  CHECK_THAT(out, Contains("/dev/pts/"));
+  CHECK_THAT(out, Contains(tty_dir));
   REQUIRE(write(master, "bye\n", 4) == 4);
   out += read_all(master, 10s, "got-bye");
   CHECK_THAT(out, Contains("got-bye"));
@@ -450,6 +450,64 @@ void check_tty_exec(ConsoleSocket& sock, std::future<ExecResult>& fut) {
 }
 
 }  // namespace
+
+// exec's pty comes from the container's /dev/ptmx, which the container may have replaced since
+// create made it (a link to pts/ptmx): refused unless it is the pty multiplexer, and the slave is
+// the master's own peer, not whatever the path /dev/pts/N names. runc fails too, with other
+// words ("inappropriate ioctl for device"): tagged [ocirun].
+TEST_CASE("exec --tty: a /dev/ptmx the container replaced is refused, a devpts of its own is used", "[exec][terminal][ocirun]") {
+  Sandbox s("exec-tty-ptmx");
+  fs::path ctl = add_ctl_dir(s);
+  start_sleeper(s);
+  auto in_container = [&](const std::string& script) {
+    require_ok(exec_in(s, {"--cap", "CAP_SYS_ADMIN", s.id, "sh", "-c", script}));
+  };
+  for (const auto& [replace, what] : std::vector<std::pair<std::string, std::string>>{
+           {"ln -s /dev/null /dev/ptmx", "a character device 1:3"},
+           {"mkfifo /dev/ptmx", "a FIFO"},
+           {"echo x > /dev/ptmx", "a regular file"}}) {
+    INFO("/dev/ptmx replaced: " << replace);
+    in_container("rm -f /dev/ptmx && " + replace);
+    const std::string error = "ocirun: exec in container " + s.id +
+                              ": the container's /dev/ptmx is not the pty multiplexer (/dev/pts/ptmx of a devpts, 5:2): " +
+                              what + "\n";
+    // In the foreground, and as a shim runs it (--detach --console-socket): an error, no hang,
+    // no pty handed out, nothing run.
+    auto r = exec_in(s, {"--tty", s.id, "touch", "/ctl/ran"}, {.timeout = 20s});
+    INFO(r.describe());
+    CHECK_FALSE(r.timed_out);
+    CHECK(r.code == 1);
+    CHECK(r.err == error);
+    ConsoleSocket sock(s.dir / "console.sock");
+    r = exec_in(s, {"--tty", "--console-socket", sock.path.string(), "--detach", s.id, "touch", "/ctl/ran"}, {.timeout = 20s});
+    INFO(r.describe());
+    CHECK_FALSE(r.timed_out);
+    CHECK(r.code == 1);
+    CHECK(r.err == error);
+    CHECK(sock.receive_fd(200ms) < 0);
+    CHECK_FALSE(fs::exists(ctl / "ran"));
+  }
+
+  // The ptmx of another devpts the container mounted is a real one: its pty is used, the slave
+  // being the master's peer there (by the path /dev/pts/0 it would be missing, or another pty).
+  in_container("mkdir -p /dev/p2 && mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/p2 && rm -f /dev/ptmx && "
+               "ln -s /dev/p2/ptmx /dev/ptmx");
+  {
+    ConsoleSocket sock(s.dir / "console2.sock");
+    auto fut = std::async(std::launch::async, [&] {
+      return exec_in(s, {"--tty", "--console-socket", sock.path.string(), s.id, "sh", "-c", "tty; echo hello; read x; echo got-$x"});
+    });
+    check_tty_exec(sock, fut, "/dev/p2/");
+  }
+
+  // Put back as create made it: the container's own devpts again.
+  in_container("rm -f /dev/ptmx && ln -s pts/ptmx /dev/ptmx");
+  ConsoleSocket sock(s.dir / "console3.sock");
+  auto fut = std::async(std::launch::async, [&] {
+    return exec_in(s, {"--tty", "--console-socket", sock.path.string(), s.id, "sh", "-c", "tty; echo hello; read x; echo got-$x"});
+  });
+  check_tty_exec(sock, fut);
+}
 
 // The shim's form: --detach with --console-socket.
 TEST_CASE("exec --tty --console-socket --detach: the pty master arrives on the socket", "[exec][terminal]") {
