@@ -196,25 +196,12 @@ Pty open_exec_pty(const std::optional<spec::ConsoleSize>& size) {
       setgroups_allowed = fs::trim(std::string(buf, static_cast<size_t>(n))) == "allow";
     }
     procfs.reset();
-    apply_rlimits(proc);
-    drop_bounding_set(proc.caps);
-    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
-    if (ctx.seccomp && !proc.no_new_privileges) install_seccomp(*ctx.seccomp, ctx.sync_fd);
-    // Resolved inside the container's root while still privileged, entered as the user and
-    // checked to be inside (CVE-2024-21626).
+    // Resolved inside the container's root while still privileged (as the init does), entered
+    // as the user and checked to be inside (CVE-2024-21626).
     UniqueFd cwd = namespaces::open_cwd(proc.cwd);
-    switch_user(proc, setgroups_allowed);
-    // A uid change resets dumpability to fs.suid_dumpable: set it again (see stage 1).
-    check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
-    namespaces::enter_cwd(cwd.get(), proc.cwd);
-    cwd.reset();
-    std::string executable = find_executable(proc);
-    // Through the sealed stub, as the init does (CVE-2019-5736; process.cc), unless an LSM
-    // label waits for the next execve, which must then be the program's.
-    UniqueFd exec_stub = lsm_labels ? UniqueFd() : make_exec_stub();
-    apply_capabilities(proc.caps);
-    if (proc.no_new_privileges) check(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl PR_SET_NO_NEW_PRIVS");
-    ::umask(proc.umask);
+    // The init's last steps, in the init's order (process.h): down to the program's identity.
+    auto [executable, exec_stub] =
+        lower_privileges(proc, std::move(cwd), setgroups_allowed, lsm_labels, ctx.seccomp, ctx.sync_fd);
     ::syscall(SYS_close_range, 3 + ctx.preserve_fds, ~0U, 1U << 2 /* CLOSE_RANGE_CLOEXEC */);
     // With no_new_privs the filter goes on last, so the fewest syscalls run under it.
     if (ctx.seccomp && proc.no_new_privileges) install_seccomp(*ctx.seccomp, ctx.sync_fd);

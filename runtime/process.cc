@@ -14,9 +14,11 @@
 #include <utility>
 #include <fmt/format.h>
 
+#include "child.h"
 #include "error.h"
 #include "exec_stub.h"
 #include "fs.h"
+#include "rootfs.h"
 
 namespace ocirun::runtime {
 
@@ -267,6 +269,30 @@ std::string find_executable(const PreparedProcess& p) {
     if (is_executable_file(candidate)) return candidate;
   }
   fail(ErrorKind::InvalidSpec, fmt::format("exec: \"{}\": executable file not found in $PATH", name));
+}
+
+ExecTarget lower_privileges(const PreparedProcess& p, UniqueFd cwd, bool setgroups_allowed, bool lsm_labels,
+                            const std::optional<seccomp::Program>& seccomp, int sync_fd) {
+  // Raising a hard limit needs CAP_SYS_RESOURCE: before capabilities are dropped.
+  apply_rlimits(p);
+  drop_bounding_set(p.caps);
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
+  if (seccomp && !p.no_new_privileges) install_seccomp(*seccomp, sync_fd);
+  switch_user(p, setgroups_allowed);
+  // A uid change resets dumpability to fs.suid_dumpable: set it again (CVE-2019-5736: the
+  // host's ocirun binary behind /proc/PID/exe stays out of the container's reach).
+  check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
+  // As the user (its permissions count), through the fd resolved inside the root.
+  namespaces::enter_cwd(cwd.get(), p.cwd);
+  cwd.reset();
+  // The program is exec'd through a sealed stub (make_exec_stub). Not with an LSM label: that
+  // applies at the next execve, which must be the program's (the policy then keeps it off the
+  // host's files), as runc found with its runc-dmz stub under SELinux.
+  ExecTarget target{find_executable(p), lsm_labels ? UniqueFd() : make_exec_stub()};
+  apply_capabilities(p.caps);
+  if (p.no_new_privileges) check(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl PR_SET_NO_NEW_PRIVS");
+  ::umask(p.umask);
+  return target;
 }
 
 }  // namespace ocirun::runtime

@@ -689,6 +689,29 @@ TEST_CASE("exec: the container's seccomp profile applies", "[exec][seccomp]") {
   CHECK(status_field(st.out, "Seccomp") == "2");
 }
 
+// The init opens its cwd before a filter loaded without no_new_privs goes on; exec's process
+// did it after, so a profile denying openat (which the container's program may never need)
+// broke every exec while the container ran. Now both take the same steps (lower_privileges).
+// runc cannot create such a container at all (it opens /proc/self/fd under the filter).
+TEST_CASE("exec: the cwd is opened before the seccomp filter, as for the init", "[exec][seccomp][ocirun]") {
+  Sandbox s("exec-seccomp-cwd");
+  s.config["process"]["noNewPrivileges"] = false;  // the filter goes on early, while privileged
+  s.config["process"]["cwd"] = "/tmp";
+  s.config["linux"]["seccomp"] = {
+      {"defaultAction", "SCMP_ACT_ALLOW"},
+      {"syscalls", {{{"names", {"open", "openat"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 1}}}}};
+  start_sleeper(s);
+  auto r = exec_in(s, {s.id, "sh", "-c", "pwd; cat /etc/passwd"});
+  INFO(r.describe());
+  CHECK(r.code == 1);  // cat's exit status: the filter is on
+  CHECK(r.out == "/tmp\n");
+  CHECK_THAT(r.err, Contains("Operation not permitted"));
+  auto c = exec_in(s, {"--cwd", "/home/user", s.id, "pwd"});
+  INFO(c.describe());
+  CHECK(c.code == 0);
+  CHECK(c.out == "/home/user\n");
+}
+
 TEST_CASE("exec: signals to the foreground exec reach the process", "[exec][signals]") {
   Sandbox s("exec-signal");
   pid_t init = start_sleeper(s);
