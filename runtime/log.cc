@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "timestamp.h"
+
 namespace ocirun::log {
 
 namespace {
@@ -19,17 +21,6 @@ const char* level_name(Level l) {
     case Level::Error: return "error";
   }
   return "info";
-}
-
-std::string now_rfc3339() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  tm t;
-  gmtime_r(&ts.tv_sec, &t);
-  char buf[64];
-  size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &t);
-  snprintf(buf + n, sizeof buf - n, ".%09ldZ", ts.tv_nsec);
-  return buf;
 }
 
 void write_line(int fd, const std::string& line) {

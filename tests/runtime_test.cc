@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -19,6 +20,7 @@
 #include "error.h"
 #include "process.h"
 #include "state.h"
+#include "timestamp.h"
 #include "utf8.h"
 
 using namespace ocirun;
@@ -180,6 +182,24 @@ TEST_CASE("utf8: valid and escape_invalid", "[utf8]") {
   CHECK(utf8::escape_invalid("a\xff" "b") == "a\\xffb");
   CHECK(utf8::escape_invalid("\xc3\xbc\xc3") == "\xc3\xbc\\xc3");
   CHECK(utf8::escape_invalid("\xed\xa0\x80") == "\\xed\\xa0\\x80");
+}
+
+TEST_CASE("now_rfc3339: UTC with nanoseconds, as the OCI state's created and the log's time", "[state]") {
+  time_t before = time(nullptr);
+  std::string t = now_rfc3339();
+  time_t after = time(nullptr);
+  INFO(t);
+  REQUIRE(t.size() == 30);  // 2024-01-02T03:04:05.123456789Z
+  for (size_t i : {size_t{4}, size_t{7}}) CHECK(t[i] == '-');
+  CHECK(t[10] == 'T');
+  for (size_t i : {size_t{13}, size_t{16}}) CHECK(t[i] == ':');
+  CHECK(t[19] == '.');
+  CHECK(t[29] == 'Z');
+  struct tm parsed {};
+  REQUIRE(strptime(t.c_str(), "%Y-%m-%dT%H:%M:%S", &parsed) == t.c_str() + 19);
+  time_t secs = timegm(&parsed);
+  CHECK(secs >= before);
+  CHECK(secs <= after);
 }
 
 // ---- oci_state_json ----------------------------------------------------------------------------
