@@ -51,7 +51,8 @@ struct ListEntry {
 };
 std::vector<ListEntry> list_containers(const StateStore& store);
 
-// "TERM", "SIGTERM", "15" -> 15; throws InvalidArgument for anything else.
+// "TERM", "SIGTERM", "15" -> 15; "0" -> 0 (kill's existence check; "SIG0" is refused, as by
+// runc); throws InvalidArgument for anything else.
 int parse_signal(const std::string& text);
 
 }  // namespace ocirun::runtime

@@ -28,6 +28,7 @@
 #include "parse.h"
 #include "scope_guard.h"
 #include "sync.h"
+#include "timestamp.h"
 #include "unix_socket.h"
 
 namespace ocirun::runtime {
@@ -37,17 +38,6 @@ namespace {
 std::string real_path(const std::string& path, const std::string& what) {
   char buf[PATH_MAX];
   if (!::realpath(path.c_str(), buf)) throw_errno(what + " " + path);
-  return buf;
-}
-
-std::string now_rfc3339() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  tm t;
-  gmtime_r(&ts.tv_sec, &t);
-  char buf[64];
-  size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &t);
-  snprintf(buf + n, sizeof buf - n, ".%09ldZ", ts.tv_nsec);
   return buf;
 }
 
@@ -163,6 +153,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   spec::validate_or_throw(spec, /*need_process=*/true);
   std::string root_path = spec.root.path[0] == '/' ? spec.root.path : bundle + "/" + spec.root.path;
   const std::string rootfs = real_path(root_path, "config.json: /root/path:");
+  check_state_strings(state_before_recorded(opts.id, 0, bundle, rootfs, {}, spec.annotations));  // before anything is made
   const namespaces::Plan plan = namespaces::plan(*spec.linux);
   check_host_requirements(spec, plan, opts);
 

@@ -10,10 +10,14 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <linux/magic.h>  // DEVPTS_SUPER_MAGIC
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -59,18 +63,19 @@ spec::Spec container_config(const ContainerState& s) {
 // less confined than the container's own unless the caller says so.
 spec::Process process_from_file(const spec::Spec& config, const std::string& path) {
   std::string text = path == "-" ? fs::read_file("/dev/stdin") : fs::read_file(path);
-  try {
-    nlohmann::json process = nlohmann::json::parse(text);
-    nlohmann::json doc = {{"ociVersion", "1.2.0"}, {"root", {{"path", "rootfs"}}}, {"process", process}};
-    spec::Process p = *spec::parse(doc.dump()).process;
-    if (process.is_object() && !process.contains("noNewPrivileges") && config.process)
-      p.no_new_privileges = config.process->no_new_privileges;
-    return p;
-  } catch (const nlohmann::json::exception& e) {
-    fail(ErrorKind::InvalidArgument, "--process " + path + ": not valid JSON: " + e.what());
-  } catch (Error& e) {
-    throw e.with_context("--process " + path);
-  }
+  // Errors name the file and the field inside the process: "--process p.json: /user/uid: ...".
+  spec::Process p = spec::parse_process(text, "--process " + path);
+  if (!nlohmann::json::parse(text).contains("noNewPrivileges") && config.process)
+    p.no_new_privileges = config.process->no_new_privileges;
+  return p;
+}
+
+// Where a field of the exec'd process came from, for errors: the --process file, the flag
+// that set it, or else the container's config.json (prepare_process's ProcessField).
+std::string exec_process_field(const ExecOptions& o, const std::string& pointer) {
+  if (!o.process_file.empty()) return "--process " + o.process_file + ": " + pointer;
+  if (pointer == "/cwd" && !o.cwd.empty()) return "exec --cwd";
+  return config_process_field(pointer);
 }
 
 // runc's rules: the config's process, with the command line's args and overrides.
@@ -91,6 +96,8 @@ spec::Process process_from_flags(const spec::Spec& config, const ExecOptions& o)
     if (o.user->second) p.user.gid = *o.user->second;
   }
   if (!o.additional_gids.empty()) p.user.additional_gids = o.additional_gids;
+  for (const auto& cap : o.caps)
+    if (capability_from_name(cap) < 0) fail(ErrorKind::InvalidArgument, "exec: --cap: unknown capability \"" + cap + "\"");
   if (!o.caps.empty()) {
     auto& c = p.capabilities ? *p.capabilities : p.capabilities.emplace();
     for (const auto& cap : o.caps)
@@ -107,6 +114,61 @@ int namespace_flags(const spec::Linux& linux_config) {
   return flags;
 }
 
+// What an fd is, for an error: "a character device 1:3", "a FIFO", ...
+std::string describe_file(const struct stat& st) {
+  switch (st.st_mode & S_IFMT) {
+    case S_IFCHR: return fmt::format("a character device {}:{}", major(st.st_rdev), minor(st.st_rdev));
+    case S_IFBLK: return fmt::format("a block device {}:{}", major(st.st_rdev), minor(st.st_rdev));
+    case S_IFREG: return "a regular file";
+    case S_IFDIR: return "a directory";
+    case S_IFIFO: return "a FIFO";
+    case S_IFSOCK: return "a socket";
+    default: return "not a device";
+  }
+}
+
+// exec's terminal, from the container's /dev/ptmx. Unlike create's (whose init opens it right
+// after making /dev/ptmx a link to pts/ptmx itself), the container has run by now and may have
+// put anything there: a link to /dev/null, a FIFO, the ptmx of another devpts. So what was
+// opened must be the pty multiplexer (character device 5:2), and the slave is taken from the
+// master itself (TIOCGPTPEER), never by a path the container controls, then checked to be a
+// pty of a devpts and the peer of our master, as create's mount_console checks the console
+// (CVE-2025-52565). O_NONBLOCK: whatever /dev/ptmx leads to, opening it must not wait.
+Pty open_exec_pty(const std::optional<spec::ConsoleSize>& size) {
+  const char* not_ptmx = "the container's /dev/ptmx is not the pty multiplexer (/dev/pts/ptmx of a devpts, 5:2): ";
+  Pty pty;
+  pty.master.reset(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK));
+  if (!pty.master) throw_errno("open the container's /dev/ptmx for the terminal");
+  struct stat st;
+  check(::fstat(pty.master.get(), &st), "stat /dev/ptmx");
+  if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(5, 2)) fail(ErrorKind::Syscall, not_ptmx + describe_file(st));
+  unsigned int n = 0;
+  if (::ioctl(pty.master.get(), TIOCGPTN, &n) < 0) throw_errno(std::string(not_ptmx) + "ioctl TIOCGPTN");
+  check(::unlockpt(pty.master.get()), "unlockpt");
+  pty.slave_path = fmt::format("/dev/pts/{}", n);
+  pty.slave.reset(static_cast<int>(::ioctl(pty.master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)));
+  if (!pty.slave && (errno == EINVAL || errno == ENOTTY))  // Linux < 4.13: by name, checked below
+    pty.slave.reset(::open(pty.slave_path.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!pty.slave) throw_errno("open the terminal's slave " + pty.slave_path);
+  struct statfs sf;
+  check(::fstat(pty.slave.get(), &st), "stat the pty slave");
+  check(::fstatfs(pty.slave.get(), &sf), "statfs the pty slave");
+  // Unix98 pty slaves: majors 136-143, 256 minors each.
+  const unsigned slave_major = major(st.st_rdev), slave_minor = minor(st.st_rdev);
+  if (!S_ISCHR(st.st_mode) || sf.f_type != DEVPTS_SUPER_MAGIC || slave_major < 136 || slave_major > 143 ||
+      (slave_major - 136) * 256 + slave_minor != n)
+    fail(ErrorKind::Syscall, fmt::format("the terminal's slave is not /dev/pts/{} of a devpts, the peer of our master", n));
+  for (int fd : {pty.master.get(), pty.slave.get()}) {
+    int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) throw_errno("fcntl the terminal");
+  }
+  if (size) {
+    winsize ws{static_cast<unsigned short>(size->height), static_cast<unsigned short>(size->width), 0, 0};
+    ::ioctl(pty.master.get(), TIOCSWINSZ, &ws);
+  }
+  return pty;
+}
+
 // The exec'd process, inside every namespace of the container: the init's last steps in
 // the init's order (see init.cc for why each sits where it does), ending in execve.
 [[noreturn]] void exec_child_main(const ExecContext& ctx) {
@@ -114,7 +176,7 @@ int namespace_flags(const spec::Linux& linux_config) {
   try {
     if (proc.terminal) {
       check(::setsid(), "setsid");
-      Pty pty = open_pty(ctx.console_size);
+      Pty pty = open_exec_pty(ctx.console_size);
       sync::send(ctx.sync_fd, sync::Msg::PtyMaster, 0, "/dev/ptmx", pty.master.get());
       attach_pty(pty);
     }
@@ -134,25 +196,12 @@ int namespace_flags(const spec::Linux& linux_config) {
       setgroups_allowed = fs::trim(std::string(buf, static_cast<size_t>(n))) == "allow";
     }
     procfs.reset();
-    apply_rlimits(proc);
-    drop_bounding_set(proc.caps);
-    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
-    if (ctx.seccomp && !proc.no_new_privileges) install_seccomp(*ctx.seccomp, ctx.sync_fd);
-    // Resolved inside the container's root while still privileged, entered as the user and
-    // checked to be inside (CVE-2024-21626).
+    // Resolved inside the container's root while still privileged (as the init does), entered
+    // as the user and checked to be inside (CVE-2024-21626).
     UniqueFd cwd = namespaces::open_cwd(proc.cwd);
-    switch_user(proc, setgroups_allowed);
-    // A uid change resets dumpability to fs.suid_dumpable: set it again (see stage 1).
-    check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
-    namespaces::enter_cwd(cwd.get(), proc.cwd);
-    cwd.reset();
-    std::string executable = find_executable(proc);
-    // Through the sealed stub, as the init does (CVE-2019-5736; process.cc), unless an LSM
-    // label waits for the next execve, which must then be the program's.
-    UniqueFd exec_stub = lsm_labels ? UniqueFd() : make_exec_stub();
-    apply_capabilities(proc.caps);
-    if (proc.no_new_privileges) check(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl PR_SET_NO_NEW_PRIVS");
-    ::umask(proc.umask);
+    // The init's last steps, in the init's order (process.h): down to the program's identity.
+    auto [executable, exec_stub] =
+        lower_privileges(proc, std::move(cwd), setgroups_allowed, lsm_labels, ctx.seccomp, ctx.sync_fd);
     ::syscall(SYS_close_range, 3 + ctx.preserve_fds, ~0U, 1U << 2 /* CLOSE_RANGE_CLOEXEC */);
     // With no_new_privs the filter goes on last, so the fewest syscalls run under it.
     if (ctx.seccomp && proc.no_new_privileges) install_seccomp(*ctx.seccomp, ctx.sync_fd);
@@ -211,11 +260,10 @@ std::string read_exec_error(int fd) {
 
 // The labels the exec'd process gets: the flags', else the process's; the host must have the LSM.
 void check_lsm_labels(spec::Process& p, const ExecOptions& o) {
-  const std::string source = o.process_file.empty() ? "config.json: /process" : "--process " + o.process_file + ": ";
   if (!o.apparmor.empty()) p.apparmor_profile = o.apparmor;
   if (!o.process_label.empty()) p.selinux_label = o.process_label;
-  require_apparmor(p.apparmor_profile, o.apparmor.empty() ? source + "/apparmorProfile" : "exec --apparmor");
-  require_selinux(p.selinux_label, o.process_label.empty() ? source + "/selinuxLabel" : "exec --process-label");
+  require_apparmor(p.apparmor_profile, o.apparmor.empty() ? exec_process_field(o, "/apparmorProfile") : "exec --apparmor");
+  require_selinux(p.selinux_label, o.process_label.empty() ? exec_process_field(o, "/selinuxLabel") : "exec --process-label");
 }
 
 }  // namespace
@@ -239,7 +287,7 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
     fail(ErrorKind::InvalidArgument, "exec --detach with a terminal needs --console-socket");
 
   ExecContext ctx;
-  ctx.process = prepare_process(process);
+  ctx.process = prepare_process(process, [&](const std::string& pointer) { return exec_process_field(opts, pointer); });
   ctx.console_size = process.console_size;
   ctx.apparmor_profile = process.apparmor_profile;
   ctx.selinux_label = process.selinux_label;

@@ -169,26 +169,10 @@ UniqueFd wait_for_start(int listen_fd) {
     // own /proc files, owned by the host's root once it is non-dumpable.)
     check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
     join_session_keyring(ctx);
-    // Raising a hard limit needs CAP_SYS_RESOURCE: before capabilities are dropped.
-    apply_rlimits(proc);
-    drop_bounding_set(proc.caps);
-    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
-    if (ctx.seccomp && !proc.no_new_privileges) install_seccomp(*ctx.seccomp, ctx.sync_fd);
     bool setgroups_allowed = !plan.has(CLONE_NEWUSER) || fs::trim(fs::read_file("/proc/self/setgroups")) == "allow";
-    switch_user(proc, setgroups_allowed);
-    // A uid change resets dumpability to fs.suid_dumpable: set it again.
-    check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
-    // As the user (its permissions count), through the fd resolved inside the root.
-    namespaces::enter_cwd(cwd.get(), proc.cwd);
-    cwd.reset();
-    std::string executable = find_executable(proc);
-    // See process.cc: the program is exec'd through a sealed stub. Not with an LSM label: that
-    // applies at the next execve, which must be the program's (the policy then keeps it off
-    // the host's files), as runc found with its runc-dmz stub under SELinux.
-    UniqueFd exec_stub = lsm_labels ? UniqueFd() : make_exec_stub();
-    apply_capabilities(proc.caps);
-    if (proc.no_new_privileges) check(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl PR_SET_NO_NEW_PRIVS");
-    ::umask(proc.umask);
+    // rlimits, bounding set, seccomp, user, cwd, executable, stub, capabilities: as exec's process.
+    auto [executable, exec_stub] =
+        lower_privileges(proc, std::move(cwd), setgroups_allowed, lsm_labels, ctx.seccomp, ctx.sync_fd);
     check(::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0), "prctl PR_SET_PDEATHSIG");
     // A NOTIFY listener must reach `create` before it exits: such a filter goes on
     // before Ready even with no_new_privs (as runc does), otherwise last of all.

@@ -51,6 +51,16 @@ std::vector<pid_t> container_pids(const ContainerState& s) {
 void signal_container(const ContainerState& s, int sig, bool all) {
   UniqueFd init = open_init_pidfd(s);
   if (!init) fail(ErrorKind::BadState, "container " + s.id + " is not running");
+  if (sig == 0) {
+    // kill(2)'s signal 0, as runc takes it: nothing is sent, the init is checked to exist and
+    // to be ours to signal. With --all too: what it asks is whether the container runs, and
+    // walking the cgroup would freeze and thaw it for nothing.
+    if (::syscall(SYS_pidfd_send_signal, init.get(), 0, nullptr, 0) < 0) {
+      if (errno == ESRCH) fail(ErrorKind::BadState, "container " + s.id + " not running");
+      throw_errno(fmt::format("signal 0 to {}", s.pid));
+    }
+    return;
+  }
   if (all) {
     if (auto cg = container_cgroup(s)) {
       cg->kill_all(sig);
@@ -61,6 +71,17 @@ void signal_container(const ContainerState& s, int sig, bool all) {
   }
   if (::syscall(SYS_pidfd_send_signal, init.get(), sig, nullptr, 0) < 0 && errno != ESRCH)
     throw_errno(fmt::format("send signal {} to {}", sig, s.pid));
+}
+
+// `kill --all` of a stopped container: the processes left in its cgroup, if it still has one.
+void signal_leftovers(const ContainerState& s, int sig) {
+  auto cg = container_cgroup(s);
+  if (!cg || sig == 0) return;
+  try {
+    cg->kill_all(sig);
+  } catch (const Error& e) {
+    if (e.sys_errno() != ENOENT) throw;  // removed by a delete meanwhile: nothing left
+  }
 }
 
 // Waits until the init has exited (it may not be our child to waitpid).
@@ -266,7 +287,12 @@ std::string container_state_json(const StateStore& store, const std::string& id)
 void kill_container(const StateStore& store, const std::string& id, int sig, bool all) {
   ContainerDir dir = store.open(id, /*lock=*/false);
   ContainerState s = dir.load();
-  if (dir.status(s) == Status::Stopped) fail(ErrorKind::BadState, "container " + id + " not running");
+  if (dir.status(s) == Status::Stopped) {
+    // As runc: --all on a stopped container is not an error; whatever is still in its cgroup
+    // (what outlived an init that had no pid namespace of its own) gets the signal.
+    if (all) return signal_leftovers(s, sig);
+    fail(ErrorKind::BadState, "container " + id + " not running");
+  }
   signal_container(s, sig, all);
 }
 
@@ -397,8 +423,9 @@ int parse_signal(const std::string& text) {
   // <cctype> wants an unsigned char's value: a plain char above 0x7f is negative (UB).
   auto digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
   if (!text.empty() && std::all_of(text.begin(), text.end(), digit)) {
-    int n = text.size() > 3 ? 0 : std::stoi(text);
-    if (n >= 1 && n <= SIGRTMAX) return n;
+    // 0 is kill(2)'s "does it exist" probe, which runc takes as a number (not as "SIG0").
+    int n = text.size() > 3 ? -1 : std::stoi(text);
+    if (n >= 0 && n <= SIGRTMAX) return n;
     fail(ErrorKind::InvalidArgument, "invalid signal number \"" + text + "\"");
   }
   std::string name = text;

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "timestamp.h"
+
 namespace ocirun::log {
 
 namespace {
@@ -21,17 +23,6 @@ const char* level_name(Level l) {
   return "info";
 }
 
-std::string now_rfc3339() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  tm t;
-  gmtime_r(&ts.tv_sec, &t);
-  char buf[64];
-  size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &t);
-  snprintf(buf + n, sizeof buf - n, ".%09ldZ", ts.tv_nsec);
-  return buf;
-}
-
 void write_line(int fd, const std::string& line) {
   // One write per line keeps concurrent writers (ocirun and its init) from interleaving.
   ssize_t unused = ::write(fd, line.data(), line.size());
@@ -43,7 +34,11 @@ void write_to_file(Level level, const std::string& msg) {
   if (fd < 0) return;
   std::string line;
   if (g_config.json)
-    line = nlohmann::json{{"level", level_name(level)}, {"msg", msg}, {"time", now_rfc3339()}}.dump() + "\n";
+    // A message may quote anything the user gave (a path that is not UTF-8): written with
+    // U+FFFD for such bytes, as runc's JSON log does, not thrown from inside error reporting.
+    line = nlohmann::json{{"level", level_name(level)}, {"msg", msg}, {"time", now_rfc3339()}}.dump(
+               -1, ' ', false, nlohmann::json::error_handler_t::replace) +
+           "\n";
   else
     line = now_rfc3339() + " " + level_name(level) + ": " + msg + "\n";
   write_line(fd, line);

@@ -14,9 +14,11 @@
 #include <utility>
 #include <fmt/format.h>
 
+#include "child.h"
 #include "error.h"
 #include "exec_stub.h"
 #include "fs.h"
+#include "rootfs.h"
 
 namespace ocirun::runtime {
 
@@ -71,12 +73,13 @@ std::string cap_names(uint64_t mask) {
   return out;
 }
 
-uint64_t cap_mask(const std::vector<std::string>& names, const char* set) {
+uint64_t cap_mask(const std::vector<std::string>& names, const char* set, const ProcessField& field) {
   uint64_t mask = 0;
   for (size_t i = 0; i < names.size(); ++i) {
     int cap = capability_from_name(names[i]);
     if (cap < 0)
-      fail(ErrorKind::InvalidSpec, fmt::format("config.json: /process/capabilities/{}/{}: unknown capability \"{}\"", set, i, names[i]));
+      fail(ErrorKind::InvalidSpec,
+           fmt::format("{}: unknown capability \"{}\"", field(fmt::format("/capabilities/{}/{}", set, i)), names[i]));
     // Known to libcap but not to this kernel: skipped, as runc does.
     if (cap > last_capability()) continue;
     mask |= uint64_t{1} << cap;
@@ -101,13 +104,15 @@ bool inside_proc(const std::string& path) {
 }
 }  // namespace
 
-PreparedProcess prepare_process(const spec::Process& process) {
+std::string config_process_field(const std::string& pointer) { return "config.json: /process" + pointer; }
+
+PreparedProcess prepare_process(const spec::Process& process, const ProcessField& field) {
   PreparedProcess p;
   p.args = process.args;
   p.env = process.env;
   p.cwd = process.cwd.empty() ? "/" : process.cwd;
   if (inside_proc(p.cwd))
-    fail(ErrorKind::InvalidSpec, fmt::format("config.json: /process/cwd: \"{}\" is inside /proc", p.cwd));
+    fail(ErrorKind::InvalidSpec, fmt::format("{}: \"{}\" is inside /proc", field("/cwd"), p.cwd));
   p.uid = process.user.uid;
   p.gid = process.user.gid;
   p.additional_gids = {process.user.additional_gids.begin(), process.user.additional_gids.end()};
@@ -118,17 +123,19 @@ PreparedProcess prepare_process(const spec::Process& process) {
   if (process.capabilities) {
     const auto& c = *process.capabilities;
     // Inheritable stays empty unless configured (CVE-2022-29162): nothing defaults into it.
-    p.caps = {cap_mask(c.bounding, "bounding"), cap_mask(c.effective, "effective"), cap_mask(c.permitted, "permitted"),
-              cap_mask(c.inheritable, "inheritable"), cap_mask(c.ambient, "ambient")};
+    p.caps = {cap_mask(c.bounding, "bounding", field), cap_mask(c.effective, "effective", field),
+              cap_mask(c.permitted, "permitted", field), cap_mask(c.inheritable, "inheritable", field),
+              cap_mask(c.ambient, "ambient", field)};
     // The kernel raises an ambient capability only if it is permitted and inheritable.
     if (uint64_t missing = p.caps.ambient & ~(p.caps.permitted & p.caps.inheritable))
-      fail(ErrorKind::InvalidSpec, fmt::format("config.json: /process/capabilities/ambient: {} must also be in "
-                                               "permitted and inheritable", cap_names(missing)));
+      fail(ErrorKind::InvalidSpec, fmt::format("{}: {} must also be in permitted and inheritable",
+                                               field("/capabilities/ambient"), cap_names(missing)));
   }
   for (size_t i = 0; i < process.rlimits.size(); ++i) {
     const auto& r = process.rlimits[i];
     int res = rlimit_from_name(r.type);
-    if (res < 0) fail(ErrorKind::InvalidSpec, fmt::format("config.json: /process/rlimits/{}/type: unknown rlimit \"{}\"", i, r.type));
+    if (res < 0)
+      fail(ErrorKind::InvalidSpec, fmt::format("{}: unknown rlimit \"{}\"", field(fmt::format("/rlimits/{}/type", i)), r.type));
     p.rlimits.push_back({res, {static_cast<rlim_t>(r.soft), static_cast<rlim_t>(r.hard)}});
   }
   return p;
@@ -262,6 +269,30 @@ std::string find_executable(const PreparedProcess& p) {
     if (is_executable_file(candidate)) return candidate;
   }
   fail(ErrorKind::InvalidSpec, fmt::format("exec: \"{}\": executable file not found in $PATH", name));
+}
+
+ExecTarget lower_privileges(const PreparedProcess& p, UniqueFd cwd, bool setgroups_allowed, bool lsm_labels,
+                            const std::optional<seccomp::Program>& seccomp, int sync_fd) {
+  // Raising a hard limit needs CAP_SYS_RESOURCE: before capabilities are dropped.
+  apply_rlimits(p);
+  drop_bounding_set(p.caps);
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
+  if (seccomp && !p.no_new_privileges) install_seccomp(*seccomp, sync_fd);
+  switch_user(p, setgroups_allowed);
+  // A uid change resets dumpability to fs.suid_dumpable: set it again (CVE-2019-5736: the
+  // host's ocirun binary behind /proc/PID/exe stays out of the container's reach).
+  check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
+  // As the user (its permissions count), through the fd resolved inside the root.
+  namespaces::enter_cwd(cwd.get(), p.cwd);
+  cwd.reset();
+  // The program is exec'd through a sealed stub (make_exec_stub). Not with an LSM label: that
+  // applies at the next execve, which must be the program's (the policy then keeps it off the
+  // host's files), as runc found with its runc-dmz stub under SELinux.
+  ExecTarget target{find_executable(p), lsm_labels ? UniqueFd() : make_exec_stub()};
+  apply_capabilities(p.caps);
+  if (p.no_new_privileges) check(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl PR_SET_NO_NEW_PRIVS");
+  ::umask(p.umask);
+  return target;
 }
 
 }  // namespace ocirun::runtime

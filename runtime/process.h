@@ -5,10 +5,12 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "seccomp.h"
 #include "spec.h"
 #include "unique_fd.h"
 
@@ -33,8 +35,14 @@ struct PreparedProcess {
   bool terminal = false;
 };
 
+// How an error names a field of the process, given its JSON pointer inside the process
+// ("/capabilities/bounding/3"). By default config.json's ("config.json: /process/..."); exec
+// names its --process file or its flags.
+using ProcessField = std::function<std::string(const std::string& pointer)>;
+std::string config_process_field(const std::string& pointer);
+
 // Throws InvalidSpec naming the field for an unknown capability or rlimit.
-PreparedProcess prepare_process(const spec::Process& process);
+PreparedProcess prepare_process(const spec::Process& process, const ProcessField& field = config_process_field);
 
 int capability_from_name(const std::string& name);  // -1 when unknown
 int rlimit_from_name(const std::string& name);      // -1 when unknown
@@ -57,6 +65,22 @@ void apply_capabilities(const CapSets& caps);
 UniqueFd make_exec_stub();  // an invalid fd where there is no stub for this architecture
 int exec_program(int stub, int error_fd, const std::string& executable, const std::vector<std::string>& args,
                  const std::vector<std::string>& env);
+
+// The steps the init and exec's process share before the program's execve, in this order
+// (process.cc says why each sits where it does): rlimits (raising a hard limit needs
+// CAP_SYS_RESOURCE), the bounding set, a seccomp filter without no_new_privs (loading it then
+// needs CAP_SYS_ADMIN; a NOTIFY listener goes to the parent over `sync_fd`), the user,
+// non-dumpable again (a uid change resets it), `cwd` entered as the user (opened by the caller
+// inside the root while privileged: CVE-2024-21626), the executable looked up, the exec stub
+// (none with `lsm_labels`: the label applies at the next execve, which must be the program's),
+// capabilities, no_new_privs, the umask. A filter with no_new_privs is left to the caller, to
+// load as late as it can.
+struct ExecTarget {
+  std::string executable;
+  UniqueFd stub;  // for exec_program
+};
+ExecTarget lower_privileges(const PreparedProcess& p, UniqueFd cwd, bool setgroups_allowed, bool lsm_labels,
+                            const std::optional<seccomp::Program>& seccomp, int sync_fd);
 
 // Looks args[0] up in the PATH of the container's env, inside the container.
 // Returns the path to exec or throws with runc's wording: exec: "x": executable file not found in $PATH.

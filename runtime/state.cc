@@ -15,6 +15,7 @@
 
 #include "error.h"
 #include "fs.h"
+#include "utf8.h"
 
 namespace ocirun::runtime {
 
@@ -85,7 +86,49 @@ ContainerState state_before_recorded(const std::string& id, pid_t pid, const std
   return s;
 }
 
+namespace {
+void need_utf8(const std::string& value, const std::string& what) {
+  if (!utf8::valid(value))
+    fail(ErrorKind::InvalidArgument, what + " \"" + utf8::escape_invalid(value) +
+                                         "\" is not valid UTF-8: the container's state (state.json, the OCI state hooks "
+                                         "read) is JSON, which holds only UTF-8 text");
+}
+
+void check_cgroup_strings(const cgroups::Saved& cg) {
+  need_utf8(cg.path, "cgroup path");
+  need_utf8(cg.systemd_unit, "systemd unit");
+  for (const auto& [hierarchy, dir] : cg.dirs) {
+    need_utf8(hierarchy, "cgroup hierarchy");
+    need_utf8(dir, "cgroup directory");
+  }
+  for (const auto& dir : cg.created) need_utf8(dir, "cgroup directory");
+}
+}  // namespace
+
+void check_state_strings(const ContainerState& s) {
+  need_utf8(s.id, "container id");
+  need_utf8(s.bundle, "bundle path");
+  need_utf8(s.rootfs, "root filesystem path");
+  need_utf8(s.created, "creation time");
+  need_utf8(s.owner, "owner");
+  for (const auto& [key, value] : s.annotations) {
+    need_utf8(key, "annotation key");
+    need_utf8(value, "annotation " + utf8::escape_invalid(key));
+  }
+  for (const auto* hooks : {&s.poststart, &s.poststop})
+    for (const auto& h : *hooks) {
+      const std::string what = hooks == &s.poststart ? "poststart hook" : "poststop hook";
+      need_utf8(h.path, what + " path");
+      for (const auto& a : h.args) need_utf8(a, what + " argument");
+      for (const auto& e : h.env) need_utf8(e, what + " environment variable");
+    }
+  if (s.cgroup) check_cgroup_strings(*s.cgroup);
+}
+
 std::string to_json(const ContainerState& s) {
+  // Refused by name rather than by nlohmann's type_error 316, and never recorded altered:
+  // later commands find the bundle, rootfs and cgroups by these strings.
+  check_state_strings(s);
   json j = {{"id", s.id},
             {"pid", s.pid},
             {"pid_start_time", s.pid_start_time},
@@ -145,7 +188,10 @@ std::string oci_state_json(const ContainerState& s, Status status) {
             {"created", s.created},
             {"owner", s.owner}};
   if (!s.annotations.empty()) j["annotations"] = s.annotations;
-  return j.dump(2);
+  // Valid JSON whatever the strings hold: a byte that is not UTF-8 becomes U+FFFD, as in
+  // runc's (Go's) JSON. create refuses such a state (check_state_strings) before it records
+  // one, so this only guards what it has not seen.
+  return j.dump(2, ' ', false, json::error_handler_t::replace);
 }
 
 std::unique_ptr<cgroups::Manager> container_cgroup(const ContainerState& s) {
@@ -210,6 +256,7 @@ ContainerState ContainerDir::load() const {
 void ContainerDir::save(const ContainerState& s) const { fs::write_file_atomic_at(fd_.get(), kStateFile, to_json(s)); }
 
 void ContainerDir::save_cgroup(const cgroups::Saved& cg) const {
+  check_cgroup_strings(cg);
   json j = {{"path", cg.path}, {"dirs", cg.dirs}, {"created", cg.created}};
   fs::write_file_atomic_at(fd_.get(), kCgroupFile, j.dump());
 }

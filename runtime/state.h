@@ -39,10 +39,16 @@ struct ContainerState {
 ContainerState state_before_recorded(const std::string& id, pid_t pid, const std::string& bundle, const std::string& rootfs,
                                      const std::string& created, const std::map<std::string, std::string>& annotations);
 
-std::string to_json(const ContainerState&);
+// Throws InvalidArgument naming the first string of the state that is not valid UTF-8
+// ("bundle path \"/x\\xff\" is not valid UTF-8: ..."): state.json and the OCI state are
+// JSON. create checks the state it is about to record before it makes anything.
+void check_state_strings(const ContainerState&);
+
+std::string to_json(const ContainerState&);  // check_state_strings first
 ContainerState state_from_json(const std::string& text);  // throws InvalidArgument on a corrupt file
 
-// The OCI `state` document for a container with its live status.
+// The OCI `state` document for a container with its live status: always valid JSON (a byte
+// that is not UTF-8 is written as U+FFFD, as runc does).
 std::string oci_state_json(const ContainerState&, Status);
 
 // The container's cgroup manager, or nullptr when it has none.

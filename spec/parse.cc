@@ -33,22 +33,24 @@ enum Presence {
   kRequired,   // absence is a parse error (no way to tell "unset" from 0); always written
 };
 
-[[noreturn]] void fail_at(const std::string& path, const std::string& message) {
-  throw Error(ErrorKind::InvalidSpec, "config.json: " + (path.empty() ? "" : path + ": ") + message);
+// `document` names what is parsed: "config.json", or exec's "--process FILE".
+[[noreturn]] void fail_at(std::string_view document, const std::string& path, const std::string& message) {
+  throw Error(ErrorKind::InvalidSpec, std::string(document) + ": " + (path.empty() ? "" : path + ": ") + message);
 }
 
 // ---------------------------------------------------------------------------
 // Reading
 
-// A JSON value together with its JSON-pointer path, for error messages.
+// A JSON value together with its JSON-pointer path and its document, for error messages.
 struct Node {
   const json& j;
   std::string path;
+  std::string_view document;
 
-  Node at(std::string_view key) const { return {j.at(std::string(key)), path + pointer_token(key)}; }
-  Node at(size_t index) const { return {j.at(index), path + pointer_token(index)}; }
+  Node at(std::string_view key) const { return {j.at(std::string(key)), path + pointer_token(key), document}; }
+  Node at(size_t index) const { return {j.at(index), path + pointer_token(index), document}; }
 
-  [[noreturn]] void fail(const std::string& message) const { fail_at(path, message); }
+  [[noreturn]] void fail(const std::string& message) const { fail_at(document, path, message); }
   void expect(json::value_t type, const char* name) const {
     if (j.type() != type) fail(std::string("expected ") + name + ", got " + j.type_name());
   }
@@ -128,7 +130,7 @@ struct Reader {
   template <class T>
   void operator()(const char* key, T& member, Presence presence = kOptional) {
     if (!node.has(key)) {
-      if (presence == kRequired) fail_at(node.path + pointer_token(key), "missing required field");
+      if (presence == kRequired) fail_at(node.document, node.path + pointer_token(key), "missing required field");
       return;
     }
     read(node.at(key), member);
@@ -555,29 +557,42 @@ std::string describe(const json::parse_error& e) {
   return printable(what, 200) + " (" + where + "byte " + std::to_string(e.byte) + ")";
 }
 
-}  // namespace
-
-Spec parse(std::string_view text) {
+json parse_document(std::string_view text, std::string_view document) {
+  const std::string name(document);
   if (text.find_first_not_of(" \t\r\n") == std::string_view::npos)
-    throw Error(ErrorKind::InvalidSpec, "config.json: empty document");
-  json doc;
+    throw Error(ErrorKind::InvalidSpec, name + ": empty document");
   try {
-    doc = json::parse(text.begin(), text.end());
+    return json::parse(text.begin(), text.end());
   } catch (const json::parse_error& e) {
-    throw Error(ErrorKind::InvalidSpec, "config.json: not valid JSON: " + describe(e));
+    throw Error(ErrorKind::InvalidSpec, name + ": not valid JSON: " + describe(e));
   } catch (const json::exception& e) {
     // A number beyond a double ("1e999") is out_of_range (406), not a parse_error:
     // found by fuzz/fuzz_spec.cc, it used to escape as a raw nlohmann exception.
     std::string what = e.what();  // "[json.exception.out_of_range.406] number overflow parsing '1e999'"
     if (size_t close = what.find("] "); what.rfind("[json.exception", 0) == 0 && close != std::string::npos)
       what.erase(0, close + 2);
-    throw Error(ErrorKind::InvalidSpec, "config.json: not valid JSON: " + printable(what, 200));
+    throw Error(ErrorKind::InvalidSpec, name + ": not valid JSON: " + printable(what, 200));
   }
-  Node root{doc, ""};
+}
+
+}  // namespace
+
+Spec parse(std::string_view text) {
+  json doc = parse_document(text, "config.json");
+  Node root{doc, "", "config.json"};
   if (!doc.is_object()) root.fail(std::string("top level: expected object, got ") + doc.type_name());
   Spec spec;
   read(root, spec);
   return spec;
+}
+
+Process parse_process(std::string_view text, const std::string& document) {
+  json doc = parse_document(text, document);
+  Node root{doc, "", document};
+  if (!doc.is_object()) root.fail(std::string("top level: expected object, got ") + doc.type_name());
+  Process process;
+  read(root, process);
+  return process;
 }
 
 Spec load(const std::string& bundle_dir) {

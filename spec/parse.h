@@ -14,6 +14,10 @@ namespace ocirun::spec {
 // Unknown fields are ignored (the spec allows extensions).
 Spec parse(std::string_view json);
 
+// Parses a document holding one Process object (exec --process FILE). Errors name
+// `document` and the field's path inside the process: "--process p.json: /user/uid: ...".
+Process parse_process(std::string_view json, const std::string& document);
+
 // Reads <bundle>/config.json and parses it; the error names the file.
 Spec load(const std::string& bundle_dir);
 

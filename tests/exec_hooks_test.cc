@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <functional>
 #include <cstdio>
 #include <cstdlib>
 #include <future>
@@ -346,7 +347,7 @@ namespace {
 
 // Receives the pty master of `exec --tty --console-socket` (run by `run_exec` in a thread) and
 // talks to `tty; echo hello; read x; echo got-$x` through it.
-void check_tty_exec(ConsoleSocket& sock, std::future<ExecResult>& fut) {
+void check_tty_exec(ConsoleSocket& sock, std::future<ExecResult>& fut, const std::string& tty_dir = "/dev/pts/") {
   int master = sock.receive_fd();
   CloseFd close_master{master};
   if (master < 0) {
@@ -357,7 +358,7 @@ void check_tty_exec(ConsoleSocket& sock, std::future<ExecResult>& fut) {
   std::string out = read_all(master, 10s, "hello");
   INFO(out);
   CHECK_THAT(out, Contains("hello"));
-  CHECK_THAT(out, Contains("/dev/pts/"));
+  CHECK_THAT(out, Contains(tty_dir));
   REQUIRE(write(master, "bye\n", 4) == 4);
   out += read_all(master, 10s, "got-bye");
   CHECK_THAT(out, Contains("got-bye"));
@@ -368,6 +369,64 @@ void check_tty_exec(ConsoleSocket& sock, std::future<ExecResult>& fut) {
 }
 
 }  // namespace
+
+// exec's pty comes from the container's /dev/ptmx, which the container may have replaced since
+// create made it (a link to pts/ptmx): refused unless it is the pty multiplexer, and the slave is
+// the master's own peer, not whatever the path /dev/pts/N names. runc fails too, with other
+// words ("inappropriate ioctl for device"): tagged [ocirun].
+TEST_CASE("exec --tty: a /dev/ptmx the container replaced is refused, a devpts of its own is used", "[exec][terminal][ocirun]") {
+  Sandbox s("exec-tty-ptmx");
+  fs::path ctl = add_ctl_dir(s);
+  start_sleeper(s);
+  auto in_container = [&](const std::string& script) {
+    require_ok(exec_in(s, {"--cap", "CAP_SYS_ADMIN", s.id, "sh", "-c", script}));
+  };
+  for (const auto& [replace, what] : std::vector<std::pair<std::string, std::string>>{
+           {"ln -s /dev/null /dev/ptmx", "a character device 1:3"},
+           {"mkfifo /dev/ptmx", "a FIFO"},
+           {"echo x > /dev/ptmx", "a regular file"}}) {
+    INFO("/dev/ptmx replaced: " << replace);
+    in_container("rm -f /dev/ptmx && " + replace);
+    const std::string error = "ocirun: exec in container " + s.id +
+                              ": the container's /dev/ptmx is not the pty multiplexer (/dev/pts/ptmx of a devpts, 5:2): " +
+                              what + "\n";
+    // In the foreground, and as a shim runs it (--detach --console-socket): an error, no hang,
+    // no pty handed out, nothing run.
+    auto r = exec_in(s, {"--tty", s.id, "touch", "/ctl/ran"}, {.timeout = 20s});
+    INFO(r.describe());
+    CHECK_FALSE(r.timed_out);
+    CHECK(r.code == 1);
+    CHECK(r.err == error);
+    ConsoleSocket sock(s.dir / "console.sock");
+    r = exec_in(s, {"--tty", "--console-socket", sock.path.string(), "--detach", s.id, "touch", "/ctl/ran"}, {.timeout = 20s});
+    INFO(r.describe());
+    CHECK_FALSE(r.timed_out);
+    CHECK(r.code == 1);
+    CHECK(r.err == error);
+    CHECK(sock.receive_fd(200ms) < 0);
+    CHECK_FALSE(fs::exists(ctl / "ran"));
+  }
+
+  // The ptmx of another devpts the container mounted is a real one: its pty is used, the slave
+  // being the master's peer there (by the path /dev/pts/0 it would be missing, or another pty).
+  in_container("mkdir -p /dev/p2 && mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/p2 && rm -f /dev/ptmx && "
+               "ln -s /dev/p2/ptmx /dev/ptmx");
+  {
+    ConsoleSocket sock(s.dir / "console2.sock");
+    auto fut = std::async(std::launch::async, [&] {
+      return exec_in(s, {"--tty", "--console-socket", sock.path.string(), s.id, "sh", "-c", "tty; echo hello; read x; echo got-$x"});
+    });
+    check_tty_exec(sock, fut, "/dev/p2/");
+  }
+
+  // Put back as create made it: the container's own devpts again.
+  in_container("rm -f /dev/ptmx && ln -s pts/ptmx /dev/ptmx");
+  ConsoleSocket sock(s.dir / "console3.sock");
+  auto fut = std::async(std::launch::async, [&] {
+    return exec_in(s, {"--tty", "--console-socket", sock.path.string(), s.id, "sh", "-c", "tty; echo hello; read x; echo got-$x"});
+  });
+  check_tty_exec(sock, fut);
+}
 
 // The shim's form: --detach with --console-socket.
 TEST_CASE("exec --tty --console-socket --detach: the pty master arrives on the socket", "[exec][terminal]") {
@@ -454,6 +513,60 @@ TEST_CASE("exec: a stopped container says container not running", "[exec][errors
   CHECK_THAT(r.err, Contains("container not running"));
 }
 
+TEST_CASE("exec: a bad --cap, --cwd or --process file is named as such, not as config.json", "[exec][errors][ocirun]") {
+  Sandbox s("exec-error-source");
+  fs::path ctl = add_ctl_dir(s);
+  start_sleeper(s);
+  const std::string file = (s.dir / "process.json").string();
+  const json good = {{"args", {"touch", "/ctl/ran"}}, {"cwd", "/"}, {"user", {{"uid", 0}, {"gid", 0}}}};
+  auto expect_error = [&](const ExecResult& r, const std::string& message) {
+    INFO(r.describe());
+    CHECK_FALSE(r.timed_out);
+    CHECK(r.code == 1);
+    CHECK(r.err == "ocirun: " + message + "\n");
+    CHECK_FALSE(fs::exists(ctl / "ran"));  // nothing ran
+  };
+
+  // Flags: no config.json in sight (the container's has no bad capability or cwd).
+  expect_error(exec_in(s, {"--cap", "CAP_BOGUS", s.id, "touch", "/ctl/ran"}), "exec: --cap: unknown capability \"CAP_BOGUS\"");
+  expect_error(exec_in(s, {"--cap", "CAP_CHOWN", "-c", "cap_nope", s.id, "touch", "/ctl/ran"}),
+               "exec: --cap: unknown capability \"cap_nope\"");
+  expect_error(exec_in(s, {"--cwd", "/proc/self", s.id, "touch", "/ctl/ran"}), "exec --cwd: \"/proc/self\" is inside /proc");
+
+  // A --process file: its name, and the field's path inside the process.
+  auto with = [&](const std::function<void(json&)>& spoil) {
+    json p = good;
+    spoil(p);
+    write_file(file, p.dump());
+  };
+  with([](json& p) { p["capabilities"]["bounding"] = {"CAP_CHOWN", "CAP_NOPE"}; });
+  expect_error(exec_in(s, {"--process", file, s.id}), "--process " + file + ": /capabilities/bounding/1: unknown capability \"CAP_NOPE\"");
+  with([](json& p) { p["capabilities"]["ambient"] = {"CAP_CHOWN"}; });
+  expect_error(exec_in(s, {"--process", file, s.id}),
+               "--process " + file + ": /capabilities/ambient: CAP_CHOWN must also be in permitted and inheritable");
+  with([](json& p) { p["rlimits"] = {{{"type", "RLIMIT_NOPE"}, {"hard", 1}, {"soft", 1}}}; });
+  expect_error(exec_in(s, {"-p", file, s.id}), "--process " + file + ": /rlimits/0/type: unknown rlimit \"RLIMIT_NOPE\"");
+  with([](json& p) { p["user"]["uid"] = -1; });
+  expect_error(exec_in(s, {"--process", file, s.id}), "--process " + file + ": /user/uid: value -1 out of range (0..4294967295)");
+  with([](json& p) { p["cwd"] = "/proc/1"; });
+  expect_error(exec_in(s, {"--process", file, s.id}), "--process " + file + ": /cwd: \"/proc/1\" is inside /proc");
+  write_file(file, "[1]");
+  expect_error(exec_in(s, {"--process", file, s.id}), "--process " + file + ": top level: expected object, got array");
+  write_file(file, "{\"args\": ");
+  auto r = exec_in(s, {"--process", file, s.id});
+  expect_error(r, "--process " + file +
+                      ": not valid JSON: syntax error while parsing value - unexpected end of input; expected '[', '{', "
+                      "or a literal (at line 1, column 10, byte 10)");
+  // From stdin.
+  with([](json& p) { p["capabilities"]["bounding"] = {"CAP_NOPE"}; });
+  expect_error(exec_in(s, {"--process", "-", s.id}, {.stdin_path = file}),
+               "--process -: /capabilities/bounding/0: unknown capability \"CAP_NOPE\"");
+  // The good file runs.
+  write_file(file, good.dump());
+  require_ok(exec_in(s, {"--process", file, s.id}));
+  CHECK(fs::exists(ctl / "ran"));
+}
+
 TEST_CASE("exec: --preserve-fds passes fd 3 and nothing else leaks", "[exec][fds]") {
   Sandbox s("exec-fds");
   start_sleeper(s);
@@ -496,6 +609,29 @@ TEST_CASE("exec: the container's seccomp profile applies", "[exec][seccomp]") {
   auto st = exec_in(s, {s.id, "cat", "/proc/self/status"});
   require_ok(st);
   CHECK(status_field(st.out, "Seccomp") == "2");
+}
+
+// The init opens its cwd before a filter loaded without no_new_privs goes on; exec's process
+// did it after, so a profile denying openat (which the container's program may never need)
+// broke every exec while the container ran. Now both take the same steps (lower_privileges).
+// runc cannot create such a container at all (it opens /proc/self/fd under the filter).
+TEST_CASE("exec: the cwd is opened before the seccomp filter, as for the init", "[exec][seccomp][ocirun]") {
+  Sandbox s("exec-seccomp-cwd");
+  s.config["process"]["noNewPrivileges"] = false;  // the filter goes on early, while privileged
+  s.config["process"]["cwd"] = "/tmp";
+  s.config["linux"]["seccomp"] = {
+      {"defaultAction", "SCMP_ACT_ALLOW"},
+      {"syscalls", {{{"names", {"open", "openat"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 1}}}}};
+  start_sleeper(s);
+  auto r = exec_in(s, {s.id, "sh", "-c", "pwd; cat /etc/passwd"});
+  INFO(r.describe());
+  CHECK(r.code == 1);  // cat's exit status: the filter is on
+  CHECK(r.out == "/tmp\n");
+  CHECK_THAT(r.err, Contains("Operation not permitted"));
+  auto c = exec_in(s, {"--cwd", "/home/user", s.id, "pwd"});
+  INFO(c.describe());
+  CHECK(c.code == 0);
+  CHECK(c.out == "/home/user\n");
 }
 
 TEST_CASE("exec: signals to the foreground exec reach the process", "[exec][signals]") {

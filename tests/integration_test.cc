@@ -196,6 +196,44 @@ TEST_CASE("kill: a stopped container errors", "[kill]") {
   CHECK(r.code != 0);
 }
 
+TEST_CASE("kill: signal 0 checks the container exists and sends nothing", "[kill]") {
+  Sandbox s("kill-zero");
+  fs::path ctl = add_ctl_dir(s);
+  // Any signal that arrived would end it: the shell exits on each of them it can catch.
+  s.sh("trap 'echo caught > /ctl/sig; exit 0' HUP INT TERM USR1 USR2; touch /ctl/ready; while :; do sleep 0.05; done");
+  require_ok(s.create());
+  for (auto sig : {"0", "00"}) {
+    INFO("created, signal " << sig);
+    require_ok(s.rt({"kill", s.id, sig}));
+    require_ok(s.rt({"kill", "--all", s.id, sig}));
+  }
+  CHECK(s.status() == "created");
+  require_ok(s.start());
+  REQUIRE(eventually([&] { return fs::exists(ctl / "ready"); }));
+  require_ok(s.rt({"kill", s.id, "0"}));
+  require_ok(s.rt({"kill", "--all", s.id, "0"}));
+  CHECK(s.status() == "running");
+  CHECK_FALSE(fs::exists(ctl / "sig"));
+  // runc takes 0 only as a number.
+  for (auto sig : {"SIG0", "sig0"}) {
+    auto r = s.rt({"kill", s.id, sig});
+    INFO(r.describe());
+    CHECK(r.code == 1);
+  }
+  CHECK(s.status() == "running");
+
+  // Stopped, as runc: signal 0 to the init fails (nothing runs), with --all it is not an error.
+  require_ok(s.rt({"kill", s.id, "KILL"}));
+  REQUIRE(s.wait_status("stopped"));
+  auto r = s.rt({"kill", s.id, "0"});
+  INFO(r.describe());
+  CHECK(r.code == 1);
+  CHECK_THAT(r.err, Contains("not running"));
+  require_ok(s.rt({"kill", "--all", s.id, "0"}));
+  require_ok(s.rt({"kill", "--all", s.id, "KILL"}));
+  CHECK(s.status() == "stopped");
+}
+
 TEST_CASE("kill --all signals every process of the container", "[kill]") {
   Sandbox s("kill-all");
   fs::path ctl = add_ctl_dir(s);

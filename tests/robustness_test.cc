@@ -206,6 +206,67 @@ TEST_CASE("a rootfs that does not exist", "[robustness][config]") {
   b.check_untouched();
 }
 
+// state.json and the OCI state hooks read are JSON: a path that is not UTF-8 cannot be recorded.
+// runc fails later, at the rootfs mount, with the path mangled, so tagged [ocirun].
+TEST_CASE("a bundle or rootfs path that is not UTF-8 is refused by name, nothing made", "[robustness][config][ocirun]") {
+  Sandbox s("non-utf8-paths");
+  Bystander b(s);
+  fs::path hook_ran = s.dir / "hook-ran";
+  s.config["hooks"]["createRuntime"] = {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "touch " + hook_ran.string()}}}};
+
+  // The bundle directory's name holds byte 0xff.
+  fs::path odd_bundle = s.dir / "bundle-\xff";
+  fs::create_directory(odd_bundle);
+  write_file(odd_bundle / "config.json", s.config.dump());
+  const std::string bundle_error = "bundle path \"" + fs::canonical(s.dir).string() +
+                                   "/bundle-\\xff\" is not valid UTF-8: the container's state (state.json, the OCI "
+                                   "state hooks read) is JSON, which holds only UTF-8 text";
+  for (const std::string cmd : {"create", "run"}) {
+    INFO(cmd);
+    std::string cid = s.new_id();
+    auto r = s.rt({cmd, "--bundle", odd_bundle.string(), cid});
+    check_fails_with(r, bundle_error);
+    CHECK(r.code == 1);
+    CHECK_THAT(r.err, !Contains("json.exception"));
+    REQUIRE_NOTHING_LEFT(s, cid);
+  }
+
+  // The same with --log-format json: the error is logged as a JSON line (with U+FFFD, as runc's
+  // log would have it), not thrown again while it is being reported.
+  {
+    std::string cid = s.new_id();
+    fs::path log = s.dir / "log.json";
+    auto r = s.rt({"--log", log.string(), "--log-format", "json", "create", "--bundle", odd_bundle.string(), cid});
+    check_fails_with(r, bundle_error);
+    CHECK(r.code == 1);
+    auto logged = lines(read_file(log));
+    REQUIRE(!logged.empty());
+    json line = json::parse(logged.back());
+    CHECK(line["level"] == "error");
+    CHECK_THAT(line["msg"].get<std::string>(), Contains(bundle_error));
+    // An error quoting the raw bytes (realpath of a missing path) is logged too.
+    r = s.rt({"--log", log.string(), "--log-format", "json", "create", "--bundle", (s.dir / "gone-\xfe").string(), cid});
+    check_fails_with(r, "gone-");
+    CHECK(r.code == 1);
+    line = json::parse(lines(read_file(log)).back());
+    CHECK_THAT(line["msg"].get<std::string>(), Contains("gone-\xef\xbf\xbd"));
+    REQUIRE_NOTHING_LEFT(s, cid);
+  }
+
+  // A root.path that is valid UTF-8 but resolves (through a symlink) to a name holding 0xfe.
+  fs::path odd_root = s.dir / "root-\xfe";
+  fs::copy(s.rootfs, odd_root, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  fs::create_directory_symlink(odd_root, s.bundle / "rootfs-link");
+  s.config["root"]["path"] = "rootfs-link";
+  std::string cid = s.new_id();
+  auto r = s.create(cid);
+  check_fails_with(r, "root filesystem path \"" + fs::canonical(s.dir).string() + "/root-\\xfe\" is not valid UTF-8");
+  REQUIRE_NOTHING_LEFT(s, cid);
+
+  CHECK_FALSE(fs::exists(hook_ran));  // refused before any hook could be handed the state
+  b.check_untouched();
+}
+
 TEST_CASE("args[0] missing or not executable: the error reaches start and run", "[robustness][config]") {
   Sandbox s("bad-args0");
   Bystander b(s);
@@ -289,7 +350,7 @@ TEST_CASE("bogus signals are refused and the container keeps running", "[robustn
   Sandbox s("bad-signals");
   Bystander b(s);
   for (const auto& [sig, what] : std::vector<std::pair<std::string, std::string>>{
-           {"FOO", "invalid signal \"FOO\""}, {"SIGFOO", "invalid signal"}, {"0", "invalid signal number \"0\""},
+           {"FOO", "invalid signal \"FOO\""}, {"SIGFOO", "invalid signal"}, {"SIG0", "invalid signal \"SIG0\""},
            {"99", "invalid signal number \"99\""}, {"-1", "-1"}, {"", "invalid signal"},
            {"99999999999999999999", "invalid signal number"}, {"RTMIN+99", "invalid signal"}}) {
     INFO("signal \"" << sig << "\"");

@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -19,6 +21,8 @@
 #include "error.h"
 #include "process.h"
 #include "state.h"
+#include "timestamp.h"
+#include "utf8.h"
 
 using namespace ocirun;
 using namespace ocirun::runtime;
@@ -153,6 +157,74 @@ TEST_CASE("state: a corrupt state file is InvalidArgument", "[state]") {
   CHECK_THAT(msg, Contains("corrupt state file"));
 }
 
+TEST_CASE("state: a string that is not UTF-8 is refused by name, not by the JSON library", "[state][utf8]") {
+  // What each field is called in the error, and how to spoil it.
+  using Spoil = std::function<void(ContainerState&)>;
+  auto [what, spoil] = GENERATE(table<std::string, Spoil>({
+      {"bundle path \"/bundles/a\\xffb\"", [](ContainerState& s) { s.bundle = "/bundles/a\xff" "b"; }},
+      {"root filesystem path \"/r/\\xc3\"", [](ContainerState& s) { s.rootfs = "/r/\xc3"; }},
+      {"annotation key \"k\\xfe\"", [](ContainerState& s) { s.annotations["k\xfe"] = "v"; }},
+      {"annotation org.example.key \"\\xed\\xa0\\x80\"",  // a UTF-16 surrogate, encoded
+       [](ContainerState& s) { s.annotations["org.example.key"] = "\xed\xa0\x80"; }},
+      {"poststop hook path \"/h\\xc0\\xaf\"",  // an overlong "/"
+       [](ContainerState& s) { s.poststop.push_back({"/h\xc0\xaf", {}, {}, std::nullopt}); }},
+      {"cgroup path \"/x\\xff\"", [](ContainerState& s) { s.cgroup = cgroups::Saved{"/x\xff", {}, {}, ""}; }},
+  }));
+  INFO("field: " << what);
+  ContainerState s = sample_state();
+  spoil(s);
+  for (auto* f : {+[](const ContainerState& st) { check_state_strings(st); },
+                  +[](const ContainerState& st) { (void)to_json(st); }}) {
+    auto msg = error_of(ErrorKind::InvalidArgument, [&] { f(s); });
+    CHECK_THAT(msg, Contains(what + " is not valid UTF-8"));
+    CHECK_THAT(msg, Contains("is JSON, which holds only UTF-8 text"));
+    CHECK(utf8::valid(msg));  // the message itself shows the bytes escaped
+  }
+}
+
+TEST_CASE("state: UTF-8 that is valid is recorded as it is", "[state][utf8]") {
+  ContainerState s = sample_state();
+  s.bundle = "/bundles/\xc3\xbc-\xe2\x82\xac-\xf0\x9f\x90\xb3";  // ü € 🐳
+  s.annotations["\xe6\x97\xa5"] = "\xf4\x8f\xbf\xbf";        // U+10FFFF, the last code point
+  CHECK_NOTHROW(check_state_strings(s));
+  ContainerState back = state_from_json(to_json(s));
+  CHECK(back.bundle == s.bundle);
+  CHECK(back.annotations == s.annotations);
+}
+
+TEST_CASE("utf8: valid and escape_invalid", "[utf8]") {
+  CHECK(utf8::valid(""));
+  CHECK(utf8::valid("plain ascii"));
+  CHECK(utf8::valid("\xc2\x80 \xdf\xbf \xe0\xa0\x80 \xef\xbf\xbf \xf0\x90\x80\x80 \xf4\x8f\xbf\xbf"));
+  for (std::string bad : {"\xff", "\x80", "\xc3", "a\xc3(", "\xc0\x80", "\xc1\xbf", "\xe0\x80\x80", "\xed\xa0\x80",
+                          "\xf0\x80\x80\x80", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xe2\x82"}) {
+    INFO("bytes: " << utf8::escape_invalid(bad));
+    CHECK_FALSE(utf8::valid(bad));
+    CHECK(utf8::valid(utf8::escape_invalid(bad)));
+  }
+  CHECK(utf8::escape_invalid("a\xff" "b") == "a\\xffb");
+  CHECK(utf8::escape_invalid("\xc3\xbc\xc3") == "\xc3\xbc\\xc3");
+  CHECK(utf8::escape_invalid("\xed\xa0\x80") == "\\xed\\xa0\\x80");
+}
+
+TEST_CASE("now_rfc3339: UTC with nanoseconds, as the OCI state's created and the log's time", "[state]") {
+  time_t before = time(nullptr);
+  std::string t = now_rfc3339();
+  time_t after = time(nullptr);
+  INFO(t);
+  REQUIRE(t.size() == 30);  // 2024-01-02T03:04:05.123456789Z
+  for (size_t i : {size_t{4}, size_t{7}}) CHECK(t[i] == '-');
+  CHECK(t[10] == 'T');
+  for (size_t i : {size_t{13}, size_t{16}}) CHECK(t[i] == ':');
+  CHECK(t[19] == '.');
+  CHECK(t[29] == 'Z');
+  struct tm parsed {};
+  REQUIRE(strptime(t.c_str(), "%Y-%m-%dT%H:%M:%S", &parsed) == t.c_str() + 19);
+  time_t secs = timegm(&parsed);
+  CHECK(secs >= before);
+  CHECK(secs <= after);
+}
+
 // ---- oci_state_json ----------------------------------------------------------------------------
 
 TEST_CASE("oci_state_json: the OCI state document", "[state]") {
@@ -180,6 +252,13 @@ TEST_CASE("oci_state_json: the OCI state document", "[state]") {
   SECTION("no annotations key when there are none") {
     s.annotations.clear();
     CHECK_FALSE(json::parse(oci_state_json(s, Status::Created)).contains("annotations"));
+  }
+  SECTION("a string that is not UTF-8 still makes valid JSON, with U+FFFD as runc writes") {
+    s.bundle = "/b\xff";
+    s.annotations["k"] = "v\xc3";
+    json st = json::parse(oci_state_json(s, Status::Running));
+    CHECK(st["bundle"] == "/b\xef\xbf\xbd");
+    CHECK(st["annotations"]["k"] == "v\xef\xbf\xbd");
   }
   SECTION("every status string") {
     for (auto [status, name] : std::vector<std::pair<Status, std::string>>{{Status::Creating, "creating"},
@@ -229,6 +308,8 @@ TEST_CASE("parse_signal: names and numbers", "[signal]") {
       {"SIGUSR2", SIGUSR2},
       {"1", 1},
       {"64", 64},
+      {"0", 0},  // kill(2)'s existence check, as runc takes it
+      {"00", 0},
   }));
   INFO("signal " << text);
   CHECK(parse_signal(text) == want);
@@ -242,7 +323,7 @@ TEST_CASE("parse_signal: real-time signals", "[signal]") {
 }
 
 TEST_CASE("parse_signal: bad signals are InvalidArgument", "[signal]") {
-  std::string text = GENERATE(as<std::string>{}, "0", "65", "-1", "", "SIG", "FOO", "SIGFOO", "9x", "x9", "1.5",
+  std::string text = GENERATE(as<std::string>{}, "SIG0", "sig0", "0000", "65", "-1", "", "SIG", "FOO", "SIGFOO", "9x", "x9", "1.5",
                               "99999999999", "RTMIN+99", "RTMAX-99", "+15", " 15",
                               "\xff", "SIG\xe9", "1\xb2");
   INFO("signal \"" << text << "\"");
@@ -359,6 +440,26 @@ TEST_CASE("prepare_process: an unknown rlimit names the field", "[process]") {
   auto msg = error_of(ErrorKind::InvalidSpec, [&] { prepare_process(proc); });
   CHECK_THAT(msg, Contains("/process/rlimits/1/type"));
   CHECK_THAT(msg, Contains("RLIMIT_BOGUS"));
+}
+
+TEST_CASE("prepare_process: errors name fields as the caller says", "[process]") {
+  auto field = [](const std::string& pointer) { return "--process p.json: " + pointer; };
+  spec::Process proc;
+  proc.args = {"true"};
+  proc.capabilities = spec::Capabilities{};
+  proc.capabilities->permitted = {"CAP_NOPE"};
+  CHECK(error_of(ErrorKind::InvalidSpec, [&] { prepare_process(proc, field); }) ==
+        "--process p.json: /capabilities/permitted/0: unknown capability \"CAP_NOPE\"");
+  CHECK(error_of(ErrorKind::InvalidSpec, [&] { prepare_process(proc); }) ==
+        "config.json: /process/capabilities/permitted/0: unknown capability \"CAP_NOPE\"");
+  proc.capabilities.reset();
+  proc.rlimits = {{"RLIMIT_BOGUS", 1, 1}};
+  CHECK(error_of(ErrorKind::InvalidSpec, [&] { prepare_process(proc, field); }) ==
+        "--process p.json: /rlimits/0/type: unknown rlimit \"RLIMIT_BOGUS\"");
+  proc.rlimits.clear();
+  proc.cwd = "/proc/self/cwd";
+  CHECK(error_of(ErrorKind::InvalidSpec, [&] { prepare_process(proc, field); }) ==
+        "--process p.json: /cwd: \"/proc/self/cwd\" is inside /proc");
 }
 
 // ---- process_start_time --------------------------------------------------------------------------

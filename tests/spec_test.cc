@@ -394,6 +394,36 @@ TEST_CASE("syntax errors and empty documents", "[spec][parse]") {
   }
 }
 
+TEST_CASE("parse_process: a Process document, its errors naming the document and the path inside it", "[spec][parse]") {
+  Process p = parse_process(R"({"args": ["sh", "-c", "true"], "cwd": "/x", "user": {"uid": 7}})", "--process p.json");
+  CHECK(p.args == std::vector<std::string>{"sh", "-c", "true"});
+  CHECK(p.cwd == "/x");
+  CHECK(p.user.uid == 7u);
+  struct Case {
+    const char* json;
+    const char* message;
+  };
+  const Case cases[] = {
+      {R"({"args": [1]})", "--process p.json: /args/0: expected string, got number"},
+      {R"({"user": {"uid": -1}})", "--process p.json: /user/uid: value -1 out of range (0..4294967295)"},
+      {R"({"rlimits": [{"type": "RLIMIT_NOFILE", "soft": 1}]})", "--process p.json: /rlimits/0/hard: missing required field"},
+      {R"([1])", "--process p.json: top level: expected object, got array"},
+      {"  ", "--process p.json: empty document"},
+      {R"({"args": )", "--process p.json: not valid JSON: syntax error while parsing value - unexpected end of input; "
+                       "expected '[', '{', or a literal (at line 1, column 10, byte 10)"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.json);
+    try {
+      parse_process(c.json, "--process p.json");
+      FAIL("no error");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::InvalidSpec);
+      CHECK(std::string(e.what()) == c.message);
+    }
+  }
+}
+
 TEST_CASE("wrong types are reported with their JSON path", "[spec][parse]") {
   struct Case {
     const char* json;
