@@ -9,7 +9,6 @@
 
 namespace ocirun::fs {
 
-namespace {
 std::string read_all(int fd, const std::string& what) {
   std::string out;
   char buf[8192];
@@ -24,6 +23,8 @@ std::string read_all(int fd, const std::string& what) {
   }
   return out;
 }
+
+namespace {
 
 void write_all(int fd, std::string_view data, const std::string& what) {
   while (!data.empty()) {

@@ -7,6 +7,8 @@
 namespace ocirun::fs {
 
 std::string read_file(const std::string& path);
+// Reads an open fd to its end (stdin: fd 0); `what` names it in errors.
+std::string read_all(int fd, const std::string& what);
 // Reads a file relative to a directory fd.
 std::string read_file_at(int dirfd, const std::string& name);
 // Writes (truncating) an existing or new file.

@@ -10,9 +10,10 @@ std::string now_rfc3339() {
   clock_gettime(CLOCK_REALTIME, &ts);
   tm t;
   gmtime_r(&ts.tv_sec, &t);
+  // Formatted by hand: strftime loads the time zone (/etc/localtime) on every call.
   char buf[64];
-  size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &t);
-  snprintf(buf + n, sizeof buf - n, ".%09ldZ", ts.tv_nsec);
+  snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
+           t.tm_hour, t.tm_min, t.tm_sec, ts.tv_nsec);
   return buf;
 }
 

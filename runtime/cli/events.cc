@@ -8,7 +8,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <iostream>
 #include <thread>
 
 #include "error.h"
@@ -161,7 +160,8 @@ Opened open_running(const runtime::StateStore& store, const std::string& id, con
 
 void emit(const json& event) {
   // One JSON document a line, flushed: a reader acts on each event as it comes.
-  std::cout << event.dump() << "\n" << std::flush;
+  fmt::print("{}\n", event.dump());
+  std::fflush(stdout);
 }
 
 json stats_event(const std::string& id, const cgroups::Stats& s) {
@@ -297,12 +297,12 @@ int stats_command(const runtime::StateStore& store, const std::string& id, std::
   }
   std::string pids = std::to_string(s.pids.current) + (s.pids.limit ? " / " + std::to_string(s.pids.limit) : "");
 
-  std::cout << fmt::format("{:<11}{}\n", "CONTAINER", id);
-  std::cout << fmt::format("{:<11}{:.2f}% (over {:.2f}s; 100% = one CPU)\n", "CPU", cpu_percent, elapsed_ns / 1e9);
-  std::cout << fmt::format("{:<11}{}\n", "MEMORY", memory);
-  if (s.memory.oom_kill) std::cout << fmt::format("{:<11}{}\n", "OOM KILLS", s.memory.oom_kill);
-  std::cout << fmt::format("{:<11}{}\n", "PIDS", pids);
-  std::cout << fmt::format("{:<11}{} read / {} written\n", "BLOCK I/O", human_bytes(static_cast<double>(read)),
+  fmt::print("{:<11}{}\n", "CONTAINER", id);
+  fmt::print("{:<11}{:.2f}% (over {:.2f}s; 100% = one CPU)\n", "CPU", cpu_percent, elapsed_ns / 1e9);
+  fmt::print("{:<11}{}\n", "MEMORY", memory);
+  if (s.memory.oom_kill) fmt::print("{:<11}{}\n", "OOM KILLS", s.memory.oom_kill);
+  fmt::print("{:<11}{}\n", "PIDS", pids);
+  fmt::print("{:<11}{} read / {} written\n", "BLOCK I/O", human_bytes(static_cast<double>(read)),
                            human_bytes(static_cast<double>(written)));
   return 0;
 }

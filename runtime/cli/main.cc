@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <fmt/format.h>
 #include <functional>
-#include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -227,7 +226,7 @@ spec::Resources update_resources(const Parsed& p) {
   spec::Resources r;
   if (p.has("resources")) {
     std::string path = p.get("resources");
-    std::string text = path == "-" ? std::string(std::istreambuf_iterator<char>(std::cin), {}) : fs::read_file(path);
+    std::string text = path == "-" ? fs::read_all(0, "standard input") : fs::read_file(path);
     // Parsed as the linux.resources of a config, so errors name the field as usual.
     json doc;
     try {
@@ -333,7 +332,7 @@ std::vector<Command> commands() {
        }},
       {"state", "state ID", "print the state of a container as JSON", {},
        [](const Parsed& p, const StateStore& store) {
-         std::cout << runtime::container_state_json(store, need_id(p, "state")) << "\n";
+         fmt::print("{}\n", runtime::container_state_json(store, need_id(p, "state")));
          return 0;
        }},
       {"list", "list [flags]", "list containers", {{"format", "f", true, "table or json"}, {"quiet", "q", false, "ids only"}},
@@ -341,16 +340,16 @@ std::vector<Command> commands() {
          auto entries = runtime::list_containers(store);
          std::string format = p.get("format", "table");
          if (p.has("quiet")) {
-           for (const auto& e : entries) std::cout << e.state.id << "\n";
+           for (const auto& e : entries) fmt::print("{}\n", e.state.id);
          } else if (format == "json") {
            json arr = json::array();
            for (const auto& e : entries)
              arr.push_back(json::parse(runtime::oci_state_json(e.state, e.status)));
-           std::cout << arr.dump() << "\n";
+           fmt::print("{}\n", arr.dump());
          } else if (format == "table") {
-           std::cout << fmt::format("{:<20} {:<10} {:<10} {:<40} {:<32} {}\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
+           fmt::print("{:<20} {:<10} {:<10} {:<40} {:<32} {}\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
            for (const auto& e : entries)
-             std::cout << fmt::format("{:<20} {:<10} {:<10} {:<40} {:<32} {}\n", e.state.id,
+             fmt::print("{:<20} {:<10} {:<10} {:<40} {:<32} {}\n", e.state.id,
                                       e.status == runtime::Status::Stopped ? 0 : e.state.pid, runtime::to_string(e.status),
                                       e.state.bundle, e.state.created, e.state.owner.empty() ? "root" : e.state.owner);
          } else {
@@ -413,10 +412,10 @@ std::vector<Command> commands() {
          auto pids = runtime::container_processes(store, p.positional[0]);
          std::string format = p.get("format", "table");
          if (format == "json") {
-           std::cout << json(pids).dump() << "\n";
+           fmt::print("{}\n", json(pids).dump());
          } else if (format == "table") {
-           std::cout << fmt::format("{:<10} {}\n", "PID", "CMD");
-           for (pid_t pid : pids) std::cout << fmt::format("{:<10} {}\n", pid, process_command_line(pid));
+           fmt::print("{:<10} {}\n", "PID", "CMD");
+           for (pid_t pid : pids) fmt::print("{:<10} {}\n", pid, process_command_line(pid));
          } else {
            fail(ErrorKind::InvalidArgument, "ps: unknown --format \"" + format + "\" (table or json)");
          }
@@ -449,10 +448,10 @@ std::vector<Command> commands() {
            json arr = json::array();
            for (const auto& c : checks)
              arr.push_back({{"name", c.name}, {"ok", c.ok}, {"detail", c.detail}, {"neededBy", c.needed_by}, {"required", c.required}});
-           std::cout << arr.dump(2) << "\n";
+           fmt::print("{}\n", arr.dump(2));
          } else if (format == "table") {
            for (const auto& c : checks)
-             std::cout << fmt::format("{:<8} {:<44} {}{}\n", c.ok ? "ok" : (c.required ? "MISSING" : "missing"), c.name,
+             fmt::print("{:<8} {:<44} {}{}\n", c.ok ? "ok" : (c.required ? "MISSING" : "missing"), c.name,
                                       c.ok ? c.detail : "needed by: " + c.needed_by,
                                       !c.ok && !c.detail.empty() ? " (" + c.detail + ")" : "");
          } else {
@@ -474,7 +473,7 @@ std::vector<Command> commands() {
        }},
       {"features", "features", "print what this runtime implements (features.json)", {},
        [](const Parsed&, const StateStore&) {
-         std::cout << features_json().dump(4) << "\n";
+         fmt::print("{}\n", features_json().dump(4));
          return 0;
        }},
       {"spec", "spec [flags]", "write a default config.json",
@@ -489,15 +488,15 @@ std::vector<Command> commands() {
 }
 
 void print_usage(const std::vector<Command>& cmds) {
-  std::cout << "ocirun: an OCI container runtime\n\nUsage: ocirun [global flags] COMMAND [flags] [ID] [args]\n\nCommands:\n";
-  for (const auto& c : cmds) std::cout << fmt::format("   {:<12} {}\n", c.name, c.summary);
-  std::cout << fmt::format("   {:<12} {}\n", "help", "show help for a command");
-  std::cout << "\nGlobal flags:\n" << flag_help(kGlobalFlags);
+  fmt::print("ocirun: an OCI container runtime\n\nUsage: ocirun [global flags] COMMAND [flags] [ID] [args]\n\nCommands:\n");
+  for (const auto& c : cmds) fmt::print("   {:<12} {}\n", c.name, c.summary);
+  fmt::print("   {:<12} {}\n", "help", "show help for a command");
+  fmt::print("\nGlobal flags:\n{}", flag_help(kGlobalFlags));
 }
 
 void print_command_help(const Command& c) {
-  std::cout << fmt::format("Usage: ocirun {}\n\n{}\n", c.usage, c.summary);
-  if (!c.flags.empty()) std::cout << "\nFlags:\n" << flag_help(c.flags);
+  fmt::print("Usage: ocirun {}\n\n{}\n", c.usage, c.summary);
+  if (!c.flags.empty()) fmt::print("\nFlags:\n{}", flag_help(c.flags));
 }
 
 int exit_code_for(const Error& e) {
@@ -518,7 +517,7 @@ int main(int argc, char** argv) {
       fail(ErrorKind::InvalidArgument, "--log-format must be text or json, got \"" + format + "\"");
     log::configure({global.get("log"), format == "json", global.has("debug")});
     if (global.has("version")) {
-      std::cout << "ocirun version " << OCIRUN_VERSION << "\nspec: 1.2.0\n";
+      fmt::print("ocirun version {}\nspec: 1.2.0\n", OCIRUN_VERSION);
       return 0;
     }
     if (i >= args.size() || global.has("help")) {
