@@ -562,13 +562,11 @@ void mount_rootfs(const spec::Spec& spec, const RootfsOptions& opts, const std::
   do_mount(rootfs, rootfs, nullptr, MS_BIND | MS_REC, "", "bind " + rootfs + " onto itself");
 
   Context ctx{spec, opts, UniqueFd(check(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC), "open " + rootfs))};
-  // mount_on moves the cwd; the createContainer hooks get the caller's back.
-  UniqueFd caller_cwd(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
   for (size_t i = 0; i < spec.mounts.size(); ++i) mount_one(ctx, spec.mounts[i], i);
   create_devices(ctx);
+  // The createContainer hooks start in the rootfs, as with runc (mount_on moved the cwd).
+  check(::fchdir(ctx.root.get()), "chdir " + rootfs);
   ctx.root.reset();
-  if (caller_cwd) ::fchdir(caller_cwd.get());
-  caller_cwd.reset();
   if (before_pivot) before_pivot();
   pivot_into(rootfs, opts.no_pivot);
 }

@@ -281,8 +281,8 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
         // The runtime's namespace, with the container's namespaces and mounts in place.
         ContainerState creating = state_before_recorded(opts.id, init.get(), bundle, rootfs, created, spec.annotations);
         std::string json = oci_state_json(creating, Status::Creating);
-        run_hooks(spec.hooks->prestart, json, "prestart");
-        run_hooks(spec.hooks->create_runtime, json, "createRuntime");
+        run_hooks(spec.hooks->prestart, json, "prestart", bundle);
+        run_hooks(spec.hooks->create_runtime, json, "createRuntime", bundle);
         OCIRUN_CRASH_POINT("hooks");
         // The init builds the same state itself: annotations can outgrow any message.
         sync::send(parent_end.get(), sync::Msg::HooksDone, init.get());

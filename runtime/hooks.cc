@@ -35,7 +35,7 @@ std::string drain(int fd) {
   return out;
 }
 
-void run_one(const spec::Hook& hook, const std::string& state_json, const std::string& what) {
+void run_one(const spec::Hook& hook, const std::string& state_json, const std::string& what, const std::string& cwd) {
   // stdin is a socket: the state is sent with MSG_NOSIGNAL, so a hook that never
   // reads it cannot kill us with SIGPIPE.
   int in[2], out[2];
@@ -56,6 +56,10 @@ void run_one(const spec::Hook& hook, const std::string& state_json, const std::s
     ::dup2(in_theirs.get(), 0);
     ::dup2(out_write.get(), 1);
     ::dup2(out_write.get(), 2);
+    if (!cwd.empty() && ::chdir(cwd.c_str()) < 0) {
+      dprintf(2, "chdir %s: %s", cwd.c_str(), strerror(errno));
+      _exit(127);
+    }
     ::execve(hook.path.c_str(), argv.data(), envp.data());
     dprintf(2, "exec %s: %s", hook.path.c_str(), strerror(errno));
     _exit(127);
@@ -92,15 +96,16 @@ void run_one(const spec::Hook& hook, const std::string& state_json, const std::s
 
 }  // namespace
 
-void run_hooks(const std::vector<spec::Hook>& hooks, const std::string& state_json, const char* phase) {
+void run_hooks(const std::vector<spec::Hook>& hooks, const std::string& state_json, const char* phase,
+               const std::string& cwd) {
   for (size_t i = 0; i < hooks.size(); ++i)
-    run_one(hooks[i], state_json, fmt::format("{} hook {} ({})", phase, i, hooks[i].path));
+    run_one(hooks[i], state_json, fmt::format("{} hook {} ({})", phase, i, hooks[i].path), cwd);
 }
 
 void run_hooks_warn_only(const std::vector<spec::Hook>& hooks, const std::string& state_json, const char* phase) {
   for (size_t i = 0; i < hooks.size(); ++i) {
     try {
-      run_one(hooks[i], state_json, fmt::format("{} hook {} ({})", phase, i, hooks[i].path));
+      run_one(hooks[i], state_json, fmt::format("{} hook {} ({})", phase, i, hooks[i].path), "");
     } catch (const Error& e) {
       log::warn(e.what());
     }

@@ -783,6 +783,20 @@ TEST_CASE("hooks: creation, start and poststop hooks run in order, each in its n
   CHECK(run.where["poststop"] == host);
 }
 
+// runc chdirs to the bundle before create, and its init into the rootfs before the mounts:
+// hooks that open files by relative path (config.json) depend on it.
+TEST_CASE("hooks: prestart and createRuntime start in the bundle, createContainer in the rootfs", "[hooks]") {
+  HookBox h("hooks-cwd");
+  for (const char* phase : {"prestart", "createRuntime", "createContainer"})
+    h.add(phase, sh_hook(std::string("pwd > ") + h.ctl_path(phase, std::string("cwd-") + phase)));
+  h.s.sh("true");
+  require_ok(h.s.create());
+  CHECK(trim(read_file(h.ctl / "cwd-prestart")) == fs::canonical(h.s.bundle).string());
+  CHECK(trim(read_file(h.ctl / "cwd-createRuntime")) == fs::canonical(h.s.bundle).string());
+  CHECK(trim(read_file(h.ctl / "cwd-createContainer")) == fs::canonical(h.s.rootfs).string());
+  require_ok(h.s.rt({"delete", "--force", h.s.id}));
+}
+
 // runc 1.1 runs poststart hooks during `create`, before startContainer.
 TEST_CASE("hooks: all six run in order", "[hooks][ocirun]") {
   HookBox h("hooks-order-six");
