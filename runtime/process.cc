@@ -183,7 +183,7 @@ void apply_capabilities(const CapSets& caps) {
 // its root could then overwrite once no ocirun runs (ETXTBSY is gone). Two ways in:
 //  1. /proc/PID/exe of an ocirun process in the container's pid namespace (the init before
 //     its execve, an `exec`ed process before its own). Those processes are non-dumpable
-//     (stage1_main), so only a holder of CAP_SYS_PTRACE in the host's user namespace can open it.
+//     (init_main; exec's stage 1), so only a holder of CAP_SYS_PTRACE in the host's user namespace can open it.
 //  2. The container's program is a "#!/proc/self/exe" script (or an ELF whose interpreter
 //     is): the kernel resolves that link during our execve, finds the ocirun binary and runs
 //     it as the container's process, now dumpable and the container's to inspect.
