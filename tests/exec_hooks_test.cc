@@ -541,9 +541,6 @@ TEST_CASE("exec: a bad --cap, --cwd or --process file is named as such, not as c
   };
   with([](json& p) { p["capabilities"]["bounding"] = {"CAP_CHOWN", "CAP_NOPE"}; });
   expect_error(exec_in(s, {"--process", file, s.id}), "--process " + file + ": /capabilities/bounding/1: unknown capability \"CAP_NOPE\"");
-  with([](json& p) { p["capabilities"]["ambient"] = {"CAP_CHOWN"}; });
-  expect_error(exec_in(s, {"--process", file, s.id}),
-               "--process " + file + ": /capabilities/ambient: CAP_CHOWN must also be in permitted and inheritable");
   with([](json& p) { p["rlimits"] = {{{"type", "RLIMIT_NOPE"}, {"hard", 1}, {"soft", 1}}}; });
   expect_error(exec_in(s, {"-p", file, s.id}), "--process " + file + ": /rlimits/0/type: unknown rlimit \"RLIMIT_NOPE\"");
   with([](json& p) { p["user"]["uid"] = -1; });
