@@ -277,11 +277,11 @@ std::string container_state_json(const StateStore& store, const std::string& id)
   if (creating || store.abandoned(id)) {
     ContainerState s;
     s.id = id;
-    return oci_state_json(s, creating ? Status::Creating : Status::Stopped);
+    return oci_state_json(s, creating ? Status::Creating : Status::Stopped, /*pretty=*/true);
   }
   ContainerDir dir = store.open(id, /*lock=*/false);
   ContainerState s = dir.load();
-  return oci_state_json(s, dir.status(s));
+  return oci_state_json(s, dir.status(s), /*pretty=*/true);
 }
 
 void kill_container(const StateStore& store, const std::string& id, int sig, bool all) {

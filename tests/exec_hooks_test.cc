@@ -834,6 +834,29 @@ TEST_CASE("hooks: each gets the state JSON on stdin", "[hooks]") {
   CHECK(states["poststop"]["status"] == "stopped");
 }
 
+// runc and crun send the state as one line of JSON: a hook that reads a line gets all of it.
+TEST_CASE("hooks: the state on stdin is one line of JSON", "[hooks]") {
+  HookBox h("hooks-state-line");
+  for (auto& phase : kPhases)
+    h.add(phase, sh_hook("read -r state; printf '%s' \"$state\" > " + h.ctl_path(phase, phase + ".line")));
+  h.s.config["annotations"] = {{"org.ocirun.test", "hooks"}};
+  h.s.config["process"]["args"] = {"true"};
+  require_ok(h.s.create());
+  require_ok(h.s.start());
+  REQUIRE(h.s.wait_status("stopped"));
+  require_ok(h.s.rt({"delete", h.s.id}));
+  for (auto& phase : kPhases) {
+    INFO("hook " << phase);
+    REQUIRE(fs::exists(h.ctl / (phase + ".line")));
+    std::string text = read_file(h.ctl / (phase + ".line"));
+    INFO(text);
+    json st = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    REQUIRE_FALSE(st.is_discarded());
+    CHECK(st["id"] == h.s.id);
+    CHECK(st["annotations"]["org.ocirun.test"] == "hooks");
+  }
+}
+
 // runc 1.1 gives createContainer and startContainer pid 1 (the container's view) and runs
 // poststart during create (status "created").
 TEST_CASE("hooks: the state's pid is the host's and poststart sees running", "[hooks][ocirun]") {
