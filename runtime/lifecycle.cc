@@ -332,7 +332,8 @@ void delete_container(const StateStore& store, const std::string& id, bool force
     return;
   }
   Status status = dir.status(s);
-  if (status == Status::Running && !force)
+  // A paused one too (runc's "not stopped: paused"); only a created one is stopped without --force.
+  if ((status == Status::Running || status == Status::Paused) && !force)
     fail(ErrorKind::BadState, fmt::format("cannot delete container {} that is not stopped: {}", id, to_string(status)));
   if (status != Status::Stopped) {
     // A created container's init is still ours to stop, as runc does without --force.
@@ -367,6 +368,9 @@ std::unique_ptr<cgroups::Manager> running_container_cgroup(const ContainerDir& d
 void pause_container(const StateStore& store, const std::string& id) {
   ContainerDir dir = store.open(id);
   ContainerState s = dir.load();
+  // As runc: only a created or running container can be paused; pausing it again is an error.
+  if (dir.status(s) == Status::Paused)
+    fail(ErrorKind::BadState, fmt::format("cannot pause container {}: container not running (it is paused)", id));
   running_container_cgroup(dir, s, "pause")->freeze(true);
 }
 

@@ -399,6 +399,14 @@ TEST_CASE("pause and resume: the processes stop and go on", "[cgroups-it][freeze
   uint64_t frozen_at = count();
   std::this_thread::sleep_for(400ms);
   CHECK(count() == frozen_at);
+  // As runc: pausing a paused container, or deleting it without --force, is an error.
+  auto pause_again = s.rt({"pause", s.id});
+  CHECK(pause_again.code == 1);
+  CHECK_THAT(pause_again.err, Catch::Contains("not running"));
+  auto del = s.rt({"delete", s.id});
+  CHECK(del.code == 1);
+  CHECK_THAT(del.err, Catch::Contains("not stopped: paused"));
+  CHECK(s.status() == "paused");
 
   require_ok(s.rt({"resume", s.id}));
   CHECK(s.status() == "running");
