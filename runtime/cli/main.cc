@@ -308,6 +308,9 @@ runtime::ExecOptions exec_options(const Parsed& p) {
   return o;
 }
 
+// What `exec` exits with when it could not run the process (runc's fatalWithCode(.., 255)).
+constexpr int kExecFailed = 255;
+
 std::vector<Command> commands() {
   using runtime::StateStore;
   return {
@@ -394,7 +397,16 @@ std::vector<Command> commands() {
         {"process-label", "", true, "SELinux label for the process (an error where SELinux is off)"},
         {"ignore-paused", "", false, "accepted for compatibility"},
         {"cgroup", "", true, "accepted for compatibility"}},
-       [](const Parsed& p, const StateStore& store) { return runtime::exec_process(store, exec_options(p)); },
+       [](const Parsed& p, const StateStore& store) {
+         if (p.positional.empty()) fail(ErrorKind::InvalidArgument, "exec: a container id is required");
+         // As runc: exec's own failures exit 255, apart from any code the process can exit with.
+         try {
+           return runtime::exec_process(store, exec_options(p));
+         } catch (const Error& e) {
+           log::error(e.what());
+           return kExecFailed;
+         }
+       },
        /*args_follow_id=*/true},
       {"pause", "pause ID", "freeze every process of the container", {},
        [](const Parsed& p, const StateStore& store) {
