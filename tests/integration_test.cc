@@ -263,6 +263,20 @@ TEST_CASE("list: table, json and quiet", "[list]") {
   require_ok(table);
   CHECK_THAT(table.out, Contains(created));
   CHECK_THAT(table.out, Contains(running));
+  // runc's layout (Go's tabwriter, minwidth 12, padding 3): the ID column is as wide as the
+  // longest id plus 3, and every row's PID starts where the header's does.
+  {
+    INFO(table.out);
+    auto rows = lines(table.out);
+    REQUIRE(rows.size() == 3);
+    size_t id_width = std::max<size_t>(12, std::max(created.size(), running.size()) + 3);
+    CHECK(rows[0].rfind("ID" + std::string(id_width - 2, ' ') + "PID ", 0) == 0);
+    for (size_t i = 1; i < rows.size(); ++i) {
+      CHECK(rows[i].size() > id_width);
+      CHECK(rows[i][id_width - 1] == ' ');
+      CHECK(std::isdigit(static_cast<unsigned char>(rows[i][id_width])));
+    }
+  }
 
   auto quiet = s.rt({"list", "-q"});
   require_ok(quiet);

@@ -311,6 +311,24 @@ runtime::ExecOptions exec_options(const Parsed& p) {
 // What `exec` exits with when it could not run the process (runc's fatalWithCode(.., 255)).
 constexpr int kExecFailed = 255;
 
+// Columns laid out as runc's (Go's tabwriter with minwidth 12, padding 3): each but the last
+// as wide as its longest cell plus 3, and at least 12.
+std::string aligned_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& row : rows)
+    for (size_t c = 0; c + 1 < row.size(); ++c) {
+      if (width.size() <= c) width.push_back(12);
+      width[c] = std::max(width[c], row[c].size() + 3);
+    }
+  std::string out;
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < row.size(); ++c)
+      out += c + 1 < row.size() ? fmt::format("{:<{}}", row[c], width[c]) : row[c];
+    out += "\n";
+  }
+  return out;
+}
+
 std::vector<Command> commands() {
   using runtime::StateStore;
   return {
@@ -350,11 +368,12 @@ std::vector<Command> commands() {
              arr.push_back(json::parse(runtime::oci_state_json(e.state, e.status)));
            fmt::print("{}\n", arr.dump());
          } else if (format == "table") {
-           fmt::print("{:<20} {:<10} {:<10} {:<40} {:<32} {}\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
+           std::vector<std::vector<std::string>> rows = {{"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"}};
            for (const auto& e : entries)
-             fmt::print("{:<20} {:<10} {:<10} {:<40} {:<32} {}\n", e.state.id,
-                                      e.status == runtime::Status::Stopped ? 0 : e.state.pid, runtime::to_string(e.status),
-                                      e.state.bundle, e.state.created, e.state.owner.empty() ? "root" : e.state.owner);
+             rows.push_back({e.state.id, std::to_string(e.status == runtime::Status::Stopped ? 0 : e.state.pid),
+                             runtime::to_string(e.status), e.state.bundle, e.state.created,
+                             e.state.owner.empty() ? "root" : e.state.owner});
+           fmt::print("{}", aligned_table(rows));
          } else {
            fail(ErrorKind::InvalidArgument, "list: unknown --format \"" + format + "\" (table or json)");
          }
