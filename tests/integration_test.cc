@@ -844,6 +844,22 @@ TEST_CASE("a failed create leaves nothing behind", "[errors]") {
 
 // ---- CLI: logging, help, flags ---------------------------------------------------------------------
 
+// As runc: with no --log, stderr is the log, so --log-format json makes it JSON lines.
+TEST_CASE("log: --log-format json without --log writes the error to stderr as JSON", "[cli]") {
+  Sandbox s("log-json-stderr");
+  auto r = s.rt({"--log-format", "json", "state", "no-such-container"});
+  INFO(r.describe());
+  CHECK(r.code == 1);
+  CHECK(r.out.empty());
+  auto err_lines = lines(r.err);
+  REQUIRE(err_lines.size() == 1);
+  json entry = json::parse(err_lines[0], nullptr, /*allow_exceptions=*/false);
+  REQUIRE(entry.is_object());
+  CHECK(entry.value("level", "") == "error");
+  CHECK_THAT(entry.value("msg", ""), Contains("does not exist"));
+  CHECK(entry.contains("time"));
+}
+
 // runc 1.1 writes the error without the "ocirun: " prefix, and its message lacks the id.
 TEST_CASE("log file: --log with --log-format json: one error object per failure", "[cli][ocirun]") {
   Sandbox s("log-json");
