@@ -486,6 +486,20 @@ TEST_CASE("ps --format json lists the init and its children", "[cgroups-it][ps]"
   require_ok(table);
   CHECK_THAT(table.out, Contains("PID"));
   CHECK_THAT(table.out, Contains("sleep 1000"));
+  // runc's table: ps -ef's header and its lines for the container's processes only.
+  auto rows = lines(table.out);
+  INFO(table.out);
+  REQUIRE(rows.size() == 4);
+  CHECK(rows[0].rfind("UID ", 0) == 0);
+  CHECK_THAT(rows[0], Contains(" PID ") && Contains(" PPID ") && Contains("CMD"));
+  // Arguments after the id go to ps, as runc's.
+  auto custom = s.rt({"ps", s.id, "--", "-eo", "pid,comm"});
+  require_ok(custom);
+  INFO(custom.out);
+  auto custom_rows = lines(custom.out);
+  REQUIRE(custom_rows.size() == 4);
+  CHECK_THAT(custom_rows[0], Contains("PID") && Contains("COMMAND"));
+  CHECK_THAT(custom.out, Contains(std::to_string(init)));
 }
 
 TEST_CASE("kill --all: every process in the cgroup dies", "[cgroups-it][kill]") {
