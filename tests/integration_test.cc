@@ -289,6 +289,9 @@ TEST_CASE("list: table, json and quiet", "[list]") {
   std::map<std::string, std::string> status;
   for (auto& c : arr) status[c.value("id", "")] = c.value("status", "");
   CHECK(status == std::map<std::string, std::string>{{created, "created"}, {running, "running"}});
+  // Each entry in runc's field order, as `state` prints it.
+  CHECK(js.out.rfind("[{\"ociVersion\":", 0) == 0);
+  CHECK(js.out.find("\"id\":") < js.out.find("\"status\":"));
 }
 
 // ---- delete --------------------------------------------------------------------------------------

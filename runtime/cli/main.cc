@@ -414,10 +414,10 @@ std::vector<Command> commands() {
          if (p.has("quiet")) {
            for (const auto& e : entries) fmt::print("{}\n", e.state.id);
          } else if (format == "json") {
-           json arr = json::array();
-           for (const auto& e : entries)
-             arr.push_back(json::parse(runtime::oci_state_json(e.state, e.status)));
-           fmt::print("{}\n", arr.dump());
+           // Each entry as `state` has it (runc's field order), not re-sorted by a parse.
+           std::string arr = "[";
+           for (const auto& e : entries) arr += (arr.size() > 1 ? "," : "") + runtime::oci_state_json(e.state, e.status);
+           fmt::print("{}]\n", arr);
          } else if (format == "table") {
            std::vector<std::vector<std::string>> rows = {{"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"}};
            for (const auto& e : entries)
