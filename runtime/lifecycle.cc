@@ -277,11 +277,11 @@ std::string container_state_json(const StateStore& store, const std::string& id)
   if (creating || store.abandoned(id)) {
     ContainerState s;
     s.id = id;
-    return oci_state_json(s, creating ? Status::Creating : Status::Stopped);
+    return oci_state_json(s, creating ? Status::Creating : Status::Stopped, /*pretty=*/true);
   }
   ContainerDir dir = store.open(id, /*lock=*/false);
   ContainerState s = dir.load();
-  return oci_state_json(s, dir.status(s));
+  return oci_state_json(s, dir.status(s), /*pretty=*/true);
 }
 
 void kill_container(const StateStore& store, const std::string& id, int sig, bool all) {
@@ -332,7 +332,8 @@ void delete_container(const StateStore& store, const std::string& id, bool force
     return;
   }
   Status status = dir.status(s);
-  if (status == Status::Running && !force)
+  // A paused one too (runc's "not stopped: paused"); only a created one is stopped without --force.
+  if ((status == Status::Running || status == Status::Paused) && !force)
     fail(ErrorKind::BadState, fmt::format("cannot delete container {} that is not stopped: {}", id, to_string(status)));
   if (status != Status::Stopped) {
     // A created container's init is still ours to stop, as runc does without --force.
@@ -367,6 +368,9 @@ std::unique_ptr<cgroups::Manager> running_container_cgroup(const ContainerDir& d
 void pause_container(const StateStore& store, const std::string& id) {
   ContainerDir dir = store.open(id);
   ContainerState s = dir.load();
+  // As runc: only a created or running container can be paused; pausing it again is an error.
+  if (dir.status(s) == Status::Paused)
+    fail(ErrorKind::BadState, fmt::format("cannot pause container {}: container not running (it is paused)", id));
   running_container_cgroup(dir, s, "pause")->freeze(true);
 }
 

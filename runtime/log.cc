@@ -29,19 +29,18 @@ void write_line(int fd, const std::string& line) {
   (void)unused;
 }
 
+std::string json_line(Level level, const std::string& msg) {
+  // A message may quote anything the user gave (a path that is not UTF-8): written with
+  // U+FFFD for such bytes, as runc's JSON log does, not thrown from inside error reporting.
+  return nlohmann::json{{"level", level_name(level)}, {"msg", msg}, {"time", now_rfc3339()}}.dump(
+             -1, ' ', false, nlohmann::json::error_handler_t::replace) +
+         "\n";
+}
+
 void write_to_file(Level level, const std::string& msg) {
   int fd = ::open(g_config.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return;
-  std::string line;
-  if (g_config.json)
-    // A message may quote anything the user gave (a path that is not UTF-8): written with
-    // U+FFFD for such bytes, as runc's JSON log does, not thrown from inside error reporting.
-    line = nlohmann::json{{"level", level_name(level)}, {"msg", msg}, {"time", now_rfc3339()}}.dump(
-               -1, ' ', false, nlohmann::json::error_handler_t::replace) +
-           "\n";
-  else
-    line = now_rfc3339() + " " + level_name(level) + ": " + msg + "\n";
-  write_line(fd, line);
+  write_line(fd, g_config.json ? json_line(level, msg) : now_rfc3339() + " " + level_name(level) + ": " + msg + "\n");
   ::close(fd);
 }
 }  // namespace
@@ -75,12 +74,20 @@ void write(Level level, const std::string& msg) {
   if (level < Level::Warn && !g_config.debug) return;
   if (!g_config.file.empty())
     write_to_file(level, msg);
+  else if (g_config.json)  // --log-format json without --log: the log is stderr, as runc's
+    write_line(STDERR_FILENO, json_line(level, msg));
   else
     write_line(STDERR_FILENO, std::string("ocirun: ") + level_name(level) + ": " + msg + "\n");
 }
 
 void error(const std::string& msg) {
-  if (!g_config.file.empty()) write_to_file(Level::Error, msg);
+  if (!g_config.file.empty())
+    write_to_file(Level::Error, msg);
+  else if (g_config.json) {
+    // runc: with --log-format json and no --log, stderr is the log and gets JSON only.
+    write_line(STDERR_FILENO, json_line(Level::Error, msg));
+    return;
+  }
   write_line(STDERR_FILENO, "ocirun: " + msg + "\n");
 }
 

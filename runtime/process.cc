@@ -18,6 +18,7 @@
 #include "error.h"
 #include "exec_stub.h"
 #include "fs.h"
+#include "log.h"
 #include "rootfs.h"
 
 namespace ocirun::runtime {
@@ -126,10 +127,14 @@ PreparedProcess prepare_process(const spec::Process& process, const ProcessField
     p.caps = {cap_mask(c.bounding, "bounding", field), cap_mask(c.effective, "effective", field),
               cap_mask(c.permitted, "permitted", field), cap_mask(c.inheritable, "inheritable", field),
               cap_mask(c.ambient, "ambient", field)};
-    // The kernel raises an ambient capability only if it is permitted and inheritable.
-    if (uint64_t missing = p.caps.ambient & ~(p.caps.permitted & p.caps.inheritable))
-      fail(ErrorKind::InvalidSpec, fmt::format("{}: {} must also be in permitted and inheritable",
-                                               field("/capabilities/ambient"), cap_names(missing)));
+    // The kernel raises an ambient capability only if it is permitted and inheritable. The
+    // rest are left out, not refused: runc and crun do the same (PR_CAP_AMBIENT_RAISE's EPERM
+    // ignored), and `runc spec` itself writes ambient capabilities with no inheritable set.
+    if (uint64_t missing = p.caps.ambient & ~(p.caps.permitted & p.caps.inheritable)) {
+      log::debug(fmt::format("{}: {} not raised: not in both permitted and inheritable",
+                             field("/capabilities/ambient"), cap_names(missing)));
+      p.caps.ambient &= ~missing;
+    }
   }
   for (size_t i = 0; i < process.rlimits.size(); ++i) {
     const auto& r = process.rlimits[i];

@@ -178,20 +178,21 @@ ContainerState state_from_json(const std::string& text) {
   }
 }
 
-std::string oci_state_json(const ContainerState& s, Status status) {
-  json j = {{"ociVersion", "1.2.0"},
-            {"id", s.id},
-            {"pid", status == Status::Stopped ? 0 : s.pid},
-            {"status", to_string(status)},
-            {"bundle", s.bundle},
-            {"rootfs", s.rootfs},
-            {"created", s.created},
-            {"owner", s.owner}};
+std::string oci_state_json(const ContainerState& s, Status status, bool pretty) {
+  // runc's field order (its state struct's), which people and line-based tools read.
+  nlohmann::ordered_json j = {{"ociVersion", "1.2.0"},
+                              {"id", s.id},
+                              {"pid", status == Status::Stopped ? 0 : s.pid},
+                              {"status", to_string(status)},
+                              {"bundle", s.bundle},
+                              {"rootfs", s.rootfs},
+                              {"created", s.created}};
   if (!s.annotations.empty()) j["annotations"] = s.annotations;
+  j["owner"] = s.owner;
   // Valid JSON whatever the strings hold: a byte that is not UTF-8 becomes U+FFFD, as in
   // runc's (Go's) JSON. create refuses such a state (check_state_strings) before it records
   // one, so this only guards what it has not seen.
-  return j.dump(2, ' ', false, json::error_handler_t::replace);
+  return j.dump(pretty ? 2 : -1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 std::unique_ptr<cgroups::Manager> container_cgroup(const ContainerState& s) {

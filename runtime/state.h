@@ -48,8 +48,10 @@ std::string to_json(const ContainerState&);  // check_state_strings first
 ContainerState state_from_json(const std::string& text);  // throws InvalidArgument on a corrupt file
 
 // The OCI `state` document for a container with its live status: always valid JSON (a byte
-// that is not UTF-8 is written as U+FFFD, as runc does).
-std::string oci_state_json(const ContainerState&, Status);
+// that is not UTF-8 is written as U+FFFD, as runc does), in runc's field order. One line
+// unless `pretty` (what `state` prints): hooks get it on stdin as runc and crun send it, and a
+// hook that reads one line (`read -r state`) gets all of it.
+std::string oci_state_json(const ContainerState&, Status, bool pretty = false);
 
 // The container's cgroup manager, or nullptr when it has none.
 std::unique_ptr<cgroups::Manager> container_cgroup(const ContainerState&);

@@ -399,6 +399,14 @@ TEST_CASE("pause and resume: the processes stop and go on", "[cgroups-it][freeze
   uint64_t frozen_at = count();
   std::this_thread::sleep_for(400ms);
   CHECK(count() == frozen_at);
+  // As runc: pausing a paused container, or deleting it without --force, is an error.
+  auto pause_again = s.rt({"pause", s.id});
+  CHECK(pause_again.code == 1);
+  CHECK_THAT(pause_again.err, Catch::Contains("not running"));
+  auto del = s.rt({"delete", s.id});
+  CHECK(del.code == 1);
+  CHECK_THAT(del.err, Catch::Contains("not stopped: paused"));
+  CHECK(s.status() == "paused");
 
   require_ok(s.rt({"resume", s.id}));
   CHECK(s.status() == "running");
@@ -478,6 +486,20 @@ TEST_CASE("ps --format json lists the init and its children", "[cgroups-it][ps]"
   require_ok(table);
   CHECK_THAT(table.out, Contains("PID"));
   CHECK_THAT(table.out, Contains("sleep 1000"));
+  // runc's table: ps -ef's header and its lines for the container's processes only.
+  auto rows = lines(table.out);
+  INFO(table.out);
+  REQUIRE(rows.size() == 4);
+  CHECK(rows[0].rfind("UID ", 0) == 0);
+  CHECK_THAT(rows[0], Contains(" PID ") && Contains(" PPID ") && Contains("CMD"));
+  // Arguments after the id go to ps, as runc's.
+  auto custom = s.rt({"ps", s.id, "--", "-eo", "pid,comm"});
+  require_ok(custom);
+  INFO(custom.out);
+  auto custom_rows = lines(custom.out);
+  REQUIRE(custom_rows.size() == 4);
+  CHECK_THAT(custom_rows[0], Contains("PID") && Contains("COMMAND"));
+  CHECK_THAT(custom.out, Contains(std::to_string(init)));
 }
 
 TEST_CASE("kill --all: every process in the cgroup dies", "[cgroups-it][kill]") {

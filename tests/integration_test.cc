@@ -263,6 +263,20 @@ TEST_CASE("list: table, json and quiet", "[list]") {
   require_ok(table);
   CHECK_THAT(table.out, Contains(created));
   CHECK_THAT(table.out, Contains(running));
+  // runc's layout (Go's tabwriter, minwidth 12, padding 3): the ID column is as wide as the
+  // longest id plus 3, and every row's PID starts where the header's does.
+  {
+    INFO(table.out);
+    auto rows = lines(table.out);
+    REQUIRE(rows.size() == 3);
+    size_t id_width = std::max<size_t>(12, std::max(created.size(), running.size()) + 3);
+    CHECK(rows[0].rfind("ID" + std::string(id_width - 2, ' ') + "PID ", 0) == 0);
+    for (size_t i = 1; i < rows.size(); ++i) {
+      CHECK(rows[i].size() > id_width);
+      CHECK(rows[i][id_width - 1] == ' ');
+      CHECK(std::isdigit(static_cast<unsigned char>(rows[i][id_width])));
+    }
+  }
 
   auto quiet = s.rt({"list", "-q"});
   require_ok(quiet);
@@ -275,6 +289,9 @@ TEST_CASE("list: table, json and quiet", "[list]") {
   std::map<std::string, std::string> status;
   for (auto& c : arr) status[c.value("id", "")] = c.value("status", "");
   CHECK(status == std::map<std::string, std::string>{{created, "created"}, {running, "running"}});
+  // Each entry in runc's field order, as `state` prints it.
+  CHECK(js.out.rfind("[{\"ociVersion\":", 0) == 0);
+  CHECK(js.out.find("\"id\":") < js.out.find("\"status\":"));
 }
 
 // ---- delete --------------------------------------------------------------------------------------
@@ -829,6 +846,22 @@ TEST_CASE("a failed create leaves nothing behind", "[errors]") {
 }
 
 // ---- CLI: logging, help, flags ---------------------------------------------------------------------
+
+// As runc: with no --log, stderr is the log, so --log-format json makes it JSON lines.
+TEST_CASE("log: --log-format json without --log writes the error to stderr as JSON", "[cli]") {
+  Sandbox s("log-json-stderr");
+  auto r = s.rt({"--log-format", "json", "state", "no-such-container"});
+  INFO(r.describe());
+  CHECK(r.code == 1);
+  CHECK(r.out.empty());
+  auto err_lines = lines(r.err);
+  REQUIRE(err_lines.size() == 1);
+  json entry = json::parse(err_lines[0], nullptr, /*allow_exceptions=*/false);
+  REQUIRE(entry.is_object());
+  CHECK(entry.value("level", "") == "error");
+  CHECK_THAT(entry.value("msg", ""), Contains("does not exist"));
+  CHECK(entry.contains("time"));
+}
 
 // runc 1.1 writes the error without the "ocirun: " prefix, and its message lacks the id.
 TEST_CASE("log file: --log with --log-format json: one error object per failure", "[cli][ocirun]") {

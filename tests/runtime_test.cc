@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <functional>
@@ -136,6 +137,23 @@ TEST_CASE("state: to_json and state_from_json round trip", "[state]") {
     CHECK_FALSE(b.has_pid_namespace);
     CHECK_FALSE(b.started);
   }
+}
+
+TEST_CASE("state: the OCI state has runc's field order, one line unless pretty", "[state]") {
+  ContainerState s = sample_state();
+  std::string line = oci_state_json(s, Status::Running);
+  CHECK(line.find('\n') == std::string::npos);
+  std::string pretty = oci_state_json(s, Status::Running, /*pretty=*/true);
+  CHECK(pretty.rfind("{\n  \"ociVersion\": ", 0) == 0);
+  std::vector<size_t> at;
+  for (const char* key : {"\"ociVersion\"", "\"id\"", "\"pid\"", "\"status\"", "\"bundle\"", "\"rootfs\"",
+                          "\"created\"", "\"annotations\"", "\"owner\""}) {
+    INFO(key << " in " << line);
+    REQUIRE(line.find(key) != std::string::npos);
+    at.push_back(line.find(key));
+  }
+  CHECK(std::is_sorted(at.begin(), at.end()));
+  CHECK(nlohmann::json::parse(line) == nlohmann::json::parse(pretty));
 }
 
 TEST_CASE("state: a corrupt state file is InvalidArgument", "[state]") {

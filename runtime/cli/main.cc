@@ -1,10 +1,13 @@
 // The ocirun command line: runc's commands and flags, each parsed here and handed
 // to one runtime:: function. Errors become "ocirun: <what>: <why>" and exit 1.
+#include <fcntl.h>
 #include <sys/capability.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -260,16 +263,6 @@ spec::Resources update_resources(const Parsed& p) {
   return r;
 }
 
-std::string process_command_line(pid_t pid) {
-  std::string cmd;
-  try {
-    cmd = fs::read_file("/proc/" + std::to_string(pid) + "/cmdline");
-  } catch (const Error&) {
-  }
-  std::replace(cmd.begin(), cmd.end(), '\0', ' ');
-  return fs::trim(cmd);
-}
-
 uint32_t parse_id(const std::string& flag, const std::string& text) {
   int64_t v = parse_int(flag, text);
   if (v < 0 || v > UINT32_MAX) fail(ErrorKind::InvalidArgument, fmt::format("exec: --{}: not a valid id: \"{}\"", flag, text));
@@ -308,6 +301,85 @@ runtime::ExecOptions exec_options(const Parsed& p) {
   return o;
 }
 
+// What `exec` exits with when it could not run the process (runc's fatalWithCode(.., 255)).
+constexpr int kExecFailed = 255;
+
+// Columns laid out as runc's (Go's tabwriter with minwidth 12, padding 3): each but the last
+// as wide as its longest cell plus 3, and at least 12.
+std::string aligned_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& row : rows)
+    for (size_t c = 0; c + 1 < row.size(); ++c) {
+      if (width.size() <= c) width.push_back(12);
+      width[c] = std::max(width[c], row[c].size() + 3);
+    }
+  std::string out;
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < row.size(); ++c)
+      out += c + 1 < row.size() ? fmt::format("{:<{}}", row[c], width[c]) : row[c];
+    out += "\n";
+  }
+  return out;
+}
+
+// runc's `ps` table: ps(1) run with `args`, its header, then the lines whose PID column is one of `pids`.
+std::string ps_table(const std::vector<std::string>& args, const std::vector<pid_t>& pids) {
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) < 0) throw_errno("pipe");
+  UniqueFd read_end(out[0]), write_end(out[1]);
+  std::vector<std::string> argv = {"ps"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  pid_t child = ::fork();
+  if (child < 0) throw_errno("fork");
+  if (child == 0) {
+    ::dup2(write_end.get(), STDOUT_FILENO);
+    ::dup2(write_end.get(), STDERR_FILENO);
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    ::execvp("ps", cargv.data());
+    ::_exit(127);
+  }
+  write_end.reset();
+  std::string output = fs::read_all(read_end.get(), "the output of ps");
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    fail(ErrorKind::Syscall, fmt::format("ps {}: {}", fmt::join(args, " "),
+                                         WIFEXITED(status) && WEXITSTATUS(status) == 127 ? "ps not found" : fs::trim(output)));
+  auto rows = fs::split(output, '\n');
+  if (rows.empty()) fail(ErrorKind::Syscall, "ps printed nothing");
+  auto fields = [](const std::string& line) {
+    std::vector<std::string> f;
+    for (size_t i = 0; i < line.size();) {
+      while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+      size_t j = i;
+      while (j < line.size() && !std::isspace(static_cast<unsigned char>(line[j]))) ++j;
+      if (j > i) f.push_back(line.substr(i, j - i));
+      i = j;
+    }
+    return f;
+  };
+  auto header = fields(rows[0]);
+  auto pid_col = std::find(header.begin(), header.end(), "PID");
+  if (pid_col == header.end()) fail(ErrorKind::InvalidArgument, "couldn't find PID field in ps output");
+  size_t col = static_cast<size_t>(pid_col - header.begin());
+  std::string table = rows[0] + "\n";
+  for (size_t i = 1; i < rows.size(); ++i) {
+    auto f = fields(rows[i]);
+    if (f.size() <= col) continue;
+    pid_t pid = 0;
+    try {
+      pid = std::stoi(f[col]);
+    } catch (...) {
+      fail(ErrorKind::InvalidArgument, "unable to parse pid: \"" + f[col] + "\"");
+    }
+    if (std::find(pids.begin(), pids.end(), pid) != pids.end()) table += rows[i] + "\n";
+  }
+  return table;
+}
+
 std::vector<Command> commands() {
   using runtime::StateStore;
   return {
@@ -342,16 +414,17 @@ std::vector<Command> commands() {
          if (p.has("quiet")) {
            for (const auto& e : entries) fmt::print("{}\n", e.state.id);
          } else if (format == "json") {
-           json arr = json::array();
-           for (const auto& e : entries)
-             arr.push_back(json::parse(runtime::oci_state_json(e.state, e.status)));
-           fmt::print("{}\n", arr.dump());
+           // Each entry as `state` has it (runc's field order), not re-sorted by a parse.
+           std::string arr = "[";
+           for (const auto& e : entries) arr += (arr.size() > 1 ? "," : "") + runtime::oci_state_json(e.state, e.status);
+           fmt::print("{}]\n", arr);
          } else if (format == "table") {
-           fmt::print("{:<20} {:<10} {:<10} {:<40} {:<32} {}\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
+           std::vector<std::vector<std::string>> rows = {{"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"}};
            for (const auto& e : entries)
-             fmt::print("{:<20} {:<10} {:<10} {:<40} {:<32} {}\n", e.state.id,
-                                      e.status == runtime::Status::Stopped ? 0 : e.state.pid, runtime::to_string(e.status),
-                                      e.state.bundle, e.state.created, e.state.owner.empty() ? "root" : e.state.owner);
+             rows.push_back({e.state.id, std::to_string(e.status == runtime::Status::Stopped ? 0 : e.state.pid),
+                             runtime::to_string(e.status), e.state.bundle, e.state.created,
+                             e.state.owner.empty() ? "root" : e.state.owner});
+           fmt::print("{}", aligned_table(rows));
          } else {
            fail(ErrorKind::InvalidArgument, "list: unknown --format \"" + format + "\" (table or json)");
          }
@@ -394,7 +467,16 @@ std::vector<Command> commands() {
         {"process-label", "", true, "SELinux label for the process (an error where SELinux is off)"},
         {"ignore-paused", "", false, "accepted for compatibility"},
         {"cgroup", "", true, "accepted for compatibility"}},
-       [](const Parsed& p, const StateStore& store) { return runtime::exec_process(store, exec_options(p)); },
+       [](const Parsed& p, const StateStore& store) {
+         if (p.positional.empty()) fail(ErrorKind::InvalidArgument, "exec: a container id is required");
+         // As runc: exec's own failures exit 255, apart from any code the process can exit with.
+         try {
+           return runtime::exec_process(store, exec_options(p));
+         } catch (const Error& e) {
+           log::error(e.what());
+           return kExecFailed;
+         }
+       },
        /*args_follow_id=*/true},
       {"pause", "pause ID", "freeze every process of the container", {},
        [](const Parsed& p, const StateStore& store) {
@@ -406,21 +488,25 @@ std::vector<Command> commands() {
          runtime::resume_container(store, need_id(p, "resume"));
          return 0;
        }},
-      {"ps", "ps [flags] ID", "list the container's processes", {{"format", "f", true, "table or json"}},
+      {"ps", "ps [flags] ID [PS_ARGS...]", "list the container's processes (the table is ps(1)'s, default -ef, as runc's)",
+       {{"format", "f", true, "table or json"}},
        [](const Parsed& p, const StateStore& store) {
          if (p.positional.empty()) need_id(p, "ps");
-         auto pids = runtime::container_processes(store, p.positional[0]);
          std::string format = p.get("format", "table");
+         if (format != "json" && format != "table")
+           fail(ErrorKind::InvalidArgument, "ps: unknown --format \"" + format + "\" (table or json)");
+         auto pids = runtime::container_processes(store, p.positional[0]);
          if (format == "json") {
            fmt::print("{}\n", json(pids).dump());
-         } else if (format == "table") {
-           fmt::print("{:<10} {}\n", "PID", "CMD");
-           for (pid_t pid : pids) fmt::print("{:<10} {}\n", pid, process_command_line(pid));
-         } else {
-           fail(ErrorKind::InvalidArgument, "ps: unknown --format \"" + format + "\" (table or json)");
+           return 0;
          }
+         std::vector<std::string> ps_args(p.positional.begin() + 1, p.positional.end());
+         if (!ps_args.empty() && ps_args[0] == "--") ps_args.erase(ps_args.begin());
+         if (ps_args.empty()) ps_args = {"-ef"};
+         fmt::print("{}", ps_table(ps_args, pids));
          return 0;
-       }},
+       },
+       /*args_follow_id=*/true},
       {"update", "update [flags] ID", "change the resource limits of a running container",
        {{"resources", "r", true, "a LinuxResources JSON file, - for stdin"},
         {"memory", "", true, "memory limit (e.g. 512m)"},
