@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "error.h"
+#include "fault.h"
 #include "fs.h"
 
 namespace ocirun::cgroups::detail {
@@ -123,6 +124,8 @@ void make_path(const std::string& base, const std::string& rel, std::vector<std:
       if (part.empty()) continue;
       cur += "/" + part;
       if (::mkdir(cur.c_str(), 0755) == 0) {
+        // Killed here, the first directory exists and the rest of the cgroup does not.
+        if (created.empty()) OCIRUN_CRASH_POINT("cgroup-mkdir");
         if (std::find(created.begin(), created.end(), cur) == created.end()) created.push_back(cur);
       } else if (errno == ENOENT && cur.size() > base.size() + part.size() + 1 && attempt < 100) {
         vanished = true;
@@ -132,6 +135,20 @@ void make_path(const std::string& base, const std::string& rel, std::vector<std:
       }
     }
     if (!vanished) return;
+  }
+}
+
+void missing_path(const std::string& base, const std::string& rel, std::vector<std::string>& out) {
+  std::string cur = base;
+  bool missing = false;
+  for (const auto& part : fs::split(rel, '/')) {
+    if (part.empty()) continue;
+    cur += "/" + part;
+    if (!missing) {
+      struct stat st;
+      missing = ::lstat(cur.c_str(), &st) < 0 && errno == ENOENT;
+    }
+    if (missing && std::find(out.begin(), out.end(), cur) == out.end()) out.push_back(cur);
   }
 }
 

@@ -35,6 +35,9 @@ class Dir {
 // directories it made to `created`, parents first. A parent that vanishes meanwhile (the
 // last user of a shared parent removed it) is made again.
 void make_path(const std::string& base, const std::string& rel, std::vector<std::string>& created);
+// The directories make_path(base, rel, ...) would make now: each component of `rel` under
+// `base` from the first that does not exist, parents first, appended to `out`.
+void missing_path(const std::string& base, const std::string& rel, std::vector<std::string>& out);
 
 // The default cgroupsPath puts every container in one parent, "/ocirun", that no single
 // container owns: whichever made it may leave first, while others still use it. So every

@@ -233,6 +233,7 @@ struct Saved {
   // The systemd unit holding the cgroup ("ocirun-abc.scope") when the systemd driver made
   // it; "" for the cgroupfs driver. destroy() stops it.
   std::string systemd_unit;
+  bool operator==(const Saved&) const = default;
 };
 
 class Manager {
@@ -244,6 +245,12 @@ class Manager {
   // initialises empty cpuset.cpus/cpuset.mems along the path from the parent (as runc).
   // Rolls back its own mkdirs if it fails.
   virtual void create() = 0;
+  // What saved() will say once create() has made every directory that is missing now: the
+  // same dirs, and as `created` the directories absent at this call (parents first, with
+  // the default path's shared parents). Recorded before create() runs, so a runtime killed
+  // among its mkdirs leaves a record of all of them; a directory that already exists (a
+  // cgroupsPath naming an existing cgroup) is not in it, so destroy() never removes it.
+  virtual Saved planned() const { return saved(); }
   // Writes the limits through a dirfd per hierarchy (openat + write). Checks every
   // controller before the first write: a set field whose controller is missing throws
   // Unsupported naming the field and the controller. v2: enables the controllers the

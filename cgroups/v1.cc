@@ -64,6 +64,20 @@ class V1Manager final : public ManagerBase {
     created_.insert(created_.end(), made.begin(), made.end());
   }
 
+  Saved planned() const override {
+    std::vector<std::string> made;
+    std::set<std::string> done;
+    for (const auto& [hierarchy, dir] : dirs_) {
+      if (!done.insert(dir).second) continue;
+      std::string mount = mount_of(hierarchy);
+      missing_path(mount, dir.substr(mount.size()), made);
+    }
+    if (default_path_) add_shared_parents(unique_dirs(), made);
+    std::vector<std::string> created = created_;
+    created.insert(created.end(), made.begin(), made.end());
+    return Saved{path_, dirs_, created};
+  }
+
   void apply(const spec::Resources& r) override {
     spec::Resources without_unified = r;
     without_unified.unified.clear();

@@ -31,6 +31,15 @@ class V2Manager final : public ManagerBase {
     created_.insert(created_.end(), made.begin(), made.end());
   }
 
+  Saved planned() const override {
+    std::vector<std::string> made;
+    missing_path(host_.v2, relative(), made);
+    if (default_path_) add_shared_parents({dir_}, made);
+    std::vector<std::string> created = created_;
+    created.insert(created.end(), made.begin(), made.end());
+    return Saved{path_, {{"", dir_}}, created};
+  }
+
   void apply(const spec::Resources& r) override {
     std::vector<FileWrite> writes = translate_v2(r);
     // Check every controller before the first write, so a refused spec changes nothing.

@@ -198,6 +198,12 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   ctx.host = &host;
   auto cgroup = opts.systemd_cgroup ? cgroups::open_systemd(host, spec.linux->cgroups_path, opts.id)
                                     : cgroups::open(host, spec.linux->cgroups_path, opts.id);
+  // Recorded before the first mkdir, as the directories create() is about to make: if create
+  // dies from here on, delete --force finds them (and so every process create made, as they
+  // are born in the cgroup). Written again only if create() made something else.
+  const cgroups::Saved planned = cgroup->planned();
+  dir.save_cgroup(planned);
+  OCIRUN_CRASH_POINT("cgroup-planned");
   cgroup->create();
   ScopeGuard destroy_cgroup([&] {
     // Everything create started was born in the cgroup: killed here even if a pid was
@@ -205,9 +211,8 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
     cgroup->kill_all(SIGKILL);
     cgroup->destroy();
   });
-  // Recorded at once: if create dies from here on, delete --force finds the cgroup (and so
-  // every process create made, as they are born in it).
-  dir.save_cgroup(cgroup->saved());
+  OCIRUN_CRASH_POINT("cgroup-made");
+  if (cgroups::Saved made = cgroup->saved(); !(made == planned)) dir.save_cgroup(made);
   OCIRUN_CRASH_POINT("cgroup");
   with_context("apply linux.resources", [&] { cgroup->apply(resources_with_default_devices(*spec.linux)); });
   OCIRUN_CRASH_POINT("resources");

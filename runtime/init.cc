@@ -130,6 +130,7 @@ UniqueFd wait_for_start(int listen_fd) {
     if (pid_t parent = ::getppid(); parent != 0 && parent != ctx.parent_pid) _exit(1);
     check(::setsid(), "setsid");
     ::umask(0);
+    ::prctl(PR_SET_NAME, kInitName, 0, 0, 0);  // until execve: see ContainerDir::status
 
     namespaces::RootfsOptions opts{ctx.rootfs, ctx.bundle, ctx.no_pivot, plan.has(CLONE_NEWUSER),
                                    static_cast<bool>(plan.new_flags & CLONE_NEWCGROUP), host_cgroups(ctx)};

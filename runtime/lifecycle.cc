@@ -22,6 +22,7 @@
 #include "foreground.h"
 #include "hooks.h"
 #include "error.h"
+#include "fault.h"
 #include "fs.h"
 #include "log.h"
 #include "unix_socket.h"
@@ -213,6 +214,7 @@ void start_container(const StateStore& store, const std::string& id) {
   UniqueFd sock(check(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
   sockaddr_un addr = socket_address_in(dir.fd(), kStartSocket);
   check(::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), "connect to the container init");
+  OCIRUN_CRASH_POINT("start-connected");  // the init sees EOF and waits for the next start
   check(::send(sock.get(), "s", 1, MSG_NOSIGNAL), "signal the container init");
   // EOF means execve succeeded (the connection was close-on-exec); text is its error.
   std::string reply;
@@ -225,12 +227,14 @@ void start_container(const StateStore& store, const std::string& id) {
     reply.append(buf, static_cast<size_t>(n));
   }
   timer.step("init execs the process");
+  OCIRUN_CRASH_POINT("start-replied");  // the program runs, the socket is still there
   // The socket gone is what tells `created` from `running` (ContainerDir::status): no
   // second state.json write (two ext4 metadata operations, ~1.4 ms on this host's /run).
   if (::unlinkat(dir.fd(), kStartSocket, 0) < 0 && errno != ENOENT) {
     s.started = true;  // keep the record straight some other way
     dir.save(s);
   }
+  OCIRUN_CRASH_POINT("start-unlinked");
   if (!reply.empty()) fail(ErrorKind::Syscall, "start container " + id + ": " + reply);
   run_hooks_warn_only(s.poststart, oci_state_json(s, Status::Running), "poststart");
 }
@@ -297,6 +301,16 @@ void kill_container(const StateStore& store, const std::string& id, int sig, boo
 }
 
 namespace {
+// SIGKILL to everything in the cgroup, which may be gone already (or, in part, on v1):
+// create recorded it before making it, or a delete killed before it removed it.
+void kill_all_unless_gone(cgroups::Manager& cg) {
+  try {
+    cg.kill_all(SIGKILL);
+  } catch (const Error& e) {
+    if (e.sys_errno() != ENOENT) throw;
+  }
+}
+
 // What create recorded in cgroup.json: everything in the cgroup is killed, then it is removed.
 // For a container whose state.json is missing (create died) or unreadable.
 void destroy_recorded_cgroup(const ContainerDir& dir) {
@@ -304,7 +318,7 @@ void destroy_recorded_cgroup(const ContainerDir& dir) {
   if (!saved) return;
   with_context("remove the cgroup of " + dir.id(), [&] {
     auto cg = cgroups::reopen(cgroups::detect_host(), *saved);
-    cg->kill_all(SIGKILL);
+    kill_all_unless_gone(*cg);
     cg->destroy();
   });
 }
@@ -320,7 +334,16 @@ void delete_container(const StateStore& store, const std::string& id, bool force
     log::warn("removed container " + id + ", whose create did not finish");
     return;
   }
-  ContainerDir dir = store.open(id);
+  std::optional<ContainerDir> opened;
+  try {
+    opened.emplace(store.open(id));
+  } catch (const Error& e) {
+    // What a client does after a create that failed, maybe killed before its state dir had
+    // its name: the root's abandoned temporary directories go too.
+    if (force && e.kind() == ErrorKind::NotFound) store.remove_abandoned_temps();
+    throw;
+  }
+  ContainerDir& dir = *opened;
   ContainerState s;
   try {
     s = dir.load();
@@ -345,13 +368,17 @@ void delete_container(const StateStore& store, const std::string& id, bool force
     }
     wait_gone(s);
   }
+  OCIRUN_CRASH_POINT("delete-killed");
   if (auto cg = container_cgroup(s)) {
-    // Processes that outlived the init (no pid namespace of its own) go too.
-    cg->kill_all(SIGKILL);
+    // Processes that outlived the init (no pid namespace of its own) go too. Gone already
+    // when an earlier delete was killed after removing it.
+    kill_all_unless_gone(*cg);
     cg->destroy();
     timer.step("cgroup removed");
   }
+  OCIRUN_CRASH_POINT("delete-cgroup-removed");
   run_hooks_warn_only(s.poststop, oci_state_json(s, Status::Stopped), "poststop");
+  OCIRUN_CRASH_POINT("delete-hooks-run");
   dir.remove();
 }
 

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "error.h"
+#include "fault.h"
 #include "fs.h"
 #include "utf8.h"
 
@@ -220,6 +222,12 @@ void validate_id(const std::string& id) {
 }
 
 std::optional<unsigned long long> process_start_time(pid_t pid) {
+  auto st = process_stat(pid);
+  if (!st) return std::nullopt;
+  return st->start_time;
+}
+
+std::optional<ProcessStat> process_stat(pid_t pid) {
   if (pid <= 0) return std::nullopt;
   // Read directly, not through fs::read_file: a gone process is the normal case at delete,
   // and an exception costs ~1 ms the first time in the static binary (see open_in_root_if_exists).
@@ -233,12 +241,13 @@ std::optional<unsigned long long> process_start_time(pid_t pid) {
   std::string stat(buf, static_cast<size_t>(n));
   // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
   size_t close = stat.rfind(')');
-  if (close == std::string::npos) return std::nullopt;
+  size_t open = stat.find(" (");
+  if (close == std::string::npos || open == std::string::npos || open + 2 > close) return std::nullopt;
   auto fields = fs::split(std::string_view(stat).substr(close + 2), ' ');
   // fields[0] is field 3 (state); start time is field 22.
   if (fields.size() < 20) return std::nullopt;
   if (fields[0] == "Z" || fields[0] == "X") return std::nullopt;
-  return std::stoull(fields[19]);
+  return ProcessStat{std::stoull(fields[19]), stat.substr(open + 2, close - open - 2)};
 }
 
 ContainerState ContainerDir::load() const {
@@ -259,6 +268,7 @@ void ContainerDir::save(const ContainerState& s) const { fs::write_file_atomic_a
 void ContainerDir::save_cgroup(const cgroups::Saved& cg) const {
   check_cgroup_strings(cg);
   json j = {{"path", cg.path}, {"dirs", cg.dirs}, {"created", cg.created}};
+  if (!cg.systemd_unit.empty()) j["systemd_unit"] = cg.systemd_unit;  // so delete --force stops it
   fs::write_file_atomic_at(fd_.get(), kCgroupFile, j.dump());
 }
 
@@ -266,17 +276,19 @@ std::optional<cgroups::Saved> ContainerDir::load_cgroup() const {
   try {
     json j = json::parse(fs::read_file_at(fd_.get(), kCgroupFile));
     return cgroups::Saved{j.at("path").get<std::string>(), j.at("dirs").get<std::map<std::string, std::string>>(),
-                          j.at("created").get<std::vector<std::string>>()};
+                          j.at("created").get<std::vector<std::string>>(), j.value("systemd_unit", "")};
   } catch (const std::exception&) {
     return std::nullopt;
   }
 }
 
 Status ContainerDir::status(const ContainerState& s) const {
-  auto start = process_start_time(s.pid);
-  if (!start || *start != s.pid_start_time) return Status::Stopped;
+  auto proc = process_stat(s.pid);
+  if (!proc || proc->start_time != s.pid_start_time) return Status::Stopped;
   struct stat st;
-  if (!s.started && ::fstatat(fd_.get(), kStartSocket, &st, 0) == 0) return Status::Created;
+  // The socket outlives a `start` killed after the init ran the program, whose name it has
+  // now: only an init still waiting for start bears kInitName.
+  if (!s.started && ::fstatat(fd_.get(), kStartSocket, &st, 0) == 0 && proc->comm == kInitName) return Status::Created;
   if (auto cg = container_cgroup(s); cg && cg->frozen()) return Status::Paused;
   return Status::Running;
 }
@@ -294,6 +306,7 @@ void ContainerDir::remove() {
   for (const auto& name : names) {
     if (::unlinkat(fd_.get(), name.c_str(), 0) < 0 && errno != ENOENT) throw_errno("remove " + path_ + "/" + name);
   }
+  OCIRUN_CRASH_POINT("state-emptied");  // an empty directory, unlocked once we are gone
   if (::rmdir(path_.c_str()) < 0 && errno != ENOENT) throw_errno("remove " + path_);
 }
 
@@ -306,15 +319,91 @@ UniqueFd open_locked_dir(const std::string& path, bool lock) {
 }
 }  // namespace
 
+namespace {
+constexpr std::string_view kTempPrefix = ".new~";
+
+// The pid in a create's temporary directory name (".new~PID"), or 0 if it is not one.
+pid_t temp_dir_pid(std::string_view name) {
+  if (name.substr(0, kTempPrefix.size()) != kTempPrefix) return 0;
+  std::string_view digits = name.substr(kTempPrefix.size());
+  if (digits.empty() || digits.size() > 9) return 0;
+  pid_t pid = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return 0;
+    pid = pid * 10 + (c - '0');
+  }
+  return pid;
+}
+
+// Removes root/name, a create's temporary directory, if its create is gone: it holds the
+// directory's lock from just after the mkdir until the rename, and dies with it. `ours`:
+// the name holds our own pid, so its creator is a dead process whose pid we now have.
+// A create caught between its mkdir and its flock finds its directory removed (unlinked
+// once it holds the lock, or gone at the open) and makes it again (StateStore::create).
+// Best effort: false when it is left in place.
+bool remove_abandoned_temp(const std::string& root, const std::string& name, bool ours) {
+  pid_t pid = temp_dir_pid(name);
+  if (pid <= 0) return false;
+  // A live creator (or the process that took its pid) keeps it for now: the lock says more.
+  if (!ours && (::kill(pid, 0) == 0 || errno == EPERM)) return false;
+  const std::string path = root + "/" + name;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return errno == ENOENT;
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) < 0) return false;  // its create is alive
+  // Still the directory at that name (not renamed into place as a container meanwhile and
+  // unlocked at the end of its create, not replaced by a later create of the same pid).
+  struct stat held, now;
+  if (::fstat(fd.get(), &held) < 0 || held.st_nlink == 0) return true;
+  if (::lstat(path.c_str(), &now) < 0 || now.st_ino != held.st_ino || now.st_dev != held.st_dev) return false;
+  // create puts nothing in it before the rename; whatever is there is a plain file.
+  if (DIR* d = ::fdopendir(::dup(fd.get()))) {
+    while (auto* e = ::readdir(d))
+      if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..")) ::unlinkat(fd.get(), e->d_name, 0);
+    ::closedir(d);
+  }
+  return ::rmdir(path.c_str()) == 0 || errno == ENOENT;
+}
+}  // namespace
+
+void StateStore::remove_abandoned_temps() const {
+  DIR* d = ::opendir(root_.c_str());
+  if (!d) return;
+  std::vector<std::string> temps;
+  while (auto* e = ::readdir(d))
+    if (temp_dir_pid(e->d_name) > 0) temps.emplace_back(e->d_name);
+  ::closedir(d);
+  for (const auto& name : temps) remove_abandoned_temp(root_, name, false);
+}
+
 ContainerDir StateStore::create(const std::string& id) const {
   validate_id(id);
   fs::mkdir_p(root_, 0711);
   std::string path = root_ + "/" + id;
   // Not a valid id ('~'), so no container's name and list_ids skips it. Unique per process
   // (one create per process).
-  std::string tmp = root_ + "/.new~" + std::to_string(::getpid());
-  if (::mkdir(tmp.c_str(), 0711) < 0) throw_errno("create state directory " + tmp);
-  UniqueFd fd = open_locked_dir(tmp, true);
+  const std::string name = std::string(kTempPrefix) + std::to_string(::getpid());
+  const std::string tmp = root_ + "/" + name;
+  UniqueFd fd;
+  for (int attempt = 0;; ++attempt) {
+    if (::mkdir(tmp.c_str(), 0711) < 0) {
+      // Left by a create that died with our pid (its creator is surely gone): removed.
+      if (errno == EEXIST && attempt < 10) {
+        remove_abandoned_temp(root_, name, true);
+        continue;
+      }
+      throw_errno("create state directory " + tmp);
+    }
+    fd = open_locked_dir(tmp, true);
+    struct stat st;
+    // Removed by a list or delete that took it for a dead create's, before we held the lock.
+    if ((!fd && errno == ENOENT) || (fd && ::fstat(fd.get(), &st) == 0 && st.st_nlink == 0)) {
+      if (attempt < 10) continue;
+      errno = ENOENT;
+      fd.reset();
+    }
+    break;
+  }
+  OCIRUN_CRASH_POINT("state-dir-temp");  // made and locked, not yet renamed into place
   if (!fd || ::syscall(SYS_renameat2, AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) < 0) {
     int err = errno;
     ::rmdir(tmp.c_str());
@@ -380,8 +469,10 @@ std::vector<std::string> StateStore::list_ids() const {
     if (errno == ENOENT) return ids;
     throw_errno("open " + root_);
   }
+  bool temps = false;
   while (auto* e = ::readdir(d)) {
     // ".", "..", a create's temporary directory, strays: anything that is not an id.
+    if (temp_dir_pid(e->d_name) > 0) temps = true;
     try {
       validate_id(e->d_name);
     } catch (const Error&) {
@@ -390,6 +481,9 @@ std::vector<std::string> StateStore::list_ids() const {
     ids.emplace_back(e->d_name);
   }
   ::closedir(d);
+  // A create killed before its rename left its temporary directory: list is the command
+  // that reads the root anyway, so it removes those whose create is gone.
+  if (temps) remove_abandoned_temps();
   std::sort(ids.begin(), ids.end());
   return ids;
 }

@@ -65,6 +65,17 @@ void validate_id(const std::string& id);
 
 // start time of a live process, or nullopt when it is gone or a zombie.
 std::optional<unsigned long long> process_start_time(pid_t pid);
+// The same, with the process's name (comm, field 2 of /proc/PID/stat).
+struct ProcessStat {
+  unsigned long long start_time = 0;
+  std::string comm;
+};
+std::optional<ProcessStat> process_stat(pid_t pid);
+
+// The container init's name (comm) from its start until it execs the program, as runc's
+// is "runc:[2:INIT]": status() tells by it a created container from one whose `start` was
+// killed before it removed the start socket. 15 bytes, the most a comm holds.
+inline constexpr const char* kInitName = "ocirun:[2:INIT]";
 
 class StateStore;
 
@@ -103,7 +114,11 @@ class StateStore {
   ContainerDir create(const std::string& id) const;
   // Opens and locks an existing container (NotFound: "container ID does not exist").
   ContainerDir open(const std::string& id, bool lock = true) const;
+  // The ids in the root. Also removes the temporary directories (".new~PID") of creates
+  // that died before renaming theirs into place (remove_abandoned_temps).
   std::vector<std::string> list_ids() const;
+  // Removes every ".new~PID" in the root whose create is gone (its lock is free). Best effort.
+  void remove_abandoned_temps() const;
   // A directory without state.json: create is still running (it holds the lock) ...
   bool being_created(const std::string& id) const;
   // ... or died half-way (no one holds the lock).

@@ -3,7 +3,9 @@
 // behind (state dir, cgroups, mounts, processes) and leave a running bystander alone.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -572,8 +574,10 @@ TEST_CASE("ocirun SIGKILLed at each step of create: state is honest, delete --fo
   // A host-side createRuntime hook, so the "hooks" step is reached.
   s.config["hooks"]["createRuntime"] = {{{"path", "/bin/true"}}};
   // Steps in order; "state-saved" is after create has recorded a complete container.
-  for (const std::string step : {"state-dir", "start-socket", "cgroup", "resources", "fork", "cgroup-joined",
-                                 "init-pid", "hooks", "ready", "state-saved"}) {
+  // "cgroup-planned": the cgroup recorded, not made; "cgroup-mkdir": its first directory made;
+  // "cgroup-made": all made (in every hierarchy), not recorded again.
+  for (const std::string step : {"state-dir", "start-socket", "cgroup-planned", "cgroup-mkdir", "cgroup-made", "cgroup",
+                                 "resources", "fork", "cgroup-joined", "init-pid", "hooks", "ready", "state-saved"}) {
     DYNAMIC_SECTION("killed at " << step) {
       std::string cid = s.new_id();
       CgroupSweeper sweep{cid};
@@ -656,4 +660,207 @@ TEST_CASE("a failed create kills whatever is in its cgroup before removing it", 
   CHECK(eventually([&] { return leftovers(s, cid).empty(); }, 5s));
   REQUIRE_NOTHING_LEFT(s, cid);
   b.check_untouched();
+}
+
+namespace {
+
+// The entries of the state root, sorted.
+std::vector<std::string> root_entries(const Sandbox& s) {
+  std::vector<std::string> entries;
+  for (const auto& e : fs::directory_iterator(s.state_root)) entries.push_back(e.path().filename());
+  std::sort(entries.begin(), entries.end());
+  return entries;
+}
+
+std::vector<std::string> temp_dirs(const Sandbox& s) {
+  std::vector<std::string> out;
+  for (const auto& name : root_entries(s))
+    if (name.rfind(".new~", 0) == 0) out.push_back(name);
+  return out;
+}
+
+// Runs `args` with $OCIRUN_CRASH_AT=step: it must be SIGKILLed there.
+void run_killed_at(Sandbox& s, const std::string& step, const std::vector<std::string>& args) {
+  setenv("OCIRUN_CRASH_AT", step.c_str(), 1);
+  auto r = s.rt(args, {.timeout = 60s});
+  unsetenv("OCIRUN_CRASH_AT");
+  INFO(args[0] << " killed at " << step << ": " << r.describe());
+  REQUIRE(r.code == 128 + SIGKILL);
+}
+
+bool crash_points_built() {
+#if !OCIRUN_FAULT_INJECTION_BUILD
+  WARN("ocirun built without OCIRUN_FAULT_INJECTION: crash points not compiled in, skipped");
+  return false;
+#endif
+  if (getenv("OCIRUN_BIN") && *getenv("OCIRUN_BIN")) {
+    WARN("$OCIRUN_BIN set: the crash points are ocirun's own, skipped");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("create killed before its state dir has its name: the temporary directory is removed",
+          "[robustness][crash]") {
+  if (!crash_points_built()) return;
+  Sandbox s("crash-temp");
+  Bystander b(s);
+  s.sh("sleep 1000");
+  s.write_config();
+  const std::vector<std::string> bystander_only = {b.id};
+
+  // 1. The client's usual next step, delete --force of the id, removes it.
+  std::string cid = s.new_id();
+  run_killed_at(s, "state-dir-temp", {"create", "--bundle", s.bundle.string(), cid});
+  CHECK(temp_dirs(s).size() == 1);
+  check_fails_with(s.rt({"state", cid}), "does not exist");
+  check_fails_with(s.rt({"start", cid}), "does not exist");
+  auto d = s.rt({"delete", "--force", cid});
+  INFO(d.describe());
+  CHECK(d.code == 0);
+  CHECK(root_entries(s) == bystander_only);
+
+  // 2. So does list, which reads the root anyway, and still lists the others.
+  run_killed_at(s, "state-dir-temp", {"create", "--bundle", s.bundle.string(), cid});
+  CHECK(temp_dirs(s).size() == 1);
+  auto l = s.rt({"list", "--quiet"});
+  INFO(l.describe());
+  CHECK(l.code == 0);
+  CHECK(contains(l.out, b.id));
+  CHECK(root_entries(s) == bystander_only);
+
+  // 3. One whose creator is alive (holds its lock, or has not taken it yet) stays; one whose
+  //    pid is dead and whose lock is free goes.
+  const std::string live = ".new~" + std::to_string(getpid());
+  fs::create_directory(s.state_root / live);
+  int fd = open((s.state_root / live).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  REQUIRE(flock(fd, LOCK_EX) == 0);
+  pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  waitpid(dead, nullptr, 0);
+  const std::string gone = ".new~" + std::to_string(dead);
+  fs::create_directory(s.state_root / gone);
+  CHECK(s.rt({"list"}).code == 0);
+  CHECK(fs::exists(s.state_root / live));
+  CHECK(!fs::exists(s.state_root / gone));
+  flock(fd, LOCK_UN);
+  CHECK(s.rt({"list"}).code == 0);
+  CHECK(fs::exists(s.state_root / live));  // unlocked, but its pid (ours) is alive
+  close(fd);
+  fs::remove(s.state_root / live);
+
+  // 4. A create still works, and nothing is left.
+  REQUIRE(s.create(cid).code == 0);
+  CHECK(s.status(cid) == "created");
+  CHECK(s.rt({"delete", "--force", cid}).code == 0);
+  REQUIRE_NOTHING_LEFT(s, cid);
+  CHECK(root_entries(s) == bystander_only);
+  b.check_untouched();
+}
+
+// runc would remove a cgroup that existed before create once empty (it removes every path of
+// the container); ocirun removes only the directories its create made, crash or not.
+TEST_CASE("create killed among its cgroup mkdirs: a cgroup that existed before is left in place",
+          "[robustness][crash]") {
+  if (!crash_points_built()) return;
+  Sandbox s("crash-precg");
+  Bystander b(s);
+  s.sh("sleep 1000");
+  std::string cid = s.new_id();
+  const std::string rel = "ocirun-pre-" + cid;
+  s.config["linux"]["cgroupsPath"] = "/" + rel;
+  // The existing cgroup: in the memory hierarchy on v1 (the others are made by create), in
+  // the cgroup2 root on v2.
+  fs::path existing = fs::exists("/sys/fs/cgroup/memory") ? fs::path("/sys/fs/cgroup/memory") / rel
+                                                           : fs::path("/sys/fs/cgroup") / rel;
+  REQUIRE(fs::create_directory(existing));
+  struct Cleanup {
+    std::string rel;
+    ~Cleanup() {
+      std::error_code ec;
+      for (const auto& hier : fs::directory_iterator("/sys/fs/cgroup", ec)) rmdir((hier.path() / rel).c_str());
+      rmdir((fs::path("/sys/fs/cgroup") / rel).c_str());
+    }
+  } cleanup{rel};
+  auto made_dirs = [&] {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& hier : fs::directory_iterator("/sys/fs/cgroup", ec))
+      if (fs::exists(hier.path() / rel, ec)) out.push_back(hier.path() / rel);
+    if (fs::exists(fs::path("/sys/fs/cgroup") / rel, ec)) out.push_back(fs::path("/sys/fs/cgroup") / rel);
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  };
+  const std::vector<std::string> only_existing = {existing.string()};
+  for (const std::string step : {"cgroup-mkdir", "cgroup-made", "cgroup"}) {
+    // With the only hierarchy's directory there already, create makes none.
+    if (step == "cgroup-mkdir" && !fs::exists("/sys/fs/cgroup/memory")) continue;
+    INFO("killed at " << step);
+    s.write_config();
+    run_killed_at(s, step, {"create", "--bundle", s.bundle.string(), cid});
+    CHECK(eventually([&] { return s.status(cid) == "stopped"; }, 5s));
+    auto d = s.rt({"delete", "--force", cid});
+    INFO(d.describe());
+    CHECK(d.code == 0);
+    INFO("cgroup directories: " << made_dirs().size());
+    CHECK(made_dirs() == only_existing);
+    CHECK(!fs::exists(s.state_root / cid));
+  }
+  b.check_untouched();
+}
+
+TEST_CASE("ocirun SIGKILLed at each step of start and delete: state is honest, delete --force cleans up",
+          "[robustness][crash]") {
+  if (!crash_points_built()) return;
+  Sandbox s("crash-start-delete");
+  Bystander b(s);
+  s.sh("sleep 1000");
+  for (const std::string step : {"start-connected", "start-replied", "start-unlinked", "delete-killed",
+                                 "delete-cgroup-removed", "delete-hooks-run", "state-emptied"}) {
+    DYNAMIC_SECTION("killed at " << step) {
+      std::string cid = s.new_id();
+      CgroupSweeper sweep{cid};
+      REQUIRE(s.create(cid).code == 0);
+      const bool in_start = step.rfind("start-", 0) == 0;
+      std::string want;
+      if (in_start) {
+        run_killed_at(s, step, {"start", cid});
+        // Killed after connecting, before the init was told: it waits for the next start.
+        want = step == "start-connected" ? "created" : "running";
+      } else {
+        REQUIRE(s.start(cid).code == 0);
+        run_killed_at(s, step, {"delete", "--force", cid});
+        want = "stopped";
+      }
+      ExecResult st;
+      eventually([&] {
+        st = s.rt({"state", cid});
+        return st.code == 0 && json::parse(st.out).value("status", "") == want;
+      }, 5s);
+      INFO("state: " << st.describe());
+      REQUIRE(st.code == 0);
+      CHECK(json::parse(st.out).value("status", "") == want);
+      check_no_crash(s.rt({"list"}));
+      if (step == "start-connected") {
+        // The container was never started: a start now works.
+        auto r = s.start(cid);
+        INFO("start again: " << r.describe());
+        CHECK(r.code == 0);
+        CHECK(s.status(cid) == "running");
+      } else if (in_start) {
+        check_fails_with(s.start(cid), "it is running, not created");
+      }
+
+      auto d = s.rt({"delete", "--force", cid});
+      INFO("delete: " << d.describe());
+      CHECK(d.code == 0);
+      REQUIRE_NOTHING_LEFT(s, cid);
+      CHECK(root_entries(s) == std::vector<std::string>{b.id});
+      b.check_untouched();
+    }
+  }
 }

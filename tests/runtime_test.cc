@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -680,7 +681,17 @@ TEST_CASE("ContainerDir::status from the state and the start socket", "[store]")
 
   SECTION("start socket present, not started: created") {
     std::ofstream(dir.path() + "/" + kStartSocket) << "";
-    CHECK(dir.status(s) == Status::Created);
+    // The init bears kInitName until it runs the program.
+    char saved[16] = {};
+    prctl(PR_GET_NAME, saved, 0, 0, 0);
+    prctl(PR_SET_NAME, kInitName, 0, 0, 0);
+    Status st = dir.status(s);
+    prctl(PR_SET_NAME, saved, 0, 0, 0);
+    CHECK(st == Status::Created);
+  }
+  SECTION("start socket present, but the init runs the program (start killed before removing it): running") {
+    std::ofstream(dir.path() + "/" + kStartSocket) << "";
+    CHECK(dir.status(s) == Status::Running);
   }
   SECTION("started: running") {
     s.started = true;
@@ -695,4 +706,14 @@ TEST_CASE("ContainerDir::status from the state and the start socket", "[store]")
     s.pid = dead_pid();
     CHECK(dir.status(s) == Status::Stopped);
   }
+}
+
+TEST_CASE("StateStore::create removes a temporary directory a dead create left under our pid", "[store]") {
+  TempDir tmp;
+  StateStore store((tmp.path / "root").string());
+  stdfs::create_directories(tmp.path / "root" / (".new~" + std::to_string(getpid())));
+  ContainerDir dir = store.create("c");
+  std::vector<std::string> entries;
+  for (const auto& e : stdfs::directory_iterator(tmp.path / "root")) entries.push_back(e.path().filename());
+  CHECK(entries == std::vector<std::string>{"c"});
 }
