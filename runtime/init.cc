@@ -134,17 +134,18 @@ UniqueFd wait_for_start(int listen_fd) {
 
     namespaces::RootfsOptions opts{ctx.rootfs, ctx.bundle, ctx.no_pivot, plan.has(CLONE_NEWUSER),
                                    static_cast<bool>(plan.new_flags & CLONE_NEWCGROUP), host_cgroups(ctx)};
-    std::string hook_state;  // the state JSON for the hooks that run here
+    std::string hook_state;  // the state JSON for startContainer, which runs at `start`
     auto create_container_hooks = [&] {
       if (!ctx.creation_hooks) return;
       sync::send(ctx.sync_fd, sync::Msg::HooksRequest);
       sync::Message m;
       if (!sync::recv(ctx.sync_fd, m)) _exit(1);
       if (m.type != sync::Msg::HooksDone) fail(ErrorKind::Syscall, "expected HooksDone");
-      hook_state = oci_state_json(
-          state_before_recorded(ctx.id, m.value, ctx.bundle, ctx.rootfs, ctx.created, spec.annotations), Status::Created);
+      ContainerState state = state_before_recorded(ctx.id, m.value, ctx.bundle, ctx.rootfs, ctx.created, spec.annotations);
+      hook_state = oci_state_json(state, Status::Created);
       // In the container's namespaces, but the hook's path is the host's: before pivot_root.
-      run_hooks(spec.hooks->create_container, hook_state, "createContainer");
+      // Still during create: "creating", as prestart and createRuntime see it (and runc says).
+      run_hooks(spec.hooks->create_container, oci_state_json(state, Status::Creating), "createContainer");
     };
     with_context("set up the rootfs", [&] { namespaces::mount_rootfs(spec, opts, create_container_hooks); });
     if (proc.terminal) with_context("set up the terminal", [&] { setup_terminal(ctx); });

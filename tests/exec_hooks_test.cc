@@ -845,6 +845,7 @@ TEST_CASE("hooks: each gets the state JSON on stdin", "[hooks]") {
   CHECK(states["createRuntime"].value("pid", 0) == init);
   CHECK(states["prestart"]["status"] == "creating");
   CHECK(states["createRuntime"]["status"] == "creating");
+  CHECK(states["createContainer"]["status"] == "creating");
   CHECK(states["poststop"]["status"] == "stopped");
 }
 
@@ -880,6 +881,7 @@ TEST_CASE("hooks: the state's pid is the host's and poststart sees running", "[h
     INFO("hook " << phase << ": " << states[phase].dump());
     CHECK(states[phase].value("pid", 0) == init);
   }
+  CHECK(states["startContainer"]["status"] == "created");  // the program has not started yet
   CHECK(states["poststart"]["status"] == "running");
 }
 
