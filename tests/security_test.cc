@@ -474,7 +474,10 @@ TEST_CASE("seccomp: NOTIFY sends the listener fd and the process state to listen
   INFO("noNewPrivileges " << nnp);
   // The first mkdir goes through (CONTINUE), every later one fails with EDQUOT.
   MkdirNotifyBox box("seccomp-notify", nnp);
-  auto& [s, mkdirs, agent] = box;
+  // Plain references: clang before 16 cannot capture a structured binding in a lambda (P1091).
+  Sandbox& s = box.s;
+  std::atomic<int>& mkdirs = box.mkdirs;
+  NotifyAgent& agent = box.agent;
   s.config["linux"]["seccomp"]["listenerMetadata"] = "MKDIR=first-only";
   s.config["annotations"] = {{"org.ocirun.test", "notify"}};
   s.sh("mkdir /tmp/a; echo a=$?; mkdir /tmp/b; echo b=$?; ls /tmp");
@@ -534,7 +537,10 @@ TEST_CASE("seccomp: NOTIFY: exec sends the exec'd process's listener and state t
   bool nnp = GENERATE(true, false);
   INFO("noNewPrivileges " << nnp);
   MkdirNotifyBox box("seccomp-notify-exec", nnp);
-  auto& [s, mkdirs, agent] = box;
+  // Plain references: clang before 16 cannot capture a structured binding in a lambda (P1091).
+  Sandbox& s = box.s;
+  std::atomic<int>& mkdirs = box.mkdirs;
+  NotifyAgent& agent = box.agent;
   s.config["process"]["args"] = {"sleep", "30"};
   s.config["linux"]["seccomp"]["listenerMetadata"] = "exec-test";
   require_ok(s.create());
