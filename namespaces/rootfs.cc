@@ -256,14 +256,8 @@ void mount_on(const std::string& source, int fd, const char* type, unsigned long
   if (int err = try_mount_on(source, fd, type, flags, data)) throw_errno(err, what);
 }
 
-// Bind-remount with `flags`, keeping the mount's other flags (needed for ro binds).
-void remount_bind(const std::string& target, unsigned long flags, unsigned long clear, const std::string& what) {
-  struct statvfs sv;
-  unsigned long current = ::statvfs(target.c_str(), &sv) == 0 ? mount_flags_of(sv) : 0;
-  do_mount("", target, nullptr, MS_BIND | MS_REMOUNT | (current & ~clear & ~MS_RDONLY) | flags, "", what);
-}
-
-// The same for the mount `fd` is the root of.
+// Bind-remounts the mount `fd` is the root of with `flags`, keeping its other flags
+// (needed for ro binds).
 void remount_bind(int fd, unsigned long flags, unsigned long clear, const std::string& what) {
   struct statvfs sv;
   unsigned long current = ::fstatvfs(fd, &sv) == 0 ? mount_flags_of(sv) : 0;
@@ -625,7 +619,7 @@ void finish_rootfs(const spec::Spec& spec, const RootfsOptions&) {
     UniqueFd mounted = open_existing(path);
     remount_bind(mounted.get(), MS_RDONLY, 0, "read-only path " + path);
   }
-  if (spec.root.readonly) remount_bind("/", MS_RDONLY, 0, "make the root read-only");
+  if (spec.root.readonly) remount_bind(root.get(), MS_RDONLY, 0, "make the root read-only");
   if (unsigned long prop = parse_propagation(spec.linux->rootfs_propagation))
     do_mount("", "/", nullptr, prop, "", "set propagation of / to " + spec.linux->rootfs_propagation);
 }
