@@ -1288,6 +1288,93 @@ TEST_CASE("runtime binary: a process being exec'd is not dumpable before its exe
   }
 }
 
+namespace {
+// A copy of the runtime binary for one test to attack, so that an attack that works changes the
+// copy, never the build's binary other tests run.
+std::string private_runtime(Sandbox& s) {
+  fs::path copy = s.dir / "ocirun-under-attack";
+  fs::copy_file(fs::canonical(Env::get().runtime), copy);
+  fs::permissions(copy, fs::perms(0755));
+  return copy.string();
+}
+
+// The container's root gets CAP_SYS_PTRACE (`docker run --cap-add SYS_PTRACE`), with which
+// non-dumpable processes' /proc/PID/exe opens.
+void grant_ptrace(Sandbox& s) {
+  for (const char* set : {"bounding", "effective", "permitted"})
+    s.config["process"]["capabilities"][set].push_back("CAP_SYS_PTRACE");
+}
+
+// Reopens an fd of /proc/PID/exe for appending, as the attacker does once no process runs the
+// binary any more (no ETXTBSY): 0 if the write went through, else the errno.
+int append_through(int exe_fd) {
+  std::string link = "/proc/self/fd/" + std::to_string(exe_fd);
+  int fd = open(link.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int err = write(fd, "PWNED", 5) == 5 ? 0 : errno;
+  close(fd);
+  return err;
+}
+}  // namespace
+
+TEST_CASE("runtime binary: with CAP_SYS_PTRACE, /proc/1/exe of a created container never writes the runtime", "[exe][exec]") {
+  // CVE-2019-5736 through the init: a process exec'd into the created container holds
+  // /proc/1/exe open; once `start` has made the init exec the program, nothing runs the
+  // runtime binary and a write through the held fd would replace it on the host.
+  Sandbox s("exe-ptrace-created");
+  s.runtime = private_runtime(s);
+  const std::string before = sha_of(s.runtime);
+  grant_ptrace(s);
+  fs::path ctl = add_ctl_dir(s);
+  s.config["process"]["args"] = {"sleep", "30"};
+  require_ok(s.create());
+  auto attacker = s.rt({"exec", "-d", s.id, "sh", "-c",
+                        "exec 3</proc/1/exe && touch /ctl/opened; while [ ! -e /ctl/go ]; do sleep 0.05; done; "
+                        "echo PWNED >>/proc/self/fd/3; echo $? >/ctl/result"},
+                       {.stdout_file = (s.dir / "attacker.out").string(), .stderr_file = (s.dir / "attacker.err").string()});
+  require_ok(attacker);
+  REQUIRE(eventually([&] { return fs::exists(ctl / "opened"); }, 5s));
+  require_ok(s.start());
+  REQUIRE(s.wait_status("running"));
+  write_file(ctl / "go", "");
+  REQUIRE(eventually([&] { return fs::exists(ctl / "result") && !read_file(ctl / "result").empty(); }, 10s));
+  INFO("attacker: " << read_file(s.dir / "attacker.err"));
+  CHECK(trim(read_file(ctl / "result")) != "0");
+  CHECK(sha_of(s.runtime) == before);
+}
+
+TEST_CASE("runtime binary: /proc/PID/exe of the init and of an exec'd process is a read-only view", "[exe][exec][notify]") {
+  // As the container's root with CAP_SYS_PTRACE would: a NOTIFY rule on umask holds each
+  // process (the init at create, the exec'd one) before its execve, while the agent opens its
+  // /proc/PID/exe. Once every command has exited, each held fd is reopened for writing.
+  Sandbox s("exe-ptrace-exec");
+  s.runtime = private_runtime(s);
+  const std::string before = sha_of(s.runtime);
+  std::mutex mu;
+  std::vector<int> held;  // fds of /proc/PID/exe
+  NotifyAgent agent(s.dir / "agent.sock", [&](const seccomp_notif& req, seccomp_notif_resp&) {
+    if (req.data.nr != SYS_umask) return;
+    int fd = open(("/proc/" + std::to_string(req.pid) + "/exe").c_str(), O_RDONLY | O_CLOEXEC);
+    std::lock_guard<std::mutex> l(mu);
+    if (fd >= 0) held.push_back(fd);
+  });
+  s.config["process"]["noNewPrivileges"] = false;  // the filter goes on before the umask
+  s.config["process"]["args"] = {"sleep", "30"};
+  s.config["linux"]["seccomp"] = notify_profile({"umask"}, agent.path);
+  require_ok(s.create());
+  require_ok(s.start());
+  require_ok(s.rt({"exec", s.id, "true"}));
+  require_ok(s.rt({"kill", s.id, "KILL"}));
+  REQUIRE(s.wait_status("stopped"));
+  std::lock_guard<std::mutex> l(mu);
+  REQUIRE(held.size() >= 2);
+  for (int fd : held) {
+    CHECK(append_through(fd) != 0);
+    close(fd);
+  }
+  CHECK(sha_of(s.runtime) == before);
+}
+
 // ================================================================================================
 // Capabilities, no_new_privs and LSM labels (CVE-2022-29162 class)
 // ================================================================================================

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "parse.h"
 #include "process.h"
+#include "readonly_self.h"
 #include "seccomp.h"
 
 using namespace ocirun;
@@ -639,6 +640,8 @@ int main(int argc, char** argv) {
       print_command_help(*cmd);
       return 0;
     }
+    // Before anything is forked into a container: see readonly_self.h (CVE-2019-5736).
+    if (name == "create" || name == "run" || name == "exec") runtime::reexec_from_readonly_view(argv);
     systemd_cgroup = global.has("systemd-cgroup");
     runtime::StateStore store(global.get("root", "/run/ocirun"));
     return cmd->run(parsed, store);

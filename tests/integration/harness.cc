@@ -238,6 +238,7 @@ Sandbox::Sandbox(const std::string& name) {
   fs::permissions(dir, fs::perms(0755));
   fs::copy(env.template_dir / "rootfs", rootfs, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
   id = new_id();
+  runtime = env.runtime;
 
   config = env.base_config;
   config["root"]["path"] = rootfs.string();
@@ -293,7 +294,7 @@ fs::path Sandbox::host_dir(const std::string& name) {
 }
 
 ExecResult Sandbox::rt(std::vector<std::string> args, ExecOptions opts) {
-  std::vector<std::string> argv = {Env::get().runtime, "--root", state_root.string()};
+  std::vector<std::string> argv = {runtime, "--root", state_root.string()};
   argv.insert(argv.end(), args.begin(), args.end());
   return exec(argv, opts);
 }

@@ -78,6 +78,7 @@ class Sandbox {
   fs::path state_root;
   std::string id;  // the main container's id; others may be made with new_id()
   json config;     // written to bundle/config.json before create/run
+  std::string runtime;  // the binary rt() runs: Env's, unless a test points it at a copy
 
   std::string new_id();
   // process.args = {"sh", "-c", script}
