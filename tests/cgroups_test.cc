@@ -1987,7 +1987,7 @@ TEST_CASE("default device rules: the config's rules as given, then runc's defaul
                                  "allow c 10:200 rwm"});
 }
 
-TEST_CASE("default device rules: linux.devices gives no access; one at a default's path drops that default", "[devices]") {
+TEST_CASE("default device rules: linux.devices gives no access, one at a default's path drops that default", "[devices]") {
   spec::Linux linux_config;
   linux_config.devices = {node("/dev/kmsg", 1, 11), node("/dev/null", 1, 3)};
   linux_config.resources = spec::Resources{};
