@@ -132,6 +132,12 @@ struct BpfInsn {
 };
 static_assert(sizeof(BpfInsn) == 8);
 
+// linux.resources (empty without one) with runc's default device rules appended: mknod of
+// any node (c *:* m, b *:* m) and rwm on null, random, full, tty, zero, urandom, /dev/pts/*,
+// ptmx and tun, minus the rule of a default node that linux.devices lists again. The
+// config's rules stay first, as given; linux.devices entries get no rule of their own.
+spec::Resources with_default_device_rules(const spec::Linux& linux_config);
+
 // linux.resources.devices -> a program with v1's list semantics, for cgroup v2:
 //   - a rule of type "a" (or no type) resets, as writing "a" to devices.allow/deny does
 //     on v1: allow -> everything allowed, deny -> everything denied; earlier rules no

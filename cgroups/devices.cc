@@ -110,6 +110,45 @@ UniqueFd load_program(const std::vector<BpfInsn>& program) {
 
 }  // namespace
 
+// runc's default rules (libcontainer/specconv AllowedDevices), in runc's order. `path` ties
+// a rule to the node it is for: a linux.devices entry at that path replaces it.
+struct DefaultRule {
+  const char* path;
+  const char* type;
+  std::optional<int64_t> major, minor;
+  const char* access;
+};
+const DefaultRule kDefaultRules[] = {
+    {nullptr, "c", std::nullopt, std::nullopt, "m"},  // mknod of any node; opening it is another matter
+    {nullptr, "b", std::nullopt, std::nullopt, "m"},
+    {"/dev/null", "c", 1, 3, "rwm"},
+    {"/dev/random", "c", 1, 8, "rwm"},
+    {"/dev/full", "c", 1, 7, "rwm"},
+    {"/dev/tty", "c", 5, 0, "rwm"},
+    {"/dev/zero", "c", 1, 5, "rwm"},
+    {"/dev/urandom", "c", 1, 9, "rwm"},
+    {nullptr, "c", 136, std::nullopt, "rwm"},  // /dev/pts/*
+    {nullptr, "c", 5, 2, "rwm"},               // /dev/ptmx
+    {nullptr, "c", 10, 200, "rwm"},            // /dev/net/tun
+};
+
+bool listed_in(const std::vector<spec::Device>& devices, const char* path) {
+  for (const auto& d : devices)
+    if (d.path == path) return true;
+  return false;
+}
+
+spec::Resources with_default_device_rules(const spec::Linux& linux_config) {
+  spec::Resources r = linux_config.resources.value_or(spec::Resources{});
+  if (!linux_config.resources) return r;
+  // The config's rules keep their access and order; the defaults go after them, so a
+  // config cannot take them away (as in runc). linux.devices only creates nodes: access to
+  // them is what linux.resources.devices grants.
+  for (const auto& d : kDefaultRules)
+    if (!d.path || !listed_in(linux_config.devices, d.path)) r.devices.push_back({true, d.type, d.major, d.minor, d.access});
+  return r;
+}
+
 bool device_rules_reset(const std::vector<spec::DeviceCgroupRule>& rules) {
   for (const auto& r : rules)
     if (is_reset(r)) return true;

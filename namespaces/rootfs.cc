@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <deque>
 #include <fmt/format.h>
 
@@ -220,19 +221,6 @@ MountFlags parse_mount_options(const std::vector<std::string>& options) {
 
 namespace {
 
-// Flags a remount must keep: inside a user namespace the kernel refuses to drop
-// nosuid/nodev/noexec/atime flags that the outer mount has ("locked" flags).
-unsigned long mount_flags_of(const struct statvfs& sv) {
-  static const std::pair<unsigned long, unsigned long> table[] = {
-      {ST_NOSUID, MS_NOSUID}, {ST_NODEV, MS_NODEV}, {ST_NOEXEC, MS_NOEXEC}, {ST_NOATIME, MS_NOATIME},
-      {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME}, {ST_RDONLY, MS_RDONLY},
-  };
-  unsigned long flags = 0;
-  for (const auto& [st, ms] : table)
-    if (sv.f_flag & st) flags |= ms;
-  return flags;
-}
-
 void do_mount(const std::string& source, const std::string& target, const char* type, unsigned long flags,
               const std::string& data, const std::string& what) {
   if (::mount(source.empty() ? nullptr : source.c_str(), target.c_str(), type, flags,
@@ -256,12 +244,95 @@ void mount_on(const std::string& source, int fd, const char* type, unsigned long
   if (int err = try_mount_on(source, fd, type, flags, data)) throw_errno(err, what);
 }
 
-// Bind-remounts the mount `fd` is the root of with `flags`, keeping its other flags
-// (needed for ro binds).
-void remount_bind(int fd, unsigned long flags, unsigned long clear, const std::string& what) {
-  struct statvfs sv;
-  unsigned long current = ::fstatvfs(fd, &sv) == 0 ? mount_flags_of(sv) : 0;
-  mount_on("", fd, nullptr, MS_BIND | MS_REMOUNT | (current & ~clear & ~MS_RDONLY) | flags, "", what);
+// ---- Mounts through fds ----------------------------------------------------------------
+// A mount is made detached (open_tree for a bind, fsopen + fsmount for a new filesystem),
+// given its flags on its own fd (mount_setattr) and attached onto the destination's fd
+// (move_mount); whatever follows (propagation, a read-only remount, mounts inside it) goes
+// through that fd too. The destination looked up again by name after the mount could lead
+// elsewhere: through a link inside the new mount, or one a container sharing the volume
+// swapped in (CVE-2021-30465), leaving the real mount writable.
+
+// MS_* per-mount flags to set, and those options turn off (rw, suid, ...), as mount_attr.
+struct mount_attr mount_attr_of(unsigned long set, unsigned long clear) {
+  static const std::pair<unsigned long, uint64_t> table[] = {
+      {MS_RDONLY, MOUNT_ATTR_RDONLY}, {MS_NOSUID, MOUNT_ATTR_NOSUID},         {MS_NODEV, MOUNT_ATTR_NODEV},
+      {MS_NOEXEC, MOUNT_ATTR_NOEXEC}, {MS_NODIRATIME, MOUNT_ATTR_NODIRATIME},
+  };
+  struct mount_attr attr {};
+  for (const auto& [ms, bit] : table) {
+    if (set & ms) attr.attr_set |= bit;
+    else if (clear & ms) attr.attr_clr |= bit;
+  }
+  // The atime mode is one field: noatime, strictatime or (the kernel's default) relatime.
+  if ((set & (MS_NOATIME | MS_STRICTATIME | MS_RELATIME)) || (clear & MS_NOATIME)) {
+    attr.attr_clr |= MOUNT_ATTR__ATIME;
+    attr.attr_set |= (set & MS_NOATIME) ? MOUNT_ATTR_NOATIME : (set & MS_STRICTATIME) ? MOUNT_ATTR_STRICTATIME : MOUNT_ATTR_RELATIME;
+  }
+  return attr;
+}
+
+// Changes only the flags named: those a user namespace locks stay as they are.
+void set_mount_flags(int mount_fd, unsigned long set, unsigned long clear, const std::string& what) {
+  struct mount_attr attr = mount_attr_of(set, clear);
+  if (!attr.attr_set && !attr.attr_clr) return;
+  if (::mount_setattr(mount_fd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) throw_errno(what);
+}
+
+void set_propagation(int mount_fd, unsigned long propagation, const std::string& what) {
+  struct mount_attr attr {};
+  attr.propagation = propagation & ~MS_REC;
+  unsigned flags = AT_EMPTY_PATH | ((propagation & MS_REC) ? AT_RECURSIVE : 0);
+  if (::mount_setattr(mount_fd, "", flags, &attr, sizeof attr) < 0) throw_errno(what);
+}
+
+// A detached copy of the mount at `path` under `dirfd` ("": dirfd itself), with the mounts
+// below it when `recursive`. The source must be attached (kernels before 6.15).
+UniqueFd clone_mount(int dirfd, const std::string& path, bool recursive, const std::string& what) {
+  unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0) | (path.empty() ? AT_EMPTY_PATH : 0);
+  UniqueFd fd(::open_tree(dirfd, path.c_str(), flags));
+  if (!fd) throw_errno(what);
+  return fd;
+}
+
+void attach_mount(int mount_fd, int dest, const std::string& what) {
+  if (::move_mount(mount_fd, "", dest, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) throw_errno(what);
+}
+
+// mount(2)'s source, superblock flags and data as fsconfig calls, the way mount(2) hands
+// them to the filesystem: "key=value" a string, a bare "key" a flag. 0 or the errno.
+int configure_filesystem(int fs_fd, const std::string& source, unsigned long flags, const std::string& data) {
+  auto set = [&](unsigned cmd, const std::string& key, const char* value) {
+    return ::fsconfig(fs_fd, cmd, key.c_str(), value, 0) == 0;
+  };
+  if (!source.empty() && !set(FSCONFIG_SET_STRING, "source", source.c_str())) return errno;
+  static const std::pair<unsigned long, const char*> superblock_flags[] = {
+      {MS_RDONLY, "ro"}, {MS_SYNCHRONOUS, "sync"}, {MS_DIRSYNC, "dirsync"}, {MS_LAZYTIME, "lazytime"}, {MS_MANDLOCK, "mand"}};
+  for (const auto& [ms, name] : superblock_flags)
+    if ((flags & ms) && !set(FSCONFIG_SET_FLAG, name, nullptr)) return errno;
+  for (const auto& option : fs::split(data, ',')) {
+    if (option.empty()) continue;
+    auto eq = option.find('=');
+    bool ok = eq == std::string::npos ? set(FSCONFIG_SET_FLAG, option, nullptr)
+                                      : set(FSCONFIG_SET_STRING, option.substr(0, eq), option.substr(eq + 1).c_str());
+    if (!ok) return errno;
+  }
+  return ::fsconfig(fs_fd, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) == 0 ? 0 : errno;
+}
+
+// A new filesystem, detached, in `out`; 0 or the errno (the caller may fall back).
+int try_new_filesystem(const std::string& type, const std::string& source, unsigned long flags,
+                       const std::string& data, UniqueFd& out) {
+  UniqueFd fs_fd(::fsopen(type.c_str(), FSOPEN_CLOEXEC));
+  if (!fs_fd) return errno;
+  if (int err = configure_filesystem(fs_fd.get(), source, flags, data)) return err;
+  out.reset(::fsmount(fs_fd.get(), FSMOUNT_CLOEXEC, static_cast<unsigned>(mount_attr_of(flags, 0).attr_set)));
+  return out ? 0 : errno;
+}
+
+UniqueFd new_filesystem(const std::string& type, unsigned long flags, const std::string& data, const std::string& what) {
+  UniqueFd mount;
+  if (int err = try_new_filesystem(type, type, flags, data, mount)) throw_errno(err, what);
+  return mount;
 }
 
 struct Context {
@@ -351,36 +422,63 @@ UniqueFd open_destination(const Context& ctx, const spec::Mount& m, const MountF
 }
 
 
-void mount_bind(const Context& ctx, const spec::Mount& m, const MountFlags& mf, const std::string& what) {
+// Returns the fd of the mount made, as every mount_* below does.
+UniqueFd mount_bind(const Context& ctx, const spec::Mount& m, const MountFlags& mf, const std::string& what) {
   std::string source = bind_source(ctx, m);
+  UniqueFd source_fd(::open(source.c_str(), O_PATH | O_CLOEXEC));
   struct stat st;
-  if (::stat(source.c_str(), &st) < 0) throw_errno(what + ": source " + source);
+  if (!source_fd || ::fstat(source_fd.get(), &st) < 0) throw_errno(what + ": source " + source);
   UniqueFd dest = open_destination(ctx, m, mf, S_ISDIR(st.st_mode) ? Create::Dir : Create::File, what);
-  mount_on(source, dest.get(), nullptr, MS_BIND | (mf.recursive ? MS_REC : 0), "", what);
-  unsigned long extra = mf.flags & ~(MS_BIND | MS_REC);
-  if (extra || mf.clear) {
-    // The new mount sits on top of `dest`: reopen to reach it rather than what it covers.
-    UniqueFd mounted = open_in_root(ctx.root.get(), m.destination, Create::None);
-    remount_bind(mounted.get(), extra, mf.clear, what + ": remount");
-  }
+  UniqueFd mount = clone_mount(source_fd.get(), "", mf.recursive, what);
+  set_mount_flags(mount.get(), mf.flags, mf.clear, what + ": mount flags");
+  attach_mount(mount.get(), dest.get(), what);
+  return mount;
 }
 
-std::vector<CgroupMount> host_cgroup_mounts(const RootfsOptions& opts) {
-  if (opts.host_cgroups) return *opts.host_cgroups;
-  std::vector<CgroupMount> out;
+// One line of /proc/self/mountinfo: what the mount shows of its filesystem (root), where,
+// the filesystem type and its superblock options.
+struct MountinfoLine {
+  std::string root, mount_point, fstype, super_options;
+};
+
+// mountinfo escapes space, tab, newline and backslash as \ooo.
+std::string unescape_mountinfo(const std::string& field) {
+  std::string out;
+  for (size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '\\' && i + 3 < field.size() && std::isdigit(static_cast<unsigned char>(field[i + 1]))) {
+      out += static_cast<char>(std::stoi(field.substr(i + 1, 3), nullptr, 8));
+      i += 3;
+    } else {
+      out += field[i];
+    }
+  }
+  return out;
+}
+
+std::vector<MountinfoLine> read_mountinfo() {
+  std::vector<MountinfoLine> out;
   for (const auto& line : fs::split(fs::read_file("/proc/self/mountinfo"), '\n')) {
     auto sep = line.find(" - ");
     if (sep == std::string::npos) continue;
     auto left = fs::split(line.substr(0, sep), ' ');
     auto right = fs::split(line.substr(sep + 3), ' ');
     if (left.size() < 5 || right.size() < 3) continue;
-    if (right[0] != "cgroup" && right[0] != "cgroup2") continue;
-    std::string opts;
-    for (const auto& o : fs::split(right[2], ',')) {
+    out.push_back({unescape_mountinfo(left[3]), unescape_mountinfo(left[4]), right[0], right[2]});
+  }
+  return out;
+}
+
+std::vector<CgroupMount> host_cgroup_mounts(const RootfsOptions& opts) {
+  if (opts.host_cgroups) return *opts.host_cgroups;
+  std::vector<CgroupMount> out;
+  for (const auto& m : read_mountinfo()) {
+    if (m.fstype != "cgroup" && m.fstype != "cgroup2") continue;
+    std::string options;
+    for (const auto& o : fs::split(m.super_options, ',')) {
       if (o == "rw" || o == "ro") continue;
-      opts += (opts.empty() ? "" : ",") + o;
+      options += (options.empty() ? "" : ",") + o;
     }
-    out.push_back({left[4], right[0], opts});
+    out.push_back({m.mount_point, m.fstype, options});
   }
   return out;
 }
@@ -400,64 +498,55 @@ std::string own_cgroup(const CgroupMount& cg) {
 // A "cgroup" mount: cgroup2 on a unified host; on v1/hybrid a tmpfs holding one mount
 // per host hierarchy, as runc lays it out. Without a cgroup namespace the container's
 // own cgroup directories are bind-mounted, so it never sees the host's tree.
-void mount_cgroup(const Context& ctx, const spec::Mount& m, const MountFlags& mf, const std::string& what) {
+UniqueFd mount_cgroup(const Context& ctx, const spec::Mount& m, const MountFlags& mf, const std::string& what) {
   const std::string base = "/sys/fs/cgroup";
   auto hierarchies = host_cgroup_mounts(ctx.opts);
   UniqueFd dest = open_destination(ctx, m, mf, Create::Dir, what);
   bool unified = hierarchies.size() == 1 && hierarchies[0].mount_point == base;
-  // `in_root`: where the hierarchy goes, as a path inside the rootfs.
-  auto mount_one = [&](const CgroupMount& cg, const std::string& in_root) {
-    UniqueFd at = open_in_root(ctx.root.get(), in_root, Create::Dir);
-    if (ctx.opts.new_cgroup_namespace) {
-      int err = try_mount_on(cg.fstype, at.get(), cg.fstype.c_str(), mf.flags, cg.options);
-      if (err == 0) return;
-      if (err != EPERM && err != EBUSY) throw_errno(err, what + ": mount " + cg.mount_point);
+  // One hierarchy onto `at`: its own mount in a cgroup namespace, else a bind of our cgroup.
+  auto mount_hierarchy = [&](const CgroupMount& cg, int at) {
+    UniqueFd mount;
+    int err = ctx.opts.new_cgroup_namespace ? try_new_filesystem(cg.fstype, cg.fstype, mf.flags, cg.options, mount) : EPERM;
+    if (err && err != EPERM && err != EBUSY) throw_errno(err, what + ": mount " + cg.mount_point);
+    if (err) {
+      mount = clone_mount(AT_FDCWD, cg.mount_point + own_cgroup(cg), true, what + ": bind " + cg.mount_point);
+      set_mount_flags(mount.get(), mf.flags, mf.clear, what + ": remount " + cg.mount_point);
     }
-    mount_on(cg.mount_point + own_cgroup(cg), at.get(), nullptr, MS_BIND | MS_REC, "", what + ": bind " + cg.mount_point);
-    // The bind sits on top of `at`: reopen to reach it rather than what it covers.
-    UniqueFd mounted = open_in_root(ctx.root.get(), in_root, Create::None);
-    remount_bind(mounted.get(), mf.flags, mf.clear, what + ": remount " + cg.mount_point);
+    attach_mount(mount.get(), at, what + ": " + cg.mount_point);
+    return mount;
   };
-  if (unified) {
-    mount_one(hierarchies[0], m.destination);
-    return;
-  }
-  mount_on("tmpfs", dest.get(), "tmpfs", mf.flags & ~MS_RDONLY, "mode=755", what);
+  if (unified) return mount_hierarchy(hierarchies[0], dest.get());
+  UniqueFd tmpfs = new_filesystem("tmpfs", mf.flags & ~MS_RDONLY, "mode=755", what);
+  attach_mount(tmpfs.get(), dest.get(), what);
   for (const auto& cg : hierarchies) {
     if (cg.mount_point.rfind(base + "/", 0) != 0) continue;
-    mount_one(cg, m.destination + "/" + cg.mount_point.substr(base.size() + 1));
+    UniqueFd at = open_in_root(tmpfs.get(), cg.mount_point.substr(base.size() + 1), Create::Dir);
+    mount_hierarchy(cg, at.get());
   }
-  if (mf.flags & MS_RDONLY) {
-    UniqueFd top = open_in_root(ctx.root.get(), m.destination, Create::None);
-    remount_bind(top.get(), MS_RDONLY, 0, what + ": remount read-only");
+  if (mf.flags & MS_RDONLY) set_mount_flags(tmpfs.get(), MS_RDONLY, 0, what + ": remount read-only");
+  return tmpfs;
+}
+
+UniqueFd mount_filesystem(const Context& ctx, const spec::Mount& m, const MountFlags& mf, const std::string& what) {
+  UniqueFd dest = open_destination(ctx, m, mf, Create::Dir, what);
+  UniqueFd mount;
+  if (int err = try_new_filesystem(m.type, m.source.empty() ? m.type : m.source, mf.flags, mf.data, mount)) {
+    // sysfs needs a network namespace of the user namespace's own; like runc, fall back to a bind of the host's /sys.
+    if (m.type != "sysfs" || err != EPERM || !ctx.opts.in_user_namespace) throw_errno(err, what);
+    mount = clone_mount(AT_FDCWD, "/sys", true, what);
+    set_mount_flags(mount.get(), mf.flags, mf.clear, what + ": remount");
   }
+  attach_mount(mount.get(), dest.get(), what);
+  return mount;
 }
 
 void mount_one(const Context& ctx, const spec::Mount& m, size_t index) {
   std::string what = fmt::format("mounts[{}] {} on {}", index, m.type.empty() ? "bind" : m.type, m.destination);
   MountFlags mf = parse_mount_options(m.options);
-  if (is_bind(m, mf)) {
-    mount_bind(ctx, m, mf, what);
-  } else if (m.type == "cgroup" || m.type == "cgroup2") {
-    mount_cgroup(ctx, m, mf, what);
-  } else {
-    UniqueFd dest = open_destination(ctx, m, mf, Create::Dir, what);
-    std::string source = m.source.empty() ? m.type : m.source;
-    if (int err = try_mount_on(source, dest.get(), m.type.c_str(), mf.flags, mf.data)) {
-      // sysfs needs a network namespace of the user namespace's own; like runc, fall back to a bind of the host's /sys.
-      if (m.type == "sysfs" && err == EPERM && ctx.opts.in_user_namespace) {
-        mount_on("/sys", dest.get(), nullptr, MS_BIND | MS_REC, "", what);
-        UniqueFd mounted = open_in_root(ctx.root.get(), m.destination, Create::None);
-        remount_bind(mounted.get(), mf.flags, mf.clear, what + ": remount");
-      } else {
-        throw_errno(err, what);
-      }
-    }
-  }
-  if (mf.propagation) {
-    UniqueFd mounted = open_in_root(ctx.root.get(), m.destination, Create::None);
-    mount_on("", mounted.get(), nullptr, mf.propagation, "", what + ": propagation");
-  }
+  UniqueFd mount = is_bind(m, mf)                                ? mount_bind(ctx, m, mf, what)
+                   : (m.type == "cgroup" || m.type == "cgroup2") ? mount_cgroup(ctx, m, mf, what)
+                                                                 : mount_filesystem(ctx, m, mf, what);
+  if (mf.propagation) set_propagation(mount.get(), mf.propagation, what + ": propagation");
 }
 
 struct DefaultDevice {
@@ -524,17 +613,36 @@ void create_devices(const Context& ctx) {
   for (const auto& d : spec_devices) create_device(ctx, d);
 }
 
-void pivot_into(const std::string& rootfs, bool no_pivot) {
+// --no-pivot leaves the host's mounts under the container's root, where the kernel still
+// sees them: a fully visible procfs or sysfs there lets a new user namespace in the
+// container mount a fresh, unmasked one (mnt_already_visible). As runc's msMoveRoot: each
+// procfs and sysfs mounted whole outside the rootfs is unmounted (this namespace is a
+// slave: nothing reaches the host), or covered with an empty tmpfs where it cannot be.
+void hide_host_proc_and_sys(const std::string& rootfs) {
+  auto mounts = read_mountinfo();
+  for (auto it = mounts.rbegin(); it != mounts.rend(); ++it) {  // the mounts on top first
+    const auto& m = *it;
+    if (m.root != "/" || (m.fstype != "proc" && m.fstype != "sysfs")) continue;
+    if (m.mount_point == rootfs || m.mount_point.rfind(rootfs + "/", 0) == 0) continue;
+    if (::umount2(m.mount_point.c_str(), MNT_DETACH) == 0 || errno == ENOENT) continue;
+    if (errno != EINVAL && errno != EPERM) throw_errno("--no-pivot: unmount " + m.mount_point);
+    do_mount("tmpfs", m.mount_point, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "",
+             "--no-pivot: cover " + m.mount_point);
+  }
+}
+
+// Makes `new_root` (the rootfs's mount, at `rootfs`) the root and the cwd.
+void pivot_into(int new_root, const std::string& rootfs, bool no_pivot) {
   if (no_pivot) {
-    check(::chdir(rootfs.c_str()), "chdir " + rootfs);
-    do_mount(rootfs, "/", nullptr, MS_MOVE, "", "move " + rootfs + " to /");
+    hide_host_proc_and_sys(rootfs);
+    check(::fchdir(new_root), "chdir " + rootfs);
+    if (::move_mount(new_root, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0) throw_errno("move " + rootfs + " to /");
     check(::chroot("."), "chroot " + rootfs);
     check(::chdir("/"), "chdir /");
     return;
   }
   UniqueFd old_root(check(::open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC), "open /"));
-  UniqueFd new_root(check(::open(rootfs.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC), "open " + rootfs));
-  check(::fchdir(new_root.get()), "chdir " + rootfs);
+  check(::fchdir(new_root), "chdir " + rootfs);
   // pivot_root(".", ".") stacks the old root on top of the new one; it is then detached.
   check(static_cast<int>(::syscall(SYS_pivot_root, ".", ".")), "pivot_root " + rootfs);
   check(::fchdir(old_root.get()), "chdir to the old root");
@@ -552,17 +660,19 @@ void mount_rootfs(const spec::Spec& spec, const RootfsOptions& opts, const std::
   // Nothing mounted from here on may reach the host: start from a slave (or private) copy.
   unsigned long initial = (prop & MS_PRIVATE) ? (MS_PRIVATE | MS_REC) : (MS_SLAVE | MS_REC);
   do_mount("", "/", nullptr, initial, "", "set propagation of /");
-  // pivot_root needs the new root to be a mount point.
-  do_mount(rootfs, rootfs, nullptr, MS_BIND | MS_REC, "", "bind " + rootfs + " onto itself");
+  // pivot_root needs the new root to be a mount point: a copy of the rootfs's mounts on top
+  // of it, used through its fd from here on.
+  UniqueFd below(check(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC), "open " + rootfs));
+  UniqueFd root = clone_mount(below.get(), "", true, "bind " + rootfs + " onto itself");
+  attach_mount(root.get(), below.get(), "bind " + rootfs + " onto itself");
 
-  Context ctx{spec, opts, UniqueFd(check(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC), "open " + rootfs))};
+  Context ctx{spec, opts, std::move(root)};
   for (size_t i = 0; i < spec.mounts.size(); ++i) mount_one(ctx, spec.mounts[i], i);
   create_devices(ctx);
-  // The createContainer hooks start in the rootfs, as with runc (mount_on moved the cwd).
+  // The createContainer hooks start in the rootfs, as with runc.
   check(::fchdir(ctx.root.get()), "chdir " + rootfs);
-  ctx.root.reset();
   if (before_pivot) before_pivot();
-  pivot_into(rootfs, opts.no_pivot);
+  pivot_into(ctx.root.get(), rootfs, opts.no_pivot);
 }
 
 void create_cwd(const std::string& rootfs, const std::string& cwd) {
@@ -586,42 +696,44 @@ UniqueFd open_dev_null(int root) {
   return null;
 }
 
+// Masks each existing path: a directory with an empty read-only tmpfs, a file with /dev/null.
+void mask_paths(int root, const std::vector<std::string>& paths) {
+  UniqueFd dev_null;   // opened and checked when a file is masked
+  UniqueFd empty_dir;  // the read-only tmpfs of the first masked directory, cloned onto the others
+  for (const auto& path : paths) {
+    UniqueFd fd = open_in_root_if_exists(root, path);
+    if (!fd) continue;
+    const std::string what = "mask " + path;
+    struct stat st;
+    check(::fstat(fd.get(), &st), what);
+    if (S_ISDIR(st.st_mode) && !empty_dir) {
+      // One superblock for all: fewer tmpfs instances to make now and destroy at exit.
+      empty_dir = new_filesystem("tmpfs", MS_RDONLY, "", what);
+      attach_mount(empty_dir.get(), fd.get(), what);
+      continue;
+    }
+    if (!S_ISDIR(st.st_mode) && !dev_null) dev_null = with_context(what, [&] { return open_dev_null(root); });
+    UniqueFd mask = clone_mount(S_ISDIR(st.st_mode) ? empty_dir.get() : dev_null.get(), "", false, what);
+    attach_mount(mask.get(), fd.get(), what);
+  }
+}
+
 }  // namespace
 
 void finish_rootfs(const spec::Spec& spec, const RootfsOptions&) {
   UniqueFd root(check(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), "open /"));
-  UniqueFd dev_null;  // opened and checked when a file is masked
-  UniqueFd empty_dir;  // the read-only tmpfs of the first masked directory, bound on the others
-  auto open_existing = [&](const std::string& path) { return open_in_root_if_exists(root.get(), path); };
-  for (const auto& path : spec.linux->masked_paths) {
-    UniqueFd fd = open_existing(path);
-    if (!fd) continue;
-    struct stat st;
-    check(::fstat(fd.get(), &st), "mask " + path);
-    if (S_ISDIR(st.st_mode)) {
-      // One superblock for all: a bind of a read-only mount is read-only, and nothing can
-      // be written to any of them. Fewer tmpfs instances to make now and destroy at exit.
-      if (empty_dir) {
-        mount_on(fd_path(empty_dir.get()), fd.get(), nullptr, MS_BIND, "", "mask " + path);
-        continue;
-      }
-      mount_on("tmpfs", fd.get(), "tmpfs", MS_RDONLY, "", "mask " + path);
-      empty_dir = open_existing(path);  // the tmpfs now on top
-    } else {
-      if (!dev_null) dev_null = with_context("mask " + path, [&] { return open_dev_null(root.get()); });
-      mount_on(fd_path(dev_null.get()), fd.get(), nullptr, MS_BIND, "", "mask " + path);
-    }
-  }
+  mask_paths(root.get(), spec.linux->masked_paths);
   for (const auto& path : spec.linux->readonly_paths) {
-    UniqueFd fd = open_existing(path);
+    UniqueFd fd = open_in_root_if_exists(root.get(), path);
     if (!fd) continue;
-    mount_on(fd_path(fd.get()), fd.get(), nullptr, MS_BIND | MS_REC, "", "read-only path " + path);
-    UniqueFd mounted = open_existing(path);
-    remount_bind(mounted.get(), MS_RDONLY, 0, "read-only path " + path);
+    const std::string what = "read-only path " + path;
+    UniqueFd copy = clone_mount(fd.get(), "", true, what);
+    set_mount_flags(copy.get(), MS_RDONLY, 0, what);
+    attach_mount(copy.get(), fd.get(), what);
   }
-  if (spec.root.readonly) remount_bind(root.get(), MS_RDONLY, 0, "make the root read-only");
+  if (spec.root.readonly) set_mount_flags(root.get(), MS_RDONLY, 0, "make the root read-only");
   if (unsigned long prop = parse_propagation(spec.linux->rootfs_propagation))
-    do_mount("", "/", nullptr, prop, "", "set propagation of / to " + spec.linux->rootfs_propagation);
+    set_propagation(root.get(), prop, "set propagation of / to " + spec.linux->rootfs_propagation);
 }
 
 void mount_console(int master, int slave) {

@@ -109,23 +109,6 @@ void write_pid_file(const std::string& path, pid_t pid) {
   with_context("write --pid-file " + path, [&] { fs::write_file_atomic_at(dirfd.get(), name, std::to_string(pid)); });
 }
 
-// As runc does: whatever the config's device rules say, the container may use the
-// devices every container gets (and those it lists), so a deny-all rule still works.
-spec::Resources resources_with_default_devices(const spec::Linux& linux_config) {
-  spec::Resources r = linux_config.resources.value_or(spec::Resources{});
-  if (!linux_config.resources) return r;
-  auto allow = [&](const char* type, std::optional<int64_t> major, std::optional<int64_t> minor, const char* access) {
-    r.devices.push_back({true, type, major, minor, access});
-  };
-  for (auto [major, minor] : {std::pair{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}})
-    allow("c", major, minor, "rwm");
-  allow("c", 136, std::nullopt, "rwm");  // /dev/pts/*
-  allow("c", 10, 200, "rwm");            // /dev/net/tun
-  for (const auto& d : linux_config.devices)
-    if (d.type != "p") allow(d.type == "b" ? "b" : "c", d.major, d.minor, "rwm");
-  return r;
-}
-
 // A label the host cannot apply would leave the process less confined than asked: refused.
 void check_lsm_labels(const spec::Spec& spec) {
   require_apparmor(spec.process->apparmor_profile, "config.json: /process/apparmorProfile");
@@ -214,7 +197,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   OCIRUN_CRASH_POINT("cgroup-made");
   if (cgroups::Saved made = cgroup->saved(); !(made == planned)) dir.save_cgroup(made);
   OCIRUN_CRASH_POINT("cgroup");
-  with_context("apply linux.resources", [&] { cgroup->apply(resources_with_default_devices(*spec.linux)); });
+  with_context("apply linux.resources", [&] { cgroup->apply(cgroups::with_default_device_rules(*spec.linux)); });
   OCIRUN_CRASH_POINT("resources");
   timer.step("state dir, cgroup");
   ctx.start_listen_fd = start_listen.get();

@@ -342,6 +342,66 @@ TEST_CASE("devices: a device outside the allowed list cannot be opened", "[cgrou
   CHECK_THAT(r.out, Contains("1\n"));  // one byte from /dev/zero
 }
 
+// /dev/fuse (c 10:229) as linux.devices lists it. Tests only open it: nothing is read or written.
+json fuse_node() {
+  return {{"path", "/dev/fuse"}, {"type", "c"}, {"major", 10}, {"minor", 229}, {"fileMode", 0666}, {"uid", 0}, {"gid", 0}};
+}
+
+TEST_CASE("devices: a rule's access is kept: a device given read-only cannot be opened for writing", "[cgroups-it][devices]") {
+  if (!usable({"devices"})) return;
+  CgSandbox s("devices-read-only");
+  fs::path ctl = add_ctl_dir(s);
+  // docker run --device /dev/fuse:/dev/fuse:r
+  s.config["linux"]["devices"] = json::array({fuse_node()});
+  s.resources()["devices"] = json::array({{{"allow", false}, {"access", "rwm"}},
+                                          {{"allow", true}, {"type", "c"}, {"major", 10}, {"minor", 229}, {"access", "r"}}});
+  s.sh("true < /dev/fuse; echo $? > /ctl/read.rc; true 2> /ctl/write.err > /dev/fuse; echo $? > /ctl/write.rc; "
+       "touch /ctl/ready; sleep 1000");
+  require_ok(s.run_detached());
+  REQUIRE(eventually([&] { return fs::exists(ctl / "ready"); }));
+  CHECK(read_trimmed(ctl / "read.rc") == "0");
+  CHECK(read_trimmed(ctl / "write.rc") == "1");
+  CHECK_THAT(read_trimmed(ctl / "write.err"), Contains("Operation not permitted"));
+  if (hostcg().v2()) return;
+  // The config's rules as given, then runc's default rules in runc's order (specconv's
+  // AllowedDevices): mknod of any node, then the devices every container may use.
+  CHECK(lines(s.read("devices", "devices.list")) ==
+        std::vector<std::string>{"c 10:229 r", "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:8 rwm", "c 1:7 rwm", "c 5:0 rwm",
+                                 "c 1:5 rwm", "c 1:9 rwm", "c 136:* rwm", "c 5:2 rwm", "c 10:200 rwm"});
+}
+
+TEST_CASE("devices: a default container may mknod any node (as with runc) but not open it", "[cgroups-it][devices]") {
+  if (!usable({"devices"})) return;
+  CgSandbox s("devices-mknod");
+  for (auto set : {"bounding", "effective", "permitted"}) s.config["process"]["capabilities"][set].push_back("CAP_MKNOD");
+  s.sh("mknod /dev/fuse2 c 10 229 && echo mknod-c=ok; mknod /dev/loop9 b 7 9 && echo mknod-b=ok; "
+       "true 2>&1 < /dev/fuse2; echo open=$?");
+  auto r = s.run();
+  INFO(r.describe());
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Contains("mknod-c=ok"));
+  CHECK_THAT(r.out, Contains("mknod-b=ok"));
+  CHECK_THAT(r.out, Contains("open=1"));
+  CHECK_THAT(r.out, Contains("Operation not permitted"));
+}
+
+TEST_CASE("devices: a node in linux.devices is created, not allowed: deny-all keeps it shut", "[cgroups-it][devices]") {
+  if (!usable({"devices"})) return;
+  CgSandbox s("devices-listed-denied");
+  fs::path ctl = add_ctl_dir(s);
+  s.config["linux"]["devices"] = json::array({fuse_node()});
+  s.resources()["devices"] = json::array({{{"allow", false}, {"access", "rwm"}}});
+  s.sh("ls -l /dev/fuse > /ctl/ls; true 2> /ctl/read.err < /dev/fuse; echo $? > /ctl/read.rc; "
+       "true 2> /ctl/write.err > /dev/fuse; echo $? > /ctl/write.rc; touch /ctl/ready; sleep 1000");
+  require_ok(s.run_detached());
+  REQUIRE(eventually([&] { return fs::exists(ctl / "ready"); }));
+  CHECK_THAT(read_trimmed(ctl / "ls"), Contains("10, 229"));  // the node is there
+  CHECK(read_trimmed(ctl / "read.rc") == "1");
+  CHECK_THAT(read_trimmed(ctl / "read.err"), Contains("Operation not permitted"));
+  CHECK(read_trimmed(ctl / "write.rc") == "1");
+  if (!hostcg().v2()) CHECK_FALSE(contains(s.read("devices", "devices.list"), "10:229"));
+}
+
 TEST_CASE("devices: deny c 1:7 (update) makes /dev/full fail, /dev/null still works", "[cgroups-it][devices][update]") {
   if (!usable()) return;
   CgSandbox s("devices-deny-full");

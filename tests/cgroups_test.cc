@@ -16,6 +16,8 @@
 #include <sstream>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "cgroups.h"
 #include "dbus.h"
 #include "error.h"
@@ -1953,4 +1955,52 @@ TEST_CASE("D-Bus live: systemd's private socket", "[dbus-live]") {
   dbus::Message reply = sd.call(std::move(m));
   std::string body(reply.body.begin(), reply.body.end());
   CHECK_FALSE(dbus::Reader(body).variant_string().empty());
+}
+
+// ---- the default device rules (runc's specconv AllowedDevices) ----------------------------------
+
+namespace {
+
+std::vector<std::string> rule_texts(const spec::Resources& r) {
+  std::vector<std::string> out;
+  auto number = [](const std::optional<int64_t>& n) { return n ? std::to_string(*n) : std::string("*"); };
+  for (const auto& d : r.devices)
+    out.push_back(fmt::format("{} {} {}:{} {}", d.allow ? "allow" : "deny", d.type.empty() ? "a" : d.type,
+                              number(d.major), number(d.minor), d.access));
+  return out;
+}
+
+spec::Device node(const std::string& path, int64_t major, int64_t minor) { return {"c", path, major, minor, 0666, 0, 0}; }
+
+}  // namespace
+
+TEST_CASE("default device rules: the config's rules as given, then runc's defaults in runc's order", "[devices]") {
+  // docker run --device /dev/kvm:/dev/kvm:r
+  spec::Linux linux_config;
+  linux_config.devices = {node("/dev/kvm", 10, 232)};
+  linux_config.resources = spec::Resources{};
+  linux_config.resources->devices = {{false, "", std::nullopt, std::nullopt, "rwm"}, {true, "c", 10, 232, "r"}};
+  CHECK(rule_texts(with_default_device_rules(linux_config)) ==
+        std::vector<std::string>{"deny a *:* rwm", "allow c 10:232 r", "allow c *:* m", "allow b *:* m",
+                                 "allow c 1:3 rwm", "allow c 1:8 rwm", "allow c 1:7 rwm", "allow c 5:0 rwm",
+                                 "allow c 1:5 rwm", "allow c 1:9 rwm", "allow c 136:* rwm", "allow c 5:2 rwm",
+                                 "allow c 10:200 rwm"});
+}
+
+TEST_CASE("default device rules: linux.devices gives no access, one at a default's path drops that default", "[devices]") {
+  spec::Linux linux_config;
+  linux_config.devices = {node("/dev/kmsg", 1, 11), node("/dev/null", 1, 3)};
+  linux_config.resources = spec::Resources{};
+  linux_config.resources->devices = {{false, "a", std::nullopt, std::nullopt, "rwm"}};
+  auto rules = rule_texts(with_default_device_rules(linux_config));
+  CHECK(std::find(rules.begin(), rules.end(), "allow c 1:11 rwm") == rules.end());
+  CHECK(std::find(rules.begin(), rules.end(), "allow c 1:3 rwm") == rules.end());  // runc's dedup by path
+  CHECK(rules.front() == "deny a *:* rwm");
+  CHECK(rules.size() == 1 + 10);
+}
+
+TEST_CASE("default device rules: without linux.resources nothing is added", "[devices]") {
+  spec::Linux linux_config;
+  linux_config.devices = {node("/dev/kmsg", 1, 11)};
+  CHECK(with_default_device_rules(linux_config).devices.empty());
 }

@@ -692,6 +692,76 @@ TEST_CASE("mounts: a symlink swapped in during create never sends a mount to the
   CHECK_FALSE(host.mounted());
 }
 
+TEST_CASE("mounts: a read-only bind stays read-only when its destination leads elsewhere after the mount", "[mounts]") {
+  // Deterministic stand-in for a symlink swapped in by a second container sharing the
+  // volume: the volume itself holds the link. "/ro/s/.." is /ro in the image; with the volume
+  // on /ro, "s" is the volume's link to "/", so the same name then leads to the container's
+  // root. A runtime that looks the destination up again to remount it read-only makes the
+  // root read-only and leaves the volume writable.
+  Sandbox s("ro-bind-relookup");
+  s.config["root"]["readonly"] = false;
+  fs::path volume = s.host_dir("volume");
+  fs::create_directory_symlink("/", volume / "s");
+  fs::create_directories(s.rootfs / "ro" / "s");
+  s.add_mount("/ro/s/..", "bind", volume.string(), {"bind", "ro"});
+  s.sh("touch /ro/written 2>&1; echo ro=$?; touch /root-writable 2>&1; echo root=$?");
+  auto r = s.run();
+  INFO(r.describe());
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Contains("ro=1") && Contains("Read-only file system"));
+  CHECK_FALSE(fs::exists(volume / "written"));
+  CHECK_THAT(r.out, Contains("root=0"));  // the root stays as configured (writable)
+}
+
+TEST_CASE("mounts: readonlyPaths and maskedPaths hold on a read-only root, a tmpfs can be read-only", "[mounts]") {
+  // The steps after a mount through the mount's fd: the remounts of readonlyPaths, the
+  // masks' shared tmpfs, mount options on new filesystems and propagation all still apply.
+  Sandbox s("ro-paths");
+  s.config["root"]["readonly"] = false;
+  fs::create_directories(s.rootfs / "rodir" / "sub");
+  fs::create_directories(s.rootfs / "m1");
+  fs::create_directories(s.rootfs / "m2");
+  write_file(s.rootfs / "secret", "secret\n");
+  s.config["linux"]["readonlyPaths"] = {"/rodir"};
+  s.config["linux"]["maskedPaths"] = {"/m1", "/m2", "/secret"};
+  s.add_mount("/rotmp", "tmpfs", "tmpfs", {"ro", "nosuid", "size=1m", "mode=700", "rprivate"});
+  s.add_mount("/shared", "tmpfs", "tmpfs", {"size=1m", "shared"});
+  s.sh("touch /rodir/sub/x 2>&1; echo rodir=$?; touch /m1/x /m2/x 2>&1; echo masks=$?; cat /secret; echo secret=$?; "
+       "touch /rotmp/x 2>&1; echo rotmp=$?; stat -c %a /rotmp; grep -E ' /(rotmp|shared|rodir|m1|m2) ' /proc/self/mountinfo");
+  auto r = s.run();
+  INFO(r.describe());
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Contains("rodir=1") && Contains("masks=1") && Contains("rotmp=1"));
+  CHECK_FALSE(contains(r.out, "secret\n"));
+  CHECK_THAT(r.out, Contains("\n700\n"));
+  auto mounts = parse_mountinfo(r.out);
+  for (const char* p : {"/rotmp", "/rodir", "/m1", "/m2"}) {
+    const MountInfo* m = find_mount(mounts, p);
+    INFO(p);
+    REQUIRE(m);
+    CHECK(has_option(m->options, "ro"));
+  }
+  REQUIRE(find_mount(mounts, "/rotmp"));
+  CHECK(has_option(find_mount(mounts, "/rotmp")->options, "nosuid"));
+  REQUIRE(find_mount(mounts, "/shared"));
+  CHECK_THAT(r.out, Contains("shared:"));
+}
+
+TEST_CASE("mounts: with --no-pivot no host procfs is left for a nested proc mount", "[mounts][nopivot]") {
+  // The kernel lets a new user+pid namespace mount procfs only when a fully visible procfs
+  // is already mounted in its mount namespace. The container's own /proc has masked paths;
+  // with --no-pivot (MS_MOVE + chroot) the host's /proc must not stay mounted underneath.
+  Sandbox s("nopivot-proc");
+  // Docker's default capabilities include CAP_SETFCAP, which `unshare -r` needs to map uid 0.
+  for (auto set : {"bounding", "effective", "permitted"}) s.config["process"]["capabilities"][set].push_back("CAP_SETFCAP");
+  s.sh("unshare -mrpf sh -c 'echo inner=ok'; unshare -mrpf sh -c 'mount -t proc none /proc' 2>&1; echo proc=$?");
+  auto r = s.run({"--no-pivot"});
+  INFO(r.describe());
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Contains("inner=ok"));  // namespaces work: the mount is what is refused
+  CHECK_THAT(r.out, Contains("proc=1") && Contains("ermission denied"));
+}
+
 // ================================================================================================
 // /proc and /sys (CVE-2019-16884, CVE-2023-27561, CVE-2025-52881 classes)
 // ================================================================================================
