@@ -140,7 +140,10 @@ bool listed_in(const std::vector<spec::Device>& devices, const char* path) {
 
 spec::Resources with_default_device_rules(const spec::Linux& linux_config) {
   spec::Resources r = linux_config.resources.value_or(spec::Resources{});
-  if (!linux_config.resources) return r;
+  // runc's rule set starts from deny-all, with or without linux.resources: a config that gives
+  // no rules (or none that resets everything first) still gets only what follows.
+  if (r.devices.empty() || !is_reset(r.devices.front()))
+    r.devices.insert(r.devices.begin(), {false, "a", std::nullopt, std::nullopt, "rwm"});
   // The config's rules keep their access and order; the defaults go after them, so a
   // config cannot take them away (as in runc). linux.devices only creates nodes: access to
   // them is what linux.resources.devices grants.

@@ -402,6 +402,24 @@ TEST_CASE("devices: a node in linux.devices is created, not allowed: deny-all ke
   if (!hostcg().v2()) CHECK_FALSE(contains(s.read("devices", "devices.list"), "10:229"));
 }
 
+TEST_CASE("devices: without linux.resources only runc's default devices open", "[cgroups-it][devices]") {
+  // runc always applies its device rules, from deny-all: a config with no linux.resources
+  // must not leave every host device open to the container.
+  if (!usable({"devices"})) return;
+  CgSandbox s("devices-no-resources");
+  fs::path ctl = add_ctl_dir(s);
+  s.config["linux"].erase("resources");
+  s.config["linux"]["devices"] = json::array({fuse_node()});
+  s.sh("true 2> /ctl/read.err < /dev/fuse; echo $? > /ctl/read.rc; "
+       "head -c1 /dev/zero > /dev/null; echo $? > /ctl/zero.rc; touch /ctl/ready; sleep 1000");
+  require_ok(s.run_detached());
+  REQUIRE(eventually([&] { return fs::exists(ctl / "ready"); }));
+  CHECK(read_trimmed(ctl / "read.rc") == "1");
+  CHECK_THAT(read_trimmed(ctl / "read.err"), Contains("Operation not permitted"));
+  CHECK(read_trimmed(ctl / "zero.rc") == "0");
+  if (!hostcg().v2()) CHECK_FALSE(contains(s.read("devices", "devices.list"), "a *:* rwm"));
+}
+
 TEST_CASE("devices: deny c 1:7 (update) makes /dev/full fail, /dev/null still works", "[cgroups-it][devices][update]") {
   if (!usable()) return;
   CgSandbox s("devices-deny-full");

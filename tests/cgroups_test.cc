@@ -1999,8 +1999,21 @@ TEST_CASE("default device rules: linux.devices gives no access, one at a default
   CHECK(rules.size() == 1 + 10);
 }
 
-TEST_CASE("default device rules: without linux.resources nothing is added", "[devices]") {
+TEST_CASE("default device rules: without linux.resources, deny-all then the defaults (as runc)", "[devices]") {
   spec::Linux linux_config;
   linux_config.devices = {node("/dev/kmsg", 1, 11)};
-  CHECK(with_default_device_rules(linux_config).devices.empty());
+  auto rules = rule_texts(with_default_device_rules(linux_config));
+  REQUIRE(rules.size() == 1 + 11);
+  CHECK(rules.front() == "deny a *:* rwm");
+  CHECK(std::find(rules.begin(), rules.end(), "allow c 1:11 rwm") == rules.end());
+}
+
+TEST_CASE("default device rules: rules that do not start with a reset start from deny-all", "[devices]") {
+  spec::Linux linux_config;
+  linux_config.resources = spec::Resources{};
+  linux_config.resources->devices = {{true, "c", 10, 232, "r"}};
+  auto rules = rule_texts(with_default_device_rules(linux_config));
+  REQUIRE(rules.size() >= 2);
+  CHECK(rules[0] == "deny a *:* rwm");
+  CHECK(rules[1] == "allow c 10:232 r");
 }
