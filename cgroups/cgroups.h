@@ -310,6 +310,10 @@ class Manager {
 // create() it operates on an existing cgroup (pause/kill/pids from a later command), and
 // destroy() removes nothing: use reopen() to delete a container made by another process.
 std::unique_ptr<Manager> open(const Host& host, const std::string& cgroups_path, const std::string& id);
+// The processes already in these cgroup directories (hierarchy -> directory, as
+// Saved::dirs; sub-cgroups included), each once; a directory that does not exist has none.
+// create refuses a cgroup that holds any: it would later kill them as the container's.
+std::vector<pid_t> processes_in(const std::map<std::string, std::string>& dirs);
 // Reopens the cgroup a previous process described with Manager::saved() (either driver).
 std::unique_ptr<Manager> reopen(const Host& host, const Saved& saved);
 

@@ -2,6 +2,8 @@
 #include "cgroupfs.h"
 #include "error.h"
 
+#include <set>
+
 namespace ocirun::cgroups {
 
 std::unique_ptr<Manager> open(const Host& host, const std::string& cgroups_path, const std::string& id) {
@@ -16,6 +18,20 @@ std::unique_ptr<Manager> open(const Host& host, const std::string& cgroups_path,
       return detail::make_v1(host, cgroups_path, id);
   }
   fail(ErrorKind::Unsupported, "unknown cgroup layout");
+}
+
+std::vector<pid_t> processes_in(const std::map<std::string, std::string>& dirs) {
+  std::set<pid_t> found;
+  std::set<std::string> seen;
+  for (const auto& [hierarchy, dir] : dirs) {
+    if (!seen.insert(dir).second) continue;  // co-mounted hierarchies share a directory
+    try {
+      for (pid_t pid : detail::procs_recursive(dir)) found.insert(pid);
+    } catch (const Error& e) {
+      if (e.sys_errno() != ENOENT) throw;  // not made yet in this hierarchy: nobody there
+    }
+  }
+  return {found.begin(), found.end()};
 }
 
 std::unique_ptr<Manager> reopen(const Host& host, const Saved& saved) {

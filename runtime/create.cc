@@ -45,6 +45,8 @@ UniqueFd listen_for_start(int dirfd) {
   UniqueFd fd(check(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
   sockaddr_un addr = socket_address_in(dirfd, kStartSocket);
   check(::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), "bind the start socket");
+  // bind() applies the umask: the container dir (0700) keeps others out until this chmod.
+  check(::fchmodat(dirfd, kStartSocket, 0600, 0), "chmod the start socket");
   check(::listen(fd.get(), 4), "listen on the start socket");
   return fd;
 }
@@ -102,13 +104,6 @@ std::string describe_exit(int status) {
   return fmt::format("exited with status {}", WEXITSTATUS(status));
 }
 
-void write_pid_file(const std::string& path, pid_t pid) {
-  std::string dir = path.substr(0, path.rfind('/') + 1);
-  std::string name = path.substr(path.rfind('/') + 1);
-  UniqueFd dirfd(check(::open(dir.empty() ? "." : dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC), "open pid file directory"));
-  with_context("write --pid-file " + path, [&] { fs::write_file_atomic_at(dirfd.get(), name, std::to_string(pid)); });
-}
-
 // A label the host cannot apply would leave the process less confined than asked: refused.
 void check_lsm_labels(const spec::Spec& spec) {
   require_apparmor(spec.process->apparmor_profile, "config.json: /process/apparmorProfile");
@@ -124,6 +119,26 @@ void check_host_requirements(const spec::Spec& spec, const namespaces::Plan& pla
   if (!spec.process->terminal && !opts.console_socket.empty())
     fail(ErrorKind::InvalidArgument, "--console-socket given but process.terminal is false");
   check_lsm_labels(spec);
+}
+
+// The directories the container will join in every hierarchy. The systemd driver knows
+// them only once its unit runs: they are the cgroupfs driver's for the unit's path.
+std::map<std::string, std::string> cgroup_dirs_to_join(const cgroups::Host& host, const cgroups::Saved& planned,
+                                                      const spec::Linux& linux_config, const CreateOptions& opts) {
+  if (!opts.systemd_cgroup) return planned.dirs;
+  const std::string path = cgroups::parse_systemd_path(linux_config.cgroups_path, opts.id).path;
+  return cgroups::open(host, path, opts.id)->planned().dirs;
+}
+
+// A cgroup that already holds processes (another service's, the runtime's own) is not the
+// container's: its rollback and delete would kill them all. An empty one is fine (runc).
+void refuse_busy_cgroup(const cgroups::Host& host, const cgroups::Saved& planned, const spec::Linux& linux_config,
+                        const CreateOptions& opts) {
+  const auto dirs = cgroup_dirs_to_join(host, planned, linux_config, opts);
+  if (auto pids = cgroups::processes_in(dirs); !pids.empty())
+    fail(ErrorKind::BadState,
+         fmt::format("config.json: /linux/cgroupsPath: container's cgroup is not empty: {} process(es) found",
+                     pids.size()));
 }
 
 }  // namespace
@@ -185,6 +200,8 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   // dies from here on, delete --force finds them (and so every process create made, as they
   // are born in the cgroup). Written again only if create() made something else.
   const cgroups::Saved planned = cgroup->planned();
+  // Before the cgroup is recorded: delete --force kills whatever is in a recorded cgroup.
+  refuse_busy_cgroup(host, planned, *spec.linux, opts);
   dir.save_cgroup(planned);
   OCIRUN_CRASH_POINT("cgroup-planned");
   cgroup->create();

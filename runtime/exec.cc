@@ -358,12 +358,7 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
     if (child == 0) fail(ErrorKind::Syscall, "exec in container " + opts.id + ": the process setup died");
     if (std::string err = read_exec_error(error_read.get()); !err.empty())
       fail(ErrorKind::Syscall, "exec in container " + opts.id + ": " + err);
-    if (!opts.pid_file.empty()) {
-      std::string name = opts.pid_file.substr(opts.pid_file.rfind('/') + 1);
-      std::string dirname = opts.pid_file.substr(0, opts.pid_file.rfind('/') + 1);
-      UniqueFd d(check(::open(dirname.empty() ? "." : dirname.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC), "open --pid-file directory"));
-      fs::write_file_atomic_at(d.get(), name, std::to_string(child));
-    }
+    if (!opts.pid_file.empty()) write_pid_file(opts.pid_file, child);
   } catch (...) {
     kill_children();
     throw;

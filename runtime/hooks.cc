@@ -35,6 +35,14 @@ std::string drain(int fd) {
   return out;
 }
 
+// A hook gets stdin, stdout and stderr only: not an fd the caller left open, nor the
+// --preserve-fds and LISTEN_FDS meant for the container's process. Runs in the forked child.
+void close_inherited_fds() {
+  if (::syscall(SYS_close_range, 3U, ~0U, 0U) == 0) return;
+  // Without close_range (an old kernel, or a seccomp filter that denies it): one by one.
+  for (long fd = 3, max = ::sysconf(_SC_OPEN_MAX); fd < max; ++fd) ::close(static_cast<int>(fd));
+}
+
 void run_one(const spec::Hook& hook, const std::string& state_json, const std::string& what, const std::string& cwd) {
   // stdin is a socket: the state is sent with MSG_NOSIGNAL, so a hook that never
   // reads it cannot kill us with SIGPIPE.
@@ -56,6 +64,7 @@ void run_one(const spec::Hook& hook, const std::string& state_json, const std::s
     ::dup2(in_theirs.get(), 0);
     ::dup2(out_write.get(), 1);
     ::dup2(out_write.get(), 2);
+    close_inherited_fds();
     if (!cwd.empty() && ::chdir(cwd.c_str()) < 0) {
       dprintf(2, "chdir %s: %s", cwd.c_str(), strerror(errno));
       _exit(127);
@@ -73,8 +82,8 @@ void run_one(const spec::Hook& hook, const std::string& state_json, const std::s
   // The timeout covers the whole run; the output is read after the hook closes it.
   pollfd p{pidfd.get(), POLLIN, 0};
   int timeout_ms = hook.timeout ? *hook.timeout * 1000 : -1;
-  int ready;
-  while ((ready = ::poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {
+  int ready = 1;  // no pidfd (a seccomp filter may deny pidfd_open): wait without a timeout
+  while (pidfd && (ready = ::poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {
   }
   if (ready == 0) {
     ::kill(pid, SIGKILL);

@@ -184,19 +184,12 @@ UniqueFd wait_for_start(int listen_fd) {
     sync::send(ctx.sync_fd, sync::Msg::Ready);
     ::close(ctx.sync_fd);
     UniqueFd conn = wait_for_start(ctx.start_listen_fd);
-    if (spec.hooks && !spec.hooks->start_container.empty()) {
-      try {
-        run_hooks(spec.hooks->start_container, hook_state, "startContainer");
-      } catch (const std::exception& e) {
-        ssize_t unused = ::write(conn.get(), e.what(), std::strlen(e.what()));
-        (void)unused;
-        _exit(1);
-      }
-    }
 
     // Only stdio and the preserved fds reach the process; ours are already close-on-exec.
     ::syscall(SYS_close_range, 3 + ctx.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
-    // With no_new_privs the filter goes on last, so the fewest syscalls run under it.
+    // With no_new_privs the filter goes on as late as it can: after start, but before the
+    // startContainer hooks, which run under it as runc's do (without no_new_privs it is
+    // already on). A filter that denies what the hook runner needs fails the hook.
     if (ctx.seccomp && proc.no_new_privileges && !notify) {
       try {
         load_seccomp(*ctx.seccomp);
@@ -204,6 +197,15 @@ UniqueFd wait_for_start(int listen_fd) {
         ssize_t unused = ::write(conn.get(), e.what(), std::strlen(e.what()));
         (void)unused;
         _exit(127);
+      }
+    }
+    if (spec.hooks && !spec.hooks->start_container.empty()) {
+      try {
+        run_hooks(spec.hooks->start_container, hook_state, "startContainer");
+      } catch (const std::exception& e) {
+        ssize_t unused = ::write(conn.get(), e.what(), std::strlen(e.what()));
+        (void)unused;
+        _exit(1);
       }
     }
     // Under a seccomp filter only execve may run from here: a failure then goes to stderr.

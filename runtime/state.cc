@@ -211,6 +211,16 @@ UniqueFd open_init_pidfd(const ContainerState& s) {
   return fd;
 }
 
+void write_pid_file(const std::string& path, pid_t pid) {
+  with_context("--pid-file " + path, [&] {
+    const size_t slash = path.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    const std::string name = path.substr(slash + 1);
+    UniqueFd dirfd(check(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC), "open " + dir));
+    fs::write_file_atomic_at(dirfd.get(), name, std::to_string(pid), 0644);
+  });
+}
+
 void validate_id(const std::string& id) {
   auto bad = [&](const std::string& why) { fail(ErrorKind::InvalidArgument, "invalid container id \"" + id + "\": " + why); };
   if (id.empty()) bad("must not be empty");
@@ -377,7 +387,8 @@ void StateStore::remove_abandoned_temps() const {
 
 ContainerDir StateStore::create(const std::string& id) const {
   validate_id(id);
-  fs::mkdir_p(root_, 0711);
+  // Hook environments, annotations and the start socket are root's alone (as runc's 0700).
+  fs::make_private_dir(root_);
   std::string path = root_ + "/" + id;
   // Not a valid id ('~'), so no container's name and list_ids skips it. Unique per process
   // (one create per process).
@@ -385,7 +396,7 @@ ContainerDir StateStore::create(const std::string& id) const {
   const std::string tmp = root_ + "/" + name;
   UniqueFd fd;
   for (int attempt = 0;; ++attempt) {
-    if (::mkdir(tmp.c_str(), 0711) < 0) {
+    if (::mkdir(tmp.c_str(), 0700) < 0) {
       // Left by a create that died with our pid (its creator is surely gone): removed.
       if (errno == EEXIST && attempt < 10) {
         remove_abandoned_temp(root_, name, true);
@@ -394,6 +405,7 @@ ContainerDir StateStore::create(const std::string& id) const {
       throw_errno("create state directory " + tmp);
     }
     fd = open_locked_dir(tmp, true);
+    if (fd && ::fchmod(fd.get(), 0700) < 0) throw_errno("chmod " + tmp);  // whatever the umask
     struct stat st;
     // Removed by a list or delete that took it for a dead create's, before we held the lock.
     if ((!fd && errno == ENOENT) || (fd && ::fstat(fd.get(), &st) == 0 && st.st_nlink == 0)) {

@@ -133,6 +133,10 @@ class StateStore {
 
 // Where compiled seccomp filters are kept (seccomp::compile_cached): <root>/~cache/seccomp.
 // '~' is not allowed in ids: the cache can never take a container's name, and list skips it.
+// --pid-file (create, exec): the pid, written through the file's directory (a temp file of
+// a new name, renamed into place, 0644); a symlink at the name is refused, never followed.
+void write_pid_file(const std::string& path, pid_t pid);
+
 inline std::string seccomp_cache_dir(const StateStore& store) { return store.root() + "/~cache/seccomp"; }
 
 inline constexpr const char* kStartSocket = "start.sock";

@@ -166,10 +166,10 @@ void write_entry(const std::string& dir, const std::string& path, const std::str
   w.put(fnv1a(w.text()));
   // Best effort: a cache we cannot write only costs the next container a compile.
   try {
-    fs::mkdir_p(dir, 0700);
-    std::string tmp = path + "." + std::to_string(::getpid()) + ".tmp";
-    fs::write_file_at(AT_FDCWD, tmp, w.text(), O_CREAT | O_TRUNC | O_EXCL);
-    if (::rename(tmp.c_str(), path.c_str()) < 0) ::unlink(tmp.c_str());
+    fs::make_private_dir(dir);
+    UniqueFd dirfd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!dirfd) return;
+    fs::write_file_atomic_at(dirfd.get(), path.substr(path.rfind('/') + 1), w.text(), 0600);
   } catch (const Error&) {
   }
 }

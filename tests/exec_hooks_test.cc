@@ -1074,3 +1074,77 @@ TEST_CASE("hooks: a big state (large annotations) reaches every hook", "[hooks]"
     CHECK(st["annotations"]["org.ocirun.test.big"] == big);
   }
 }
+
+// ==== hooks: what they inherit, and the filter =================================================
+
+namespace {
+// Opens `path` for the caller-side fds a client leaves open by mistake (close-on-exec here;
+// the harness dups it to the wanted number in the runtime's process).
+int open_scratch(const fs::path& path) { return open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600); }
+
+// h's container runs `true` under a filter that allows everything but `names`, which fail
+// with `err`.
+void deny_syscalls(HookBox& h, std::vector<std::string> names, int err, bool no_new_privileges) {
+  h.s.config["process"]["noNewPrivileges"] = no_new_privileges;
+  h.s.config["process"]["args"] = {"true"};
+  h.s.config["linux"]["seccomp"] = {
+      {"defaultAction", "SCMP_ACT_ALLOW"},
+      {"syscalls", {{{"names", names}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", err}}}}};
+}
+}  // namespace
+
+TEST_CASE("hooks: an fd the caller left open (or --preserve-fds passes) reaches no hook", "[hooks]") {
+  HookBox h("hooks-fds");
+  Sandbox& s = h.s;
+  // Each hook lists its fds with ls: 0-2, plus the directory ls opens itself (3).
+  for (auto& phase : kPhases) h.add(phase, sh_hook("ls /proc/self/fd > " + h.ctl_path(phase, phase + ".fds")));
+  s.sh("ls /proc/self/fd > /ctl/process.fds");
+  s.write_config();
+  int preserved = open_scratch(s.dir / "preserved");
+  int stray = open_scratch(s.dir / "stray");
+  REQUIRE((preserved >= 0 && stray >= 0));
+  ExecOptions opts{.stdout_file = (s.dir / "out").string(), .stderr_file = (s.dir / "err").string()};
+  opts.extra_fds = {{preserved, 3}, {stray, 7}};
+  auto r = s.rt({"create", "--bundle", s.bundle.string(), "--preserve-fds", "1", s.id}, opts);
+  INFO(r.describe() << read_file(s.dir / "err"));
+  REQUIRE(r.code == 0);
+  require_ok(s.rt({"start", s.id}, opts));
+  REQUIRE(s.wait_status("stopped"));
+  require_ok(s.rt({"delete", s.id}, opts));
+  close(preserved);
+  close(stray);
+  for (auto& phase : kPhases) {
+    INFO("hook " << phase);
+    REQUIRE(fs::exists(h.ctl / (phase + ".fds")));
+    CHECK(line_set(read_file(h.ctl / (phase + ".fds"))) == std::set<std::string>{"0", "1", "2", "3"});
+  }
+  // The container's process still gets the preserved fd (3; ls's own is 4), not the stray one.
+  CHECK(line_set(read_file(h.ctl / "process.fds")) == std::set<std::string>{"0", "1", "2", "3", "4"});
+}
+
+TEST_CASE("hooks: startContainer hooks run under the container's seccomp filter, as runc's do", "[hooks][seccomp]") {
+  const bool nnp = GENERATE(true, false);
+  INFO("noNewPrivileges " << nnp);
+  HookBox h("hooks-seccomp");
+  Sandbox& s = h.s;
+  deny_syscalls(h, {"mkdir", "mkdirat"}, ENOSYS, nnp);
+  h.add("startContainer", sh_hook("mkdir /ctl/made-by-hook 2>/dev/null; echo $? > /ctl/hook-mkdir"));
+  require_ok(s.create());
+  require_ok(s.start());
+  REQUIRE(s.wait_status("stopped"));
+  CHECK(trim(read_file(h.ctl / "hook-mkdir")) == "1");
+  CHECK_FALSE(fs::exists(h.ctl / "made-by-hook"));
+}
+
+TEST_CASE("hooks: a filter that blocks what the hook runner needs fails start naming the hook", "[hooks][seccomp]") {
+  HookBox h("hooks-seccomp-fork");
+  Sandbox& s = h.s;
+  deny_syscalls(h, {"clone", "clone3", "fork", "vfork"}, EPERM, true);
+  h.add("startContainer", sh_hook("touch /ctl/hook-ran"));
+  require_ok(s.create());
+  auto r = s.start();
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("startContainer hook 0"));
+  CHECK_FALSE(fs::exists(h.ctl / "hook-ran"));
+}

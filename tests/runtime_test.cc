@@ -21,6 +21,8 @@
 
 #include "container.h"
 #include "error.h"
+#include "fs.h"
+#include "unique_fd.h"
 #include "process.h"
 #include "state.h"
 #include "timestamp.h"
@@ -619,7 +621,74 @@ TEST_CASE("StateStore: the root is private to root", "[store]") {
   ContainerDir dir = store.create("c");
   struct stat st {};
   REQUIRE(stat(dir.path().c_str(), &st) == 0);
-  CHECK((st.st_mode & 0066) == 0);  // others may only traverse
+  CHECK((st.st_mode & 0077) == 0);  // nobody else may even traverse it
+}
+
+namespace {
+unsigned mode_of(const stdfs::path& p) {
+  struct stat st {};
+  if (lstat(p.c_str(), &st) < 0) return ~0U;
+  return st.st_mode & 07777;
+}
+
+// Sets the umask for the scope, and puts the old one back.
+struct UmaskScope {
+  mode_t old;
+  explicit UmaskScope(mode_t m) : old(::umask(m)) {}
+  ~UmaskScope() { ::umask(old); }
+};
+}  // namespace
+
+TEST_CASE("StateStore: root, container dirs and state files are 0700/0600 whatever the umask", "[store]") {
+  TempDir tmp;
+  UmaskScope open_umask(0);
+  const stdfs::path root = tmp.path / "root";
+  SECTION("a new root") {}
+  SECTION("a root an older ocirun made 0711") { stdfs::create_directory(root), stdfs::permissions(root, stdfs::perms(0711)); }
+  StateStore store(root.string());
+  ContainerDir dir = store.create("c");
+  ContainerState s = sample_state();
+  s.id = "c";
+  dir.save(s);
+  dir.save_cgroup({"/ocirun/c", {{"", "/sys/fs/cgroup/ocirun/c"}}, {}, ""});
+  CHECK(mode_of(root) == 0700);
+  CHECK(mode_of(dir.path()) == 0700);
+  CHECK(mode_of(dir.path() + "/" + kStateFile) == 0600);
+  CHECK(mode_of(dir.path() + "/" + kCgroupFile) == 0600);
+}
+
+TEST_CASE("write_file_atomic_at: never through a symlink at the temp or the final name", "[fs]") {
+  TempDir tmp;
+  const stdfs::path victim = tmp.path / "victim";
+  std::ofstream(victim) << "precious";
+  UniqueFd dirfd(::open(tmp.path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  REQUIRE(dirfd);
+  auto content = [](const stdfs::path& p) { return ocirun::fs::read_file(p.string()); };
+  SECTION("a symlink at the old temp name is left alone") {
+    stdfs::create_symlink(victim, tmp.path / "pid.tmp");
+    ocirun::fs::write_file_atomic_at(dirfd.get(), "pid", "42", 0644);
+    CHECK(content(victim) == "precious");
+    CHECK(content(tmp.path / "pid") == "42");
+    CHECK(mode_of(tmp.path / "pid") == 0644);
+    CHECK(stdfs::is_symlink(tmp.path / "pid.tmp"));
+  }
+  SECTION("a symlink at the final name is refused, with nothing left behind") {
+    stdfs::create_symlink(victim, tmp.path / "pid");
+    auto msg = error_of(ErrorKind::InvalidArgument, [&] { ocirun::fs::write_file_atomic_at(dirfd.get(), "pid", "42"); });
+    CHECK_THAT(msg, Contains("pid is a symlink"));
+    CHECK(content(victim) == "precious");
+    CHECK(stdfs::is_symlink(tmp.path / "pid"));
+    size_t entries = std::distance(stdfs::directory_iterator(tmp.path), stdfs::directory_iterator());
+    CHECK(entries == 2);  // victim, pid: no temp file left
+  }
+  SECTION("the mode is exact under any umask, 0600 by default") {
+    UmaskScope open_umask(0);
+    ocirun::fs::write_file_atomic_at(dirfd.get(), "state", "{}");
+    CHECK(mode_of(tmp.path / "state") == 0600);
+    UmaskScope strict_umask(077);
+    ocirun::fs::write_file_atomic_at(dirfd.get(), "pid", "1", 0644);
+    CHECK(mode_of(tmp.path / "pid") == 0644);
+  }
 }
 
 TEST_CASE("StateStore: concurrent creates of one id, one wins", "[store]") {

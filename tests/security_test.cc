@@ -1631,3 +1631,197 @@ TEST_CASE("lsm: exec --apparmor, --process-label or a labelled process.json fail
   CHECK_THAT(r.err, Contains(field) && Contains("not enabled on this host"));
   CHECK_FALSE(fs::exists(s.rootfs / "ran"));  // the process never ran unconfined
 }
+
+// ================================================================================================
+// --pid-file: never through a symlink a local user planted
+// ================================================================================================
+
+namespace {
+// A file standing for a root-owned host file a local user wants overwritten.
+fs::path plant_victim(Sandbox& s) {
+  fs::path victim = s.dir / "victim";
+  write_file(victim, "precious\n");
+  return victim;
+}
+}  // namespace
+
+TEST_CASE("pid-file: a symlink planted at the temp name is never followed (create and exec)", "[pidfile]") {
+  Sandbox s("pidfile-tmp-link");
+  s.config["process"]["args"] = {"sleep", "30"};
+  const fs::path victim = plant_victim(s);
+  const fs::path pid_file = s.dir / "ct.pid";
+  fs::create_symlink(victim, s.dir / "ct.pid.tmp");
+  auto r = s.create({}, {"--pid-file", pid_file.string()});
+  INFO(r.describe() << s.errors());
+  REQUIRE(r.code == 0);
+  CHECK(read_file(victim) == "precious\n");
+  CHECK(fs::is_symlink(s.dir / "ct.pid.tmp"));
+  CHECK(read_file(pid_file) == std::to_string(state_pid(s)));
+  CHECK((fs::status(pid_file).permissions() & fs::perms::all) == fs::perms(0644));
+
+  require_ok(s.start());
+  const fs::path exec_pid = s.dir / "exec.pid";
+  fs::create_symlink(victim, s.dir / "exec.pid.tmp");
+  auto e = s.rt({"exec", "--detach", "--pid-file", exec_pid.string(), s.id, "sleep", "30"});
+  INFO(e.describe());
+  REQUIRE(e.code == 0);
+  CHECK(read_file(victim) == "precious\n");
+  CHECK(std::stoi(read_file(exec_pid)) > 0);
+}
+
+TEST_CASE("pid-file: a symlink at the pid file's name fails create and exec naming --pid-file", "[pidfile]") {
+  Subreaper reaper;
+  Sandbox s("pidfile-final-link");
+  s.config["process"]["args"] = {"sleep", "30"};
+  const fs::path victim = plant_victim(s);
+  const fs::path pid_file = s.dir / "ct.pid";
+  fs::create_symlink(victim, pid_file);
+  auto r = s.create({}, {"--pid-file", pid_file.string()});
+  INFO(r.describe() << s.errors());
+  CHECK(r.code != 0);
+  CHECK_THAT(s.errors() + r.err, Contains("--pid-file") && Contains("symlink"));
+  CHECK(read_file(victim) == "precious\n");
+  CHECK(fs::is_symlink(pid_file));
+  check_nothing_left(s);
+
+  fs::remove(pid_file);
+  require_ok(s.create());
+  require_ok(s.start());
+  const fs::path exec_pid = s.dir / "exec.pid";
+  fs::create_symlink(victim, exec_pid);
+  auto e = s.rt({"exec", "--detach", "--pid-file", exec_pid.string(), s.id, "sleep", "30"});
+  INFO(e.describe());
+  CHECK(e.code != 0);
+  CHECK_THAT(e.err, Contains("--pid-file") && Contains("symlink"));
+  CHECK(read_file(victim) == "precious\n");
+  CHECK(fs::is_symlink(exec_pid));
+}
+
+// ================================================================================================
+// The state root: private to root, whatever the umask
+// ================================================================================================
+
+namespace {
+unsigned mode_of(const fs::path& p) {
+  struct stat st {};
+  if (lstat(p.c_str(), &st) < 0) return ~0U;
+  return st.st_mode & 07777;
+}
+}  // namespace
+
+TEST_CASE("state: the root, container dirs, state files, start socket and seccomp cache are root's only, under umask 000", "[state]") {
+  Sandbox s("state-modes");
+  s.config["process"]["args"] = {"sleep", "30"};
+  s.config["linux"]["seccomp"] = seccomp_profile("SCMP_ACT_ALLOW", {seccomp_rule(kMkdir, "SCMP_ACT_ERRNO")});
+  const bool existing_root = GENERATE(false, true);
+  INFO("state root made before by an older ocirun (0755): " << existing_root);
+  if (existing_root) {
+    fs::create_directories(s.state_root);
+    fs::permissions(s.state_root, fs::perms(0755));
+  }
+  s.write_config();
+  // The umask only in the runtime's process: sh sets it, then becomes the runtime.
+  auto r = exec({"sh", "-c", "umask 000 && exec \"$@\"", "sh", Env::get().runtime, "--root", s.state_root.string(),
+                 "create", "--bundle", s.bundle.string(), s.id},
+                {.stdout_file = (s.dir / "out").string(), .stderr_file = (s.dir / "err").string()});
+  INFO(r.describe());
+  REQUIRE(r.code == 0);
+  const fs::path ct = s.state_root / s.id;
+  CHECK(mode_of(s.state_root) == 0700);
+  CHECK(mode_of(ct) == 0700);
+  for (auto& e : fs::directory_iterator(ct)) {
+    INFO(e.path());
+    CHECK(mode_of(e.path()) == 0600);  // state.json, cgroup.json, start.sock
+  }
+  CHECK(fs::exists(ct / "state.json"));
+  CHECK(fs::is_socket(ct / "start.sock"));
+  const fs::path cache = s.state_root / "~cache";
+  REQUIRE(fs::exists(cache));
+  CHECK(mode_of(cache) == 0700);
+  for (auto& e : fs::recursive_directory_iterator(cache)) {
+    INFO(e.path());
+    CHECK(mode_of(e.path()) == (e.is_directory() ? 0700U : 0600U));
+  }
+}
+
+// ================================================================================================
+// cgroups: never take over (and later kill) processes the container did not start
+// ================================================================================================
+
+namespace {
+// The hierarchies to plant a foreign cgroup in: a v1 one the runtime does not read pids from
+// (memory) and the cgroup2 one (cgroup.kill), whichever this host has.
+std::vector<fs::path> foreign_hierarchies() {
+  std::vector<fs::path> out;
+  for (const char* h : {"/sys/fs/cgroup/memory", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"})
+    if (fs::exists(fs::path(h) / "cgroup.procs") && (out.empty() || std::string(h) != "/sys/fs/cgroup")) out.push_back(h);
+  return out;
+}
+
+// A cgroup directory of the test's own in one hierarchy, with (or without) a sleeping helper
+// in it; killed, reaped and removed at the end.
+struct ForeignCgroup {
+  std::string rel;     // the cgroupsPath
+  fs::path dir;        // its directory in the chosen hierarchy
+  pid_t helper = -1;
+  ForeignCgroup(const std::string& name, const fs::path& hierarchy, bool with_helper) {
+    rel = "/ocirun-test-" + name + "-" + std::to_string(getpid());
+    dir = hierarchy / rel.substr(1);
+    fs::create_directory(dir);
+    if (!with_helper) return;
+    helper = fork();
+    if (helper == 0) {
+      int fd = open((dir / "cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || write(fd, "0", 1) != 1) _exit(1);
+      close(fd);
+      execlp("sleep", "sleep", "60", nullptr);
+      _exit(1);
+    }
+    REQUIRE(eventually([&] { return contains(read_file(dir / "cgroup.procs"), std::to_string(helper)); }, 5s));
+  }
+  ~ForeignCgroup() {
+    if (helper > 0) {
+      kill(helper, SIGKILL);
+      waitpid(helper, nullptr, 0);
+    }
+    // Wherever a runtime may have made it.
+    for (auto& e : fs::directory_iterator("/sys/fs/cgroup")) {
+      std::error_code ec;
+      fs::path d = e.path() / rel.substr(1);
+      if (fs::is_directory(d, ec)) rmdir(d.c_str());
+    }
+    rmdir(dir.c_str());
+  }
+  bool helper_alive() const { return helper > 0 && !pid_gone(helper); }
+};
+}  // namespace
+
+TEST_CASE("cgroups: a cgroupsPath that already holds processes is refused, and they live on", "[cgroups]") {
+  Subreaper reaper;
+  const fs::path hierarchy = GENERATE(from_range(foreign_hierarchies()));
+  INFO("the helper's cgroup is in " << hierarchy);
+  ForeignCgroup foreign("nonempty", hierarchy, true);
+  Sandbox s("cgroup-nonempty");
+  s.config["process"]["args"] = {"sleep", "30"};
+  s.config["linux"]["cgroupsPath"] = foreign.rel;
+  auto r = s.create();
+  INFO(r.describe() << s.errors());
+  CHECK(r.code != 0);
+  CHECK_THAT(s.errors() + r.err, Contains("/linux/cgroupsPath") && Contains("container's cgroup is not empty: 1 process(es) found"));
+  CHECK(foreign.helper_alive());
+  CHECK(fs::is_directory(foreign.dir));
+  // What a client does after a failed create: that must not kill the helper either.
+  s.rt({"delete", "--force", s.id});
+  CHECK(foreign.helper_alive());
+  CHECK(fs::is_directory(foreign.dir));
+  CHECK_FALSE(fs::exists(s.state_root / s.id));
+}
+
+TEST_CASE("cgroups: an existing empty cgroup is reused and left in place at delete", "[cgroups]") {
+  ForeignCgroup precreated("empty", foreign_hierarchies().front(), false);
+  Sandbox s("cgroup-empty");
+  s.config["process"]["args"] = {"true"};
+  s.config["linux"]["cgroupsPath"] = precreated.rel;
+  run_ok(s);
+  CHECK(fs::is_directory(precreated.dir));
+}

@@ -1,8 +1,13 @@
 #include "fs.h"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
 
 #include "error.h"
 #include "unique_fd.h"
@@ -58,13 +63,50 @@ void write_file_at(int dirfd, const std::string& name, std::string_view data, in
   write_all(fd.get(), data, name);
 }
 
-void write_file_atomic_at(int dirfd, const std::string& name, std::string_view data) {
-  std::string tmp = name + ".tmp";
-  write_file_at(dirfd, tmp, data, O_CREAT | O_TRUNC);
-  if (::renameat(dirfd, tmp.c_str(), dirfd, name.c_str()) < 0) {
-    int err = errno;
+namespace {
+
+// A temp name nobody can plant in advance: the pid and random bits (getrandom).
+std::string temp_name_for(const std::string& name) {
+  uint32_t bits = 0;
+  if (::getrandom(&bits, sizeof bits, GRND_NONBLOCK) != sizeof bits) bits = static_cast<uint32_t>(::time(nullptr));
+  char suffix[32];
+  std::snprintf(suffix, sizeof suffix, ".%d.%08x.tmp", static_cast<int>(::getpid()), bits);
+  return name + suffix;
+}
+
+// Opens a new temp file next to `name`: O_EXCL|O_NOFOLLOW, so whatever already exists at
+// the temp name (a planted symlink) is never opened, only skipped for another name.
+UniqueFd create_temp_at(int dirfd, const std::string& name, int mode, std::string* tmp) {
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    *tmp = temp_name_for(name);
+    UniqueFd fd(::openat(dirfd, tmp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+    if (fd) return fd;
+    if (errno != EEXIST) throw_errno("create " + *tmp);
+  }
+  throw_errno(EEXIST, "create a temporary file for " + name);
+}
+
+// The final name may be missing or a regular file; a symlink there is someone's trap.
+void refuse_symlink_at(int dirfd, const std::string& name) {
+  struct stat st;
+  if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+    fail(ErrorKind::InvalidArgument, name + " is a symlink: refusing to replace it");
+}
+}  // namespace
+
+void write_file_atomic_at(int dirfd, const std::string& name, std::string_view data, int mode) {
+  refuse_symlink_at(dirfd, name);
+  std::string tmp;
+  UniqueFd fd = create_temp_at(dirfd, name, mode, &tmp);
+  try {
+    // The mode exactly, whatever the umask.
+    if (::fchmod(fd.get(), static_cast<mode_t>(mode)) < 0) throw_errno("chmod " + tmp);
+    write_all(fd.get(), data, tmp);
+    fd.reset();
+    if (::renameat(dirfd, tmp.c_str(), dirfd, name.c_str()) < 0) throw_errno("rename " + tmp + " to " + name);
+  } catch (...) {
     ::unlinkat(dirfd, tmp.c_str(), 0);
-    throw_errno(err, "rename " + tmp + " to " + name);
+    throw;
   }
 }
 
@@ -78,8 +120,25 @@ void mkdir_p(const std::string& path, int mode) {
   for (const auto& part : split(path, '/')) {
     if (part.empty()) continue;
     cur += "/" + part;
-    if (::mkdir(cur.c_str(), mode) < 0 && errno != EEXIST) throw_errno("mkdir " + cur);
+    if (::mkdir(cur.c_str(), mode) == 0) {
+      // What we made has exactly `mode`, whatever the umask took away.
+      if (::chmod(cur.c_str(), static_cast<mode_t>(mode)) < 0) throw_errno("chmod " + cur);
+    } else if (errno != EEXIST) {
+      throw_errno("mkdir " + cur);
+    }
   }
+}
+
+void make_private_dir(const std::string& path) {
+  mkdir_p(path, 0700);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) throw_errno("open " + path);
+  struct stat st;
+  if (::fstat(fd.get(), &st) < 0) throw_errno("stat " + path);
+  // One made looser before (an older version, another umask) is tightened; not a shared
+  // sticky directory (a --root of /tmp) or one that is not ours.
+  if ((st.st_mode & 07777) == 0700 || (st.st_mode & S_ISVTX) || st.st_uid != ::geteuid()) return;
+  if (::fchmod(fd.get(), 0700) < 0) throw_errno("chmod " + path);
 }
 
 std::vector<std::string> split(std::string_view s, char sep) {

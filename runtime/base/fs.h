@@ -14,10 +14,16 @@ std::string read_file_at(int dirfd, const std::string& name);
 // Writes (truncating) an existing or new file.
 void write_file(const std::string& path, std::string_view data, int mode = 0644);
 void write_file_at(int dirfd, const std::string& name, std::string_view data, int flags_extra = 0);
-// Writes name.tmp then renames it over name, so readers see the old or the new file, never half.
-void write_file_atomic_at(int dirfd, const std::string& name, std::string_view data);
+// Writes a new temp file (unique name, O_EXCL|O_NOFOLLOW, exactly `mode` whatever the umask)
+// then renames it over name, so readers see the old or the new file, never half. A symlink
+// at name is refused (InvalidArgument), never replaced or followed.
+void write_file_atomic_at(int dirfd, const std::string& name, std::string_view data, int mode = 0600);
 bool exists(const std::string& path);
+// Makes the missing directories of path with exactly `mode` (not reduced by the umask).
 void mkdir_p(const std::string& path, int mode = 0755);
+// mkdir_p(path, 0700), and path itself made 0700 if it already existed with other modes
+// (unless it is sticky, a shared directory such as /tmp, or not owned by us).
+void make_private_dir(const std::string& path);
 
 std::vector<std::string> split(std::string_view s, char sep);
 std::string trim(std::string_view s);
