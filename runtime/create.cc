@@ -130,6 +130,12 @@ std::map<std::string, std::string> cgroup_dirs_to_join(const cgroups::Host& host
   return cgroups::open(host, path, opts.id)->planned().dirs;
 }
 
+// The systemd unit a busy cgroup belongs to, for the error: another container's, most likely.
+std::string busy_unit(const spec::Linux& linux_config, const CreateOptions& opts) {
+  if (!opts.systemd_cgroup) return "";
+  return " in unit " + cgroups::parse_systemd_path(linux_config.cgroups_path, opts.id).unit;
+}
+
 // A cgroup that already holds processes (another service's, the runtime's own) is not the
 // container's: its rollback and delete would kill them all. An empty one is fine (runc).
 void refuse_busy_cgroup(const cgroups::Host& host, const cgroups::Saved& planned, const spec::Linux& linux_config,
@@ -137,8 +143,8 @@ void refuse_busy_cgroup(const cgroups::Host& host, const cgroups::Saved& planned
   const auto dirs = cgroup_dirs_to_join(host, planned, linux_config, opts);
   if (auto pids = cgroups::processes_in(dirs); !pids.empty())
     fail(ErrorKind::BadState,
-         fmt::format("config.json: /linux/cgroupsPath: container's cgroup is not empty: {} process(es) found",
-                     pids.size()));
+         fmt::format("config.json: /linux/cgroupsPath: container's cgroup is not empty: {} process(es) found{}",
+                     pids.size(), busy_unit(linux_config, opts)));
 }
 
 }  // namespace
