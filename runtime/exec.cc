@@ -174,8 +174,10 @@ Pty open_exec_pty(const std::optional<spec::ConsoleSize>& size) {
 [[noreturn]] void exec_child_main(const ExecContext& ctx) {
   const PreparedProcess& proc = ctx.process;
   try {
+    // A session of its own on every path, as the init's: otherwise the caller's controlling
+    // terminal (the operator's) stays this process's /dev/tty, open to TIOCSTI and reads.
+    check(::setsid(), "setsid");
     if (proc.terminal) {
-      check(::setsid(), "setsid");
       Pty pty = open_exec_pty(ctx.console_size);
       sync::send(ctx.sync_fd, sync::Msg::PtyMaster, 0, "/dev/ptmx", pty.master.get());
       attach_pty(pty);
