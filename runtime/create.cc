@@ -325,6 +325,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
     state.poststop = spec.hooks->poststop;
   }
   state.has_pid_namespace = plan.has(CLONE_NEWPID);
+  state.no_new_keyring = opts.no_new_keyring;
   state.cgroup = cgroup->saved();
   dir.save(state);
   OCIRUN_CRASH_POINT("state-saved");

@@ -46,6 +46,8 @@ struct ExecContext {
   std::optional<seccomp::Program> seccomp;
   std::optional<spec::ConsoleSize> console_size;
   std::string apparmor_profile, selinux_label;
+  std::string container_id;
+  bool join_session_keyring = true;  // unless the container was created with --no-new-keyring
   int ns_flags = 0;
   int pidfd = -1;
   int sync_fd = -1;
@@ -177,6 +179,7 @@ Pty open_exec_pty(const std::optional<spec::ConsoleSize>& size) {
     // A session of its own on every path, as the init's: otherwise the caller's controlling
     // terminal (the operator's) stays this process's /dev/tty, open to TIOCSTI and reads.
     check(::setsid(), "setsid");
+    if (ctx.join_session_keyring) join_session_keyring(ctx.container_id);
     if (proc.terminal) {
       Pty pty = open_exec_pty(ctx.console_size);
       sync::send(ctx.sync_fd, sync::Msg::PtyMaster, 0, "/dev/ptmx", pty.master.get());
@@ -294,6 +297,8 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
   ctx.apparmor_profile = process.apparmor_profile;
   ctx.selinux_label = process.selinux_label;
   ctx.preserve_fds = opts.preserve_fds;
+  ctx.container_id = state.id;
+  ctx.join_session_keyring = !state.no_new_keyring;
   const spec::Seccomp* profile = config.linux && config.linux->seccomp ? &*config.linux->seccomp : nullptr;
   if (profile) {
     ctx.seccomp = with_context("linux.seccomp", [&] { return seccomp::compile_cached(*profile, seccomp_cache_dir(store)); });

@@ -140,7 +140,8 @@ std::string to_json(const ContainerState& s) {
             {"owner", s.owner},
             {"annotations", s.annotations},
             {"has_pid_namespace", s.has_pid_namespace},
-            {"started", s.started}};
+            {"started", s.started},
+            {"no_new_keyring", s.no_new_keyring}};
   if (!s.poststart.empty()) j["poststart"] = hooks_to_json(s.poststart);
   if (!s.poststop.empty()) j["poststop"] = hooks_to_json(s.poststop);
   if (s.cgroup) {
@@ -174,6 +175,7 @@ ContainerState state_from_json(const std::string& text) {
     }
     s.has_pid_namespace = j.value("has_pid_namespace", false);
     s.started = j.value("started", false);
+    s.no_new_keyring = j.value("no_new_keyring", false);
     return s;
   } catch (const json::exception& e) {
     corrupt(e.what());

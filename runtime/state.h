@@ -32,6 +32,7 @@ struct ContainerState {
   std::optional<cgroups::Saved> cgroup;  // where the container's cgroups are, and which we made
   bool has_pid_namespace = false;
   bool started = false;  // `start` succeeded but could not remove the start socket
+  bool no_new_keyring = false;  // create --no-new-keyring: exec'd processes keep the caller's too
   std::vector<spec::Hook> poststart, poststop;  // run by start and delete, after create is gone
 };
 

@@ -1610,3 +1610,41 @@ TEST_CASE("exec: the process gets a session of its own, never the caller's termi
     CHECK(tty_nr == 0);
   }
 }
+
+namespace {
+// A key in a new session keyring of this test process, both viewable only by a possessor
+// (KEY_POS_*): /proc/keys lists the key to a process only if it holds this session keyring.
+std::string plant_session_key() {
+  constexpr long kJoinSessionKeyring = 1, kSetPerm = 5;  // KEYCTL_*
+  constexpr int kSessionKeyring = -3;                    // KEY_SPEC_SESSION_KEYRING
+  constexpr unsigned kPossessorAll = 0x3f000000;
+  const std::string name = "ocirun-test-secret-" + std::to_string(getpid());
+  long ring = syscall(SYS_keyctl, kJoinSessionKeyring, ("ocirun-test-session-" + std::to_string(getpid())).c_str());
+  REQUIRE(ring > 0);
+  long key = syscall(SYS_add_key, "user", name.c_str(), "secret", 6, kSessionKeyring);
+  REQUIRE(key > 0);
+  REQUIRE(syscall(SYS_keyctl, kSetPerm, key, kPossessorAll) == 0);
+  REQUIRE(syscall(SYS_keyctl, kSetPerm, ring, kPossessorAll) == 0);
+  return name;
+}
+}  // namespace
+
+TEST_CASE("exec: the process joins a session keyring of its own unless created with --no-new-keyring", "[exec][keyring]") {
+  const bool no_new_keyring = GENERATE(false, true);
+  INFO("create --no-new-keyring: " << no_new_keyring);
+  if (!fs::exists("/proc/keys")) {
+    WARN("kernel without /proc/keys");
+    return;
+  }
+  const std::string secret = plant_session_key();
+  Sandbox s("exec-keyring");
+  auto& masked = s.config["linux"]["maskedPaths"];
+  masked.erase(std::remove(masked.begin(), masked.end(), "/proc/keys"), masked.end());
+  s.config["process"]["args"] = {"sleep", "30"};
+  require_ok(s.create({}, no_new_keyring ? std::vector<std::string>{"--no-new-keyring"} : std::vector<std::string>{}));
+  require_ok(s.start());
+  auto r = s.rt({"exec", s.id, "cat", "/proc/keys"});
+  INFO(r.describe());
+  REQUIRE(r.code == 0);
+  CHECK(contains(r.out, secret) == no_new_keyring);
+}
