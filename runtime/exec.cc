@@ -56,9 +56,10 @@ struct ExecContext {
   std::vector<int> parent_only_fds;
 };
 
-// The container's own config: the defaults an exec'd process starts from.
-spec::Spec container_config(const ContainerState& s) {
-  return with_context("read the container's config", [&] { return spec::load(s.bundle); });
+// The container's own config as create read it (never the bundle's, which the container may
+// have rewritten since): namespaces, seccomp and the defaults an exec'd process starts from.
+spec::Spec container_config(const ContainerDir& dir) {
+  return with_context("read the container's config", [&] { return dir.load_config(); });
 }
 
 // A process.json without noNewPrivileges keeps the container's: an exec'd process is no
@@ -280,7 +281,7 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
   if (status == Status::Stopped) fail(ErrorKind::BadState, "cannot exec in container " + opts.id + ": container not running");
   if (status == Status::Paused) fail(ErrorKind::BadState, "cannot exec in container " + opts.id + ": it is paused");
 
-  const spec::Spec config = container_config(state);
+  const spec::Spec config = container_config(dir);
   spec::Process process =
       opts.process_file.empty() ? process_from_flags(config, opts) : process_from_file(config, opts.process_file);
   if (process.args.empty()) fail(ErrorKind::InvalidArgument, "exec: process.args must not be empty");

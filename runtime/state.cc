@@ -17,6 +17,7 @@
 #include "error.h"
 #include "fault.h"
 #include "fs.h"
+#include "parse.h"
 #include "utf8.h"
 
 namespace ocirun::runtime {
@@ -282,6 +283,20 @@ std::optional<cgroups::Saved> ContainerDir::load_cgroup() const {
   } catch (const std::exception&) {
     return std::nullopt;
   }
+}
+
+void ContainerDir::save_config(std::string_view text) const { fs::write_file_atomic_at(fd_.get(), kConfigFile, text, 0600); }
+
+spec::Spec ContainerDir::load_config() const {
+  std::string text;
+  try {
+    text = fs::read_file_at(fd_.get(), kConfigFile);
+  } catch (const Error& e) {
+    if (e.sys_errno() != ENOENT) throw;
+    // Never the bundle instead: that is what a container could have rewritten.
+    fail(ErrorKind::BadState, "container " + id_ + " has no config recorded at create (made by an older ocirun): recreate it");
+  }
+  return spec::parse(text);
 }
 
 Status ContainerDir::status(const ContainerState& s) const {

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cgroups.h"
@@ -92,6 +93,11 @@ class ContainerDir {
   // create that died (or a corrupt state.json) still leaves delete --force what to remove.
   void save_cgroup(const cgroups::Saved&) const;
   std::optional<cgroups::Saved> load_cgroup() const;  // nullopt when missing or unreadable
+  // config.json as create read it, kept root-only (its env may hold secrets): what `exec`
+  // starts from. The bundle is the container's to write (a volume can reach it) and is never
+  // read after create: a config changed there must not pick namespaces, seccomp or the process.
+  void save_config(std::string_view text) const;
+  spec::Spec load_config() const;
   // Removes the directory and everything in it. The lock is kept until destruction.
   void remove();
   // Live status: stopped when the pid is dead or reused; created while the start socket exists.
@@ -139,5 +145,6 @@ inline std::string seccomp_cache_dir(const StateStore& store) { return store.roo
 inline constexpr const char* kStartSocket = "start.sock";
 inline constexpr const char* kStateFile = "state.json";
 inline constexpr const char* kCgroupFile = "cgroup.json";
+inline constexpr const char* kConfigFile = "config.json";
 
 }  // namespace ocirun::runtime

@@ -1648,3 +1648,45 @@ TEST_CASE("exec: the process joins a session keyring of its own unless created w
   REQUIRE(r.code == 0);
   CHECK(contains(r.out, secret) == no_new_keyring);
 }
+
+TEST_CASE("exec: the config is the one create read, the bundle is never read again", "[exec][bundle]") {
+  const std::string change = GENERATE("rewritten", "invalid", "removed");
+  INFO("config.json after create: " << change);
+  Sandbox s("exec-bundle");
+  add_tmp(s);
+  s.config["hostname"] = "original-host";
+  s.config["process"]["env"] = {"PATH=/bin:/usr/bin", "ORIGIN=create"};
+  s.config["process"]["args"] = {"sleep", "30"};
+  s.config["linux"]["seccomp"] = seccomp_profile("SCMP_ACT_ALLOW", {seccomp_rule(kMkdir, "SCMP_ACT_ERRNO")});
+  require_ok(s.create());
+  pid_t init = state_pid(s);
+  const fs::path config = s.bundle / "config.json";
+  if (change == "rewritten") {
+    // What a container that can write its bundle would ask for: no seccomp, the host's uts
+    // namespace, its own environment (left to harmless reads here).
+    json evil = s.config;
+    evil["linux"].erase("seccomp");
+    evil.erase("hostname");
+    remove_namespace(evil, "uts");
+    evil["process"]["env"] = {"PATH=/bin:/usr/bin", "ORIGIN=bundle"};
+    write_file(config, evil.dump());
+  } else if (change == "invalid") {
+    write_file(config, "{ not json");
+  } else {
+    fs::remove(config);
+  }
+  require_ok(s.start());
+  auto r = s.rt({"exec", s.id, "sh", "-c",
+                 "echo origin=$ORIGIN; hostname; readlink /proc/self/ns/uts; mkdir /tmp/d && echo mkdir=made || echo mkdir=blocked"});
+  INFO(r.describe());
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.out, Contains("origin=create") && Contains("original-host") && Contains("mkdir=blocked"));
+  CHECK(contains(r.out, readlink_str("/proc/" + std::to_string(init) + "/ns/uts")));
+  // The copy create kept is root's alone: the config's env may hold secrets.
+  CHECK((fs::status(s.state_root / s.id / "config.json").permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::owner_write));
+  // The commands after exec never need the bundle either.
+  require_ok(s.rt({"kill", s.id, "KILL"}));
+  REQUIRE(s.wait_status("stopped"));
+  require_ok(s.rt({"delete", s.id}));
+}

@@ -52,15 +52,15 @@ void write_file(const std::string& path, std::string_view data, int mode) {
   write_all(fd.get(), data, path);
 }
 
-void write_file_at(int dirfd, const std::string& name, std::string_view data, int flags_extra) {
-  UniqueFd fd(::openat(dirfd, name.c_str(), O_WRONLY | O_CLOEXEC | flags_extra, 0644));
+void write_file_at(int dirfd, const std::string& name, std::string_view data, int flags_extra, int mode) {
+  UniqueFd fd(::openat(dirfd, name.c_str(), O_WRONLY | O_CLOEXEC | flags_extra, mode));
   if (!fd) throw_errno("open " + name);
   write_all(fd.get(), data, name);
 }
 
-void write_file_atomic_at(int dirfd, const std::string& name, std::string_view data) {
+void write_file_atomic_at(int dirfd, const std::string& name, std::string_view data, int mode) {
   std::string tmp = name + ".tmp";
-  write_file_at(dirfd, tmp, data, O_CREAT | O_TRUNC);
+  write_file_at(dirfd, tmp, data, O_CREAT | O_TRUNC, mode);
   if (::renameat(dirfd, tmp.c_str(), dirfd, name.c_str()) < 0) {
     int err = errno;
     ::unlinkat(dirfd, tmp.c_str(), 0);

@@ -13,9 +13,9 @@ std::string read_all(int fd, const std::string& what);
 std::string read_file_at(int dirfd, const std::string& name);
 // Writes (truncating) an existing or new file.
 void write_file(const std::string& path, std::string_view data, int mode = 0644);
-void write_file_at(int dirfd, const std::string& name, std::string_view data, int flags_extra = 0);
+void write_file_at(int dirfd, const std::string& name, std::string_view data, int flags_extra = 0, int mode = 0644);
 // Writes name.tmp then renames it over name, so readers see the old or the new file, never half.
-void write_file_atomic_at(int dirfd, const std::string& name, std::string_view data);
+void write_file_atomic_at(int dirfd, const std::string& name, std::string_view data, int mode = 0644);
 bool exists(const std::string& path);
 void mkdir_p(const std::string& path, int mode = 0755);
 
