@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -9,6 +10,10 @@
 #include "fs.h"
 #include "rootfs.h"
 #include "sync.h"
+
+#ifndef KEYCTL_JOIN_SESSION_KEYRING
+#define KEYCTL_JOIN_SESSION_KEYRING 1
+#endif
 
 namespace ocirun::runtime {
 
@@ -37,6 +42,13 @@ void install_seccomp(const seccomp::Program& program, int sync_fd) {
   if (r.listener_fd < 0) return;
   UniqueFd listener(r.listener_fd);
   sync::send(sync_fd, sync::Msg::SeccompListener, 0, {}, listener.get());
+}
+
+void join_session_keyring(const std::string& container_id) {
+  std::string name = "_ses." + container_id;
+  if (::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.c_str()) < 0 && errno != ENOSYS && errno != EPERM &&
+      errno != EACCES)
+    throw_errno("join a session keyring");
 }
 
 Pty open_pty(const std::optional<spec::ConsoleSize>& size) {

@@ -26,6 +26,11 @@ void write_oom_score_adj(int procfs, const PreparedProcess& p);
 // load and the hand-over, so a profile must not NOTIFY sendmsg.
 void install_seccomp(const seccomp::Program& program, int sync_fd);
 
+// Joins a session keyring named "_ses.ID" (runc's name), so the process cannot reach the keys
+// of the caller's session. Without keyrings (ENOSYS), or where a seccomp profile or the kernel
+// refuses keyctl (EPERM, EACCES), the process goes on without one.
+void join_session_keyring(const std::string& container_id);
+
 // A new pty from the devpts at /dev/pts (the container's, once inside it).
 struct Pty {
   UniqueFd master;

@@ -153,7 +153,9 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   validate_id(opts.id);
   log::StepTimer timer("create " + opts.id);
   const std::string bundle = real_path(opts.bundle, "bundle");
-  const spec::Spec spec = spec::load(bundle);
+  // The only read of the bundle's config: these bytes are what later commands use (save_config).
+  const std::string config_text = spec::read_config(bundle);
+  const spec::Spec spec = spec::parse(config_text);
   spec::validate_or_throw(spec, /*need_process=*/true);
   std::string root_path = spec.root.path[0] == '/' ? spec.root.path : bundle + "/" + spec.root.path;
   const std::string rootfs = real_path(root_path, "config.json: /root/path:");
@@ -331,7 +333,9 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
     state.poststop = spec.hooks->poststop;
   }
   state.has_pid_namespace = plan.has(CLONE_NEWPID);
+  state.no_new_keyring = opts.no_new_keyring;
   state.cgroup = cgroup->saved();
+  dir.save_config(config_text);  // before state.json: a container that exists has its config
   dir.save(state);
   OCIRUN_CRASH_POINT("state-saved");
   if (!opts.pid_file.empty()) write_pid_file(opts.pid_file, state.pid);

@@ -46,6 +46,8 @@ struct ExecContext {
   std::optional<seccomp::Program> seccomp;
   std::optional<spec::ConsoleSize> console_size;
   std::string apparmor_profile, selinux_label;
+  std::string container_id;
+  bool join_session_keyring = true;  // unless the container was created with --no-new-keyring
   int ns_flags = 0;
   int pidfd = -1;
   int sync_fd = -1;
@@ -54,9 +56,10 @@ struct ExecContext {
   std::vector<int> parent_only_fds;
 };
 
-// The container's own config: the defaults an exec'd process starts from.
-spec::Spec container_config(const ContainerState& s) {
-  return with_context("read the container's config", [&] { return spec::load(s.bundle); });
+// The container's own config as create read it (never the bundle's, which the container may
+// have rewritten since): namespaces, seccomp and the defaults an exec'd process starts from.
+spec::Spec container_config(const ContainerDir& dir) {
+  return with_context("read the container's config", [&] { return dir.load_config(); });
 }
 
 // A process.json without noNewPrivileges keeps the container's: an exec'd process is no
@@ -174,8 +177,11 @@ Pty open_exec_pty(const std::optional<spec::ConsoleSize>& size) {
 [[noreturn]] void exec_child_main(const ExecContext& ctx) {
   const PreparedProcess& proc = ctx.process;
   try {
+    // A session of its own on every path, as the init's: otherwise the caller's controlling
+    // terminal (the operator's) stays this process's /dev/tty, open to TIOCSTI and reads.
+    check(::setsid(), "setsid");
+    if (ctx.join_session_keyring) join_session_keyring(ctx.container_id);
     if (proc.terminal) {
-      check(::setsid(), "setsid");
       Pty pty = open_exec_pty(ctx.console_size);
       sync::send(ctx.sync_fd, sync::Msg::PtyMaster, 0, "/dev/ptmx", pty.master.get());
       attach_pty(pty);
@@ -275,7 +281,7 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
   if (status == Status::Stopped) fail(ErrorKind::BadState, "cannot exec in container " + opts.id + ": container not running");
   if (status == Status::Paused) fail(ErrorKind::BadState, "cannot exec in container " + opts.id + ": it is paused");
 
-  const spec::Spec config = container_config(state);
+  const spec::Spec config = container_config(dir);
   spec::Process process =
       opts.process_file.empty() ? process_from_flags(config, opts) : process_from_file(config, opts.process_file);
   if (process.args.empty()) fail(ErrorKind::InvalidArgument, "exec: process.args must not be empty");
@@ -292,6 +298,8 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
   ctx.apparmor_profile = process.apparmor_profile;
   ctx.selinux_label = process.selinux_label;
   ctx.preserve_fds = opts.preserve_fds;
+  ctx.container_id = state.id;
+  ctx.join_session_keyring = !state.no_new_keyring;
   const spec::Seccomp* profile = config.linux && config.linux->seccomp ? &*config.linux->seccomp : nullptr;
   if (profile) {
     ctx.seccomp = with_context("linux.seccomp", [&] { return seccomp::compile_cached(*profile, seccomp_cache_dir(store)); });

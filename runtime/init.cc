@@ -29,9 +29,6 @@
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
-#ifndef KEYCTL_JOIN_SESSION_KEYRING
-#define KEYCTL_JOIN_SESSION_KEYRING 1
-#endif
 
 namespace ocirun::runtime {
 
@@ -80,15 +77,6 @@ void setup_terminal(const InitContext& ctx) {
   namespaces::mount_console(pty.master.get(), pty.slave.get());
   sync::send(ctx.sync_fd, sync::Msg::PtyMaster, 0, "/dev/ptmx", pty.master.get());
   attach_pty(pty);
-}
-
-// A session keyring of the container's own, so it cannot read the host's keys.
-void join_session_keyring(const InitContext& ctx) {
-  if (ctx.no_new_keyring) return;
-  std::string name = "_ses." + ctx.id;
-  if (::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.c_str()) < 0 && errno != ENOSYS && errno != EPERM &&
-      errno != EACCES)
-    throw_errno("join a session keyring");
 }
 
 // The host's hierarchies as `create` found them (before the fork), for a "cgroup" mount:
@@ -170,7 +158,7 @@ UniqueFd wait_for_start(int listen_fd) {
     // dumpable again. (Not earlier: in a user namespace the init could no longer write its
     // own /proc files, owned by the host's root once it is non-dumpable.)
     check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
-    join_session_keyring(ctx);
+    if (!ctx.no_new_keyring) join_session_keyring(ctx.id);
     bool setgroups_allowed = !plan.has(CLONE_NEWUSER) || fs::trim(fs::read_file("/proc/self/setgroups")) == "allow";
     // rlimits, bounding set, seccomp, user, cwd, executable, stub, capabilities: as exec's process.
     auto [executable, exec_stub] =

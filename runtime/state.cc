@@ -17,6 +17,7 @@
 #include "error.h"
 #include "fault.h"
 #include "fs.h"
+#include "parse.h"
 #include "utf8.h"
 
 namespace ocirun::runtime {
@@ -140,7 +141,8 @@ std::string to_json(const ContainerState& s) {
             {"owner", s.owner},
             {"annotations", s.annotations},
             {"has_pid_namespace", s.has_pid_namespace},
-            {"started", s.started}};
+            {"started", s.started},
+            {"no_new_keyring", s.no_new_keyring}};
   if (!s.poststart.empty()) j["poststart"] = hooks_to_json(s.poststart);
   if (!s.poststop.empty()) j["poststop"] = hooks_to_json(s.poststop);
   if (s.cgroup) {
@@ -174,6 +176,7 @@ ContainerState state_from_json(const std::string& text) {
     }
     s.has_pid_namespace = j.value("has_pid_namespace", false);
     s.started = j.value("started", false);
+    s.no_new_keyring = j.value("no_new_keyring", false);
     return s;
   } catch (const json::exception& e) {
     corrupt(e.what());
@@ -290,6 +293,20 @@ std::optional<cgroups::Saved> ContainerDir::load_cgroup() const {
   } catch (const std::exception&) {
     return std::nullopt;
   }
+}
+
+void ContainerDir::save_config(std::string_view text) const { fs::write_file_atomic_at(fd_.get(), kConfigFile, text, 0600); }
+
+spec::Spec ContainerDir::load_config() const {
+  std::string text;
+  try {
+    text = fs::read_file_at(fd_.get(), kConfigFile);
+  } catch (const Error& e) {
+    if (e.sys_errno() != ENOENT) throw;
+    // Never the bundle instead: that is what a container could have rewritten.
+    fail(ErrorKind::BadState, "container " + id_ + " has no config recorded at create (made by an older ocirun): recreate it");
+  }
+  return spec::parse(text);
 }
 
 Status ContainerDir::status(const ContainerState& s) const {

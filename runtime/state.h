@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cgroups.h"
@@ -32,6 +33,7 @@ struct ContainerState {
   std::optional<cgroups::Saved> cgroup;  // where the container's cgroups are, and which we made
   bool has_pid_namespace = false;
   bool started = false;  // `start` succeeded but could not remove the start socket
+  bool no_new_keyring = false;  // create --no-new-keyring: exec'd processes keep the caller's too
   std::vector<spec::Hook> poststart, poststop;  // run by start and delete, after create is gone
 };
 
@@ -91,6 +93,11 @@ class ContainerDir {
   // create that died (or a corrupt state.json) still leaves delete --force what to remove.
   void save_cgroup(const cgroups::Saved&) const;
   std::optional<cgroups::Saved> load_cgroup() const;  // nullopt when missing or unreadable
+  // config.json as create read it, kept root-only (its env may hold secrets): what `exec`
+  // starts from. The bundle is the container's to write (a volume can reach it) and is never
+  // read after create: a config changed there must not pick namespaces, seccomp or the process.
+  void save_config(std::string_view text) const;
+  spec::Spec load_config() const;
   // Removes the directory and everything in it. The lock is kept until destruction.
   void remove();
   // Live status: stopped when the pid is dead or reused; created while the start socket exists.
@@ -142,5 +149,6 @@ inline std::string seccomp_cache_dir(const StateStore& store) { return store.roo
 inline constexpr const char* kStartSocket = "start.sock";
 inline constexpr const char* kStateFile = "state.json";
 inline constexpr const char* kCgroupFile = "cgroup.json";
+inline constexpr const char* kConfigFile = "config.json";
 
 }  // namespace ocirun::runtime

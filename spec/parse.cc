@@ -595,12 +595,14 @@ Process parse_process(std::string_view text, const std::string& document) {
   return process;
 }
 
-Spec load(const std::string& bundle_dir) {
+std::string read_config(const std::string& bundle_dir) {
   std::string path = bundle_dir;
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   path += path == "/" ? "config.json" : "/config.json";
-  return parse(fs::read_file(path));  // "open <path>: No such file or directory"
+  return fs::read_file(path);  // "open <path>: No such file or directory"
 }
+
+Spec load(const std::string& bundle_dir) { return parse(read_config(bundle_dir)); }
 
 std::string to_json(const Spec& spec) {
   return to(spec).dump(1, '\t', false, ordered_json::error_handler_t::replace) + "\n";

@@ -18,7 +18,9 @@ Spec parse(std::string_view json);
 // `document` and the field's path inside the process: "--process p.json: /user/uid: ...".
 Process parse_process(std::string_view json, const std::string& document);
 
-// Reads <bundle>/config.json and parses it; the error names the file.
+// The text of <bundle>/config.json; the error names the file.
+std::string read_config(const std::string& bundle_dir);
+// read_config, parsed.
 Spec load(const std::string& bundle_dir);
 
 // Serializes back to config.json JSON (used by `ocirun spec` and round-trip tests).

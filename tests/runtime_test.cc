@@ -86,6 +86,7 @@ ContainerState sample_state() {
   s.annotations = {{"org.example.key", "value"}, {"other", "x y \"quoted\""}};
   s.has_pid_namespace = true;
   s.started = true;
+  s.no_new_keyring = true;
   return s;
 }
 
@@ -128,6 +129,7 @@ TEST_CASE("state: to_json and state_from_json round trip", "[state]") {
   CHECK(back.annotations == s.annotations);
   CHECK(back.has_pid_namespace == s.has_pid_namespace);
   CHECK(back.started == s.started);
+  CHECK(back.no_new_keyring == s.no_new_keyring);
 
   SECTION("defaults survive too") {
     ContainerState empty;
@@ -139,6 +141,7 @@ TEST_CASE("state: to_json and state_from_json round trip", "[state]") {
     CHECK(b.annotations.empty());
     CHECK_FALSE(b.has_pid_namespace);
     CHECK_FALSE(b.started);
+    CHECK_FALSE(b.no_new_keyring);  // a state without the field: exec joins a new keyring
   }
 }
 

@@ -1825,3 +1825,219 @@ TEST_CASE("cgroups: an existing empty cgroup is reused and left in place at dele
   run_ok(s);
   CHECK(fs::is_directory(precreated.dir));
 }
+
+// ---- exec: the caller's terminal, session keyring and bundle stay out of reach ------------------
+
+namespace {
+
+// The operator's terminal: the runtime runs in a new session whose controlling terminal is a
+// fresh pty (also its stdin), as from an interactive shell. The session leader, a fork of this
+// test, outlives the runtime until destruction: a session loses its terminal when its leader
+// exits, and a process `exec -d` left behind must be looked at while the terminal is there.
+class OperatorTerminal {
+ public:
+  OperatorTerminal() {
+    master_ = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    REQUIRE(master_ >= 0);
+    REQUIRE(grantpt(master_) == 0);
+    REQUIRE(unlockpt(master_) == 0);
+    slave_path_ = ptsname(master_);
+  }
+  ~OperatorTerminal() {
+    if (hold_ >= 0) close(hold_);  // the leader's cue to exit
+    if (leader_ > 0) waitpid(leader_, nullptr, 0);
+    close(master_);
+  }
+  OperatorTerminal(const OperatorTerminal&) = delete;
+  OperatorTerminal& operator=(const OperatorTerminal&) = delete;
+
+  // The runtime's exit code (-1 on timeout); stdout and stderr go to the files.
+  int run(std::vector<std::string> args, const fs::path& out, const fs::path& err) {
+    args.insert(args.begin(), Env::get().runtime);
+    int status_pipe[2], hold_pipe[2];
+    REQUIRE(pipe2(status_pipe, O_CLOEXEC) == 0);
+    REQUIRE(pipe2(hold_pipe, O_CLOEXEC) == 0);
+    leader_ = fork();
+    REQUIRE(leader_ >= 0);
+    if (leader_ == 0) {
+      close(status_pipe[0]);
+      close(hold_pipe[1]);  // else the leader would wait for its own end of the pipe
+      lead_session(args, out, err, status_pipe[1], hold_pipe[0]);
+    }
+    close(status_pipe[1]);
+    close(hold_pipe[0]);
+    hold_ = hold_pipe[1];
+    int code = -1;
+    pollfd p{status_pipe[0], POLLIN, 0};
+    if (poll(&p, 1, 30'000) == 1 && read(status_pipe[0], &code, sizeof code) != sizeof code) code = -1;
+    close(status_pipe[0]);
+    return code;
+  }
+
+ private:
+  [[noreturn]] void lead_session(const std::vector<std::string>& args, const fs::path& out, const fs::path& err,
+                                 int status_fd, int hold_fd) {
+    setsid();
+    int tty = open(slave_path_.c_str(), O_RDWR);  // the session's controlling terminal from now on
+    if (tty < 0 || ioctl(tty, TIOCSCTTY, 0) < 0) _exit(1);
+    pid_t runtime = fork();
+    if (runtime == 0) {
+      dup2(tty, 0);
+      dup2(open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644), 1);
+      dup2(open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644), 2);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    int status = 0;
+    waitpid(runtime, &status, 0);
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (write(status_fd, &code, sizeof code) != sizeof code) _exit(1);
+    char c;
+    while (read(hold_fd, &c, 1) > 0) {
+    }
+    _exit(0);
+  }
+
+  int master_ = -1;
+  std::string slave_path_;
+  pid_t leader_ = 0;
+  int hold_ = -1;
+};
+
+// Fields 6 (session) and 7 (tty_nr) of a /proc/PID/stat line.
+std::pair<long, long> session_and_tty(const std::string& stat_line) {
+  std::istringstream rest(stat_line.substr(stat_line.rfind(')') + 2));
+  std::string state;
+  long ppid = 0, pgrp = 0, session = -1, tty_nr = -1;
+  rest >> state >> ppid >> pgrp >> session >> tty_nr;
+  return {session, tty_nr};
+}
+
+}  // namespace
+
+TEST_CASE("exec: the process gets a session of its own, never the caller's terminal", "[exec][terminal]") {
+  const std::string how = GENERATE("plain", "--detach", "--process", "--tty");
+  INFO("exec " << how);
+  Sandbox s("exec-session");
+  s.config["process"]["args"] = {"sleep", "30"};
+  require_ok(s.create());
+  require_ok(s.start());
+  // /dev/tty opens the controlling terminal: the operator's, unless the process has none.
+  const std::string script = "( : >/dev/tty ) 2>/dev/null && echo tty=open || echo tty=none; cat /proc/self/stat; echo done";
+  std::vector<std::string> args = {"--root", s.state_root.string(), "exec"};
+  if (how == "--process") {
+    json process = {{"args", {"sh", "-c", script}}, {"cwd", "/"}, {"user", {{"uid", 0}, {"gid", 0}}},
+                    {"env", {"PATH=/bin:/usr/bin"}}};
+    write_file(s.dir / "process.json", process.dump());
+    args.insert(args.end(), {"--process", (s.dir / "process.json").string(), s.id});
+  } else {
+    if (how != "plain") args.push_back(how);
+    args.insert(args.end(), {s.id, "sh", "-c", script});
+  }
+  const fs::path out = s.dir / "exec.out", err = s.dir / "exec.err";
+  OperatorTerminal terminal;
+  int code = terminal.run(args, out, err);
+  INFO("exit " << code << "; stderr: " << read_file(err));
+  REQUIRE(code == 0);
+  REQUIRE(eventually([&] { return fs::exists(out) && contains(read_file(out), "done"); }));
+  const std::string text = read_file(out);
+  INFO(text);
+  std::string stat_line;
+  for (const auto& l : lines(text))
+    if (contains(l, "(cat)")) stat_line = l;
+  REQUIRE_FALSE(stat_line.empty());
+  auto [session, tty_nr] = session_and_tty(stat_line);
+  // The session leader is the process itself (the shell), inside the container: never 0,
+  // which is how a leader in the host's pid namespace (the operator's session) shows.
+  CHECK(session > 1);
+  if (how == "--tty") {
+    CHECK(contains(text, "tty=open"));  // a pty of the container's own devpts
+    CHECK(tty_nr != 0);
+  } else {
+    CHECK(contains(text, "tty=none"));
+    CHECK(tty_nr == 0);
+  }
+}
+
+namespace {
+// A key in a new session keyring of this test process, both viewable only by a possessor
+// (KEY_POS_*): /proc/keys lists the key to a process only if it holds this session keyring.
+std::string plant_session_key() {
+  constexpr long kJoinSessionKeyring = 1, kSetPerm = 5;  // KEYCTL_*
+  constexpr int kSessionKeyring = -3;                    // KEY_SPEC_SESSION_KEYRING
+  constexpr unsigned kPossessorAll = 0x3f000000;
+  const std::string name = "ocirun-test-secret-" + std::to_string(getpid());
+  long ring = syscall(SYS_keyctl, kJoinSessionKeyring, ("ocirun-test-session-" + std::to_string(getpid())).c_str());
+  REQUIRE(ring > 0);
+  long key = syscall(SYS_add_key, "user", name.c_str(), "secret", 6, kSessionKeyring);
+  REQUIRE(key > 0);
+  REQUIRE(syscall(SYS_keyctl, kSetPerm, key, kPossessorAll) == 0);
+  REQUIRE(syscall(SYS_keyctl, kSetPerm, ring, kPossessorAll) == 0);
+  return name;
+}
+}  // namespace
+
+TEST_CASE("exec: the process joins a session keyring of its own unless created with --no-new-keyring", "[exec][keyring]") {
+  const bool no_new_keyring = GENERATE(false, true);
+  INFO("create --no-new-keyring: " << no_new_keyring);
+  if (!fs::exists("/proc/keys")) {
+    WARN("kernel without /proc/keys");
+    return;
+  }
+  const std::string secret = plant_session_key();
+  Sandbox s("exec-keyring");
+  auto& masked = s.config["linux"]["maskedPaths"];
+  masked.erase(std::remove(masked.begin(), masked.end(), "/proc/keys"), masked.end());
+  s.config["process"]["args"] = {"sleep", "30"};
+  require_ok(s.create({}, no_new_keyring ? std::vector<std::string>{"--no-new-keyring"} : std::vector<std::string>{}));
+  require_ok(s.start());
+  auto r = s.rt({"exec", s.id, "cat", "/proc/keys"});
+  INFO(r.describe());
+  REQUIRE(r.code == 0);
+  CHECK(contains(r.out, secret) == no_new_keyring);
+}
+
+TEST_CASE("exec: the config is the one create read, the bundle is never read again", "[exec][bundle]") {
+  const std::string change = GENERATE("rewritten", "invalid", "removed");
+  INFO("config.json after create: " << change);
+  Sandbox s("exec-bundle");
+  add_tmp(s);
+  s.config["hostname"] = "original-host";
+  s.config["process"]["env"] = {"PATH=/bin:/usr/bin", "ORIGIN=create"};
+  s.config["process"]["args"] = {"sleep", "30"};
+  s.config["linux"]["seccomp"] = seccomp_profile("SCMP_ACT_ALLOW", {seccomp_rule(kMkdir, "SCMP_ACT_ERRNO")});
+  require_ok(s.create());
+  pid_t init = state_pid(s);
+  const fs::path config = s.bundle / "config.json";
+  if (change == "rewritten") {
+    // What a container that can write its bundle would ask for: no seccomp, the host's uts
+    // namespace, its own environment (left to harmless reads here).
+    json evil = s.config;
+    evil["linux"].erase("seccomp");
+    evil.erase("hostname");
+    remove_namespace(evil, "uts");
+    evil["process"]["env"] = {"PATH=/bin:/usr/bin", "ORIGIN=bundle"};
+    write_file(config, evil.dump());
+  } else if (change == "invalid") {
+    write_file(config, "{ not json");
+  } else {
+    fs::remove(config);
+  }
+  require_ok(s.start());
+  auto r = s.rt({"exec", s.id, "sh", "-c",
+                 "echo origin=$ORIGIN; hostname; readlink /proc/self/ns/uts; mkdir /tmp/d && echo mkdir=made || echo mkdir=blocked"});
+  INFO(r.describe());
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.out, Contains("origin=create") && Contains("original-host") && Contains("mkdir=blocked"));
+  CHECK(contains(r.out, readlink_str("/proc/" + std::to_string(init) + "/ns/uts")));
+  // The copy create kept is root's alone: the config's env may hold secrets.
+  CHECK((fs::status(s.state_root / s.id / "config.json").permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::owner_write));
+  // The commands after exec never need the bundle either.
+  require_ok(s.rt({"kill", s.id, "KILL"}));
+  REQUIRE(s.wait_status("stopped"));
+  require_ok(s.rt({"delete", s.id}));
+}
