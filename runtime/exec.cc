@@ -206,13 +206,13 @@ Pty open_exec_pty(const std::optional<spec::ConsoleSize>& size) {
     // as the user and checked to be inside (CVE-2024-21626).
     UniqueFd cwd = namespaces::open_cwd(proc.cwd);
     // The init's last steps, in the init's order (process.h): down to the program's identity.
-    auto [executable, exec_stub] =
+    auto [executable, exec_stub, env] =
         lower_privileges(proc, std::move(cwd), setgroups_allowed, lsm_labels, ctx.seccomp, ctx.sync_fd);
     ::syscall(SYS_close_range, 3 + ctx.preserve_fds, ~0U, 1U << 2 /* CLOSE_RANGE_CLOEXEC */);
     // With no_new_privs the filter goes on last, so the fewest syscalls run under it.
     if (ctx.seccomp && proc.no_new_privileges) install_seccomp(*ctx.seccomp, ctx.sync_fd);
     // Under a seccomp filter only execve may run in the stub: its failure then goes to stderr.
-    int err = exec_program(exec_stub.get(), ctx.seccomp ? -1 : ctx.error_fd, executable, proc.args, proc.env);
+    int err = exec_program(exec_stub.get(), ctx.seccomp ? -1 : ctx.error_fd, executable, proc.args, env);
     throw_errno(err, "exec " + executable);
   } catch (const std::exception& e) {
     die_with_error(ctx.sync_fd, e.what());

@@ -161,7 +161,7 @@ UniqueFd wait_for_start(int listen_fd) {
     if (!ctx.no_new_keyring) join_session_keyring(ctx.id);
     bool setgroups_allowed = !plan.has(CLONE_NEWUSER) || fs::trim(fs::read_file("/proc/self/setgroups")) == "allow";
     // rlimits, bounding set, seccomp, user, cwd, executable, stub, capabilities: as exec's process.
-    auto [executable, exec_stub] =
+    auto [executable, exec_stub, env] =
         lower_privileges(proc, std::move(cwd), setgroups_allowed, lsm_labels, ctx.seccomp, ctx.sync_fd);
     check(::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0), "prctl PR_SET_PDEATHSIG");
     // A NOTIFY listener must reach `create` before it exits: such a filter goes on
@@ -197,7 +197,7 @@ UniqueFd wait_for_start(int listen_fd) {
       }
     }
     // Under a seccomp filter only execve may run from here: a failure then goes to stderr.
-    int exec_errno = exec_program(exec_stub.get(), ctx.seccomp ? -1 : conn.get(), executable, proc.args, proc.env);
+    int exec_errno = exec_program(exec_stub.get(), ctx.seccomp ? -1 : conn.get(), executable, proc.args, env);
     std::string err = fmt::format("exec {}: {}", executable, std::strerror(exec_errno));
     ssize_t unused = ::write(conn.get(), err.data(), err.size());
     (void)unused;

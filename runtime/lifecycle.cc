@@ -51,13 +51,15 @@ std::vector<pid_t> container_pids(const ContainerState& s) {
 
 void signal_container(const ContainerState& s, int sig, bool all) {
   UniqueFd init = open_init_pidfd(s);
-  if (!init) fail(ErrorKind::BadState, "container " + s.id + " is not running");
+  // "container not running": containerd's shim ignores exactly this text when it kills
+  // a container that has just exited (StopPodSandbox, RemovePodSandbox), as runc says it.
+  if (!init) fail(ErrorKind::BadState, "cannot signal container " + s.id + ": container not running");
   if (sig == 0) {
     // kill(2)'s signal 0, as runc takes it: nothing is sent, the init is checked to exist and
     // to be ours to signal. With --all too: what it asks is whether the container runs, and
     // walking the cgroup would freeze and thaw it for nothing.
     if (::syscall(SYS_pidfd_send_signal, init.get(), 0, nullptr, 0) < 0) {
-      if (errno == ESRCH) fail(ErrorKind::BadState, "container " + s.id + " not running");
+      if (errno == ESRCH) fail(ErrorKind::BadState, "cannot signal container " + s.id + ": container not running");
       throw_errno(fmt::format("signal 0 to {}", s.pid));
     }
     return;
@@ -295,7 +297,7 @@ void kill_container(const StateStore& store, const std::string& id, int sig, boo
     // As runc: --all on a stopped container is not an error; whatever is still in its cgroup
     // (what outlived an init that had no pid namespace of its own) gets the signal.
     if (all) return signal_leftovers(s, sig);
-    fail(ErrorKind::BadState, "container " + id + " not running");
+    fail(ErrorKind::BadState, "cannot signal container " + id + ": container not running");
   }
   signal_container(s, sig, all);
 }

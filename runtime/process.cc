@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 #include <fmt/format.h>
 
@@ -260,10 +261,22 @@ bool is_executable_file(const std::string& path) {
 }
 }  // namespace
 
+// Go's wording, as runc writes it: Docker matches these words, in lower case, to tell a
+// program that is not there (exit 127) from one that cannot run (126).
+std::string lower_first(std::string s) {
+  if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z') s[0] = static_cast<char>(s[0] - 'A' + 'a');
+  return s;
+}
+
 std::string find_executable(const PreparedProcess& p) {
   const std::string& name = p.args.at(0);
   if (name.find('/') != std::string::npos) {
-    if (!is_executable_file(name)) throw_errno(fmt::format("exec: \"{}\"", name));
+    struct stat st;
+    if (::stat(name.c_str(), &st) < 0)
+      throw Error(ErrorKind::Syscall, fmt::format("exec: \"{}\": {}", name, lower_first(std::strerror(errno))), errno);
+    // A directory, or a file without x: what Go's exec.LookPath calls a permission error.
+    if (!is_executable_file(name))
+      throw Error(ErrorKind::Syscall, fmt::format("exec: \"{}\": permission denied", name), EACCES);
     return name;
   }
   std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -276,8 +289,43 @@ std::string find_executable(const PreparedProcess& p) {
   fail(ErrorKind::InvalidSpec, fmt::format("exec: \"{}\": executable file not found in $PATH", name));
 }
 
+namespace {
+// The container's /etc/passwd, read as root before the uid switch. The image owns it: only a
+// regular file, never blocking (a FIFO), at most 1 MiB.
+std::string read_passwd() {
+  UniqueFd fd(::open("/etc/passwd", O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  struct stat st;
+  if (!fd || ::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20)) return {};
+  std::string text(static_cast<size_t>(st.st_size), '\0');
+  ssize_t n = ::read(fd.get(), text.data(), text.size());
+  text.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  return text;
+}
+
+// name:password:uid:gid:gecos:home:shell -> the home of the first line with `uid`.
+std::optional<std::string> home_in_passwd(const std::string& passwd, uid_t uid) {
+  const std::string wanted = std::to_string(uid);
+  for (const auto& line : fs::split(passwd, '\n')) {
+    auto fields = fs::split(line, ':');
+    if (fields.size() >= 7 && fields[2] == wanted) return fields[5];
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+std::vector<std::string> env_with_home(const std::vector<std::string>& env, uid_t uid) {
+  for (const auto& e : env)
+    if (e.rfind("HOME=", 0) == 0) return env;
+  std::vector<std::string> out = env;
+  std::optional<std::string> home = home_in_passwd(read_passwd(), uid);
+  out.push_back("HOME=" + (home && !home->empty() ? *home : std::string("/")));
+  return out;
+}
+
 ExecTarget lower_privileges(const PreparedProcess& p, UniqueFd cwd, bool setgroups_allowed, bool lsm_labels,
                             const std::optional<seccomp::Program>& seccomp, int sync_fd) {
+  // Docker and Kubernetes leave HOME to the runtime (runc sets it): read while still root.
+  std::vector<std::string> env = env_with_home(p.env, p.uid);
   // Raising a hard limit needs CAP_SYS_RESOURCE: before capabilities are dropped.
   apply_rlimits(p);
   drop_bounding_set(p.caps);
@@ -293,7 +341,7 @@ ExecTarget lower_privileges(const PreparedProcess& p, UniqueFd cwd, bool setgrou
   // The program is exec'd through a sealed stub (make_exec_stub). Not with an LSM label: that
   // applies at the next execve, which must be the program's (the policy then keeps it off the
   // host's files), as runc found with its runc-dmz stub under SELinux.
-  ExecTarget target{find_executable(p), lsm_labels ? UniqueFd() : make_exec_stub()};
+  ExecTarget target{find_executable(p), lsm_labels ? UniqueFd() : make_exec_stub(), std::move(env)};
   apply_capabilities(p.caps);
   if (p.no_new_privileges) check(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl PR_SET_NO_NEW_PRIVS");
   ::umask(p.umask);

@@ -77,10 +77,15 @@ int exec_program(int stub, int error_fd, const std::string& executable, const st
 // load as late as it can.
 struct ExecTarget {
   std::string executable;
-  UniqueFd stub;  // for exec_program
+  UniqueFd stub;                 // for exec_program
+  std::vector<std::string> env;  // the process's, with HOME from the container's /etc/passwd if unset
 };
 ExecTarget lower_privileges(const PreparedProcess& p, UniqueFd cwd, bool setgroups_allowed, bool lsm_labels,
                             const std::optional<seccomp::Program>& seccomp, int sync_fd);
+
+// `env` as it is when it sets HOME; otherwise with HOME=<uid's home in /etc/passwd>, or "/"
+// when that has no such user (as runc). Reads the /etc/passwd of the current root.
+std::vector<std::string> env_with_home(const std::vector<std::string>& env, uid_t uid);
 
 // Looks args[0] up in the PATH of the container's env, inside the container.
 // Returns the path to exec or throws with runc's wording: exec: "x": executable file not found in $PATH.

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdio>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -591,6 +592,14 @@ int exit_code_for(const Error& e) {
   return 1;
 }
 
+// A relative --root is relative to the caller's cwd (as runc takes it), not to "/".
+std::string absolute_path(const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  char cwd[PATH_MAX];
+  if (!::getcwd(cwd, sizeof cwd)) throw_errno("getcwd, for the relative --root " + path);
+  return std::string(cwd) + "/" + path;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -643,7 +652,7 @@ int main(int argc, char** argv) {
     // Before anything is forked into a container: see readonly_self.h (CVE-2019-5736).
     if (name == "create" || name == "run" || name == "exec") runtime::reexec_from_readonly_view(argv);
     systemd_cgroup = global.has("systemd-cgroup");
-    runtime::StateStore store(global.get("root", "/run/ocirun"));
+    runtime::StateStore store(absolute_path(global.get("root", "/run/ocirun")));
     return cmd->run(parsed, store);
   } catch (const Error& e) {
     log::error(e.what());
