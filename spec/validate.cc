@@ -234,11 +234,12 @@ void check_linux(const Spec& s, Problems& out) {
   check_seccomp(l, out);
 }
 
-// runc refuses to set a hostname or domainname in the host's uts namespace.
+// runc refuses to set a hostname or domainname in the runtime's own uts namespace; one the
+// config names, new or joined by path, is the container's (runc and crun set it there).
 void check_uts(const Spec& s, Problems& out) {
-  bool new_uts = creates_namespace(s, "uts");
-  if (!s.hostname.empty() && !new_uts) out.push_back({"/hostname", "needs a new uts namespace"});
-  if (!s.domainname.empty() && !new_uts) out.push_back({"/domainname", "needs a new uts namespace"});
+  bool own_uts = s.linux && s.linux->find_namespace("uts");
+  if (!s.hostname.empty() && !own_uts) out.push_back({"/hostname", "needs a uts namespace in linux.namespaces"});
+  if (!s.domainname.empty() && !own_uts) out.push_back({"/domainname", "needs a uts namespace in linux.namespaces"});
 }
 
 }  // namespace

@@ -492,6 +492,27 @@ TEST_CASE("namespaces: hostname", "[namespaces]") {
   CHECK(run_keeping_host_file(s, "/proc/sys/kernel/hostname") == "it-host\nit-host\n");
 }
 
+TEST_CASE("namespaces: hostname is set in a uts namespace joined by path", "[namespaces]") {
+  // runtime-tools' linux_ns_path, and pods whose containers share the sandbox's uts namespace.
+  Sandbox s("ns-uts-join");
+  s.config["hostname"] = "first-host";
+  s.config["process"]["args"] = {"sleep", "30"};
+  require_ok(s.run_detached());
+  const std::string uts = "/proc/" + std::to_string(state_pid(s)) + "/ns/uts";
+  const std::string joiner = s.new_id();
+  s.config["hostname"] = "joined-host";
+  set_namespace(s.config, "uts", uts);
+  s.sh("hostname");
+  s.write_config();
+  const std::string host_before = read_file("/proc/sys/kernel/hostname");
+  auto r = s.rt({"run", "--bundle", s.bundle.string(), joiner});
+  INFO(r.describe());
+  CHECK(r.code == 0);
+  CHECK(r.out == "joined-host\n");
+  CHECK(trim(s.rt({"exec", s.id, "hostname"}).out) == "joined-host");  // the first container's too
+  CHECK(read_file("/proc/sys/kernel/hostname") == host_before);
+}
+
 // runc 1.1 ignores "domainname".
 TEST_CASE("namespaces: domainname", "[namespaces][ocirun]") {
   Sandbox s("ns-domain");
