@@ -22,22 +22,6 @@ const std::set<std::string>& v1_controller_names() {
   return names;
 }
 
-// mountinfo escapes space, tab, newline and backslash as \ooo.
-std::string unescape_octal(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    bool octal = s[i] == '\\' && i + 3 < s.size() &&
-                 std::all_of(s.begin() + i + 1, s.begin() + i + 4, [](char c) { return c >= '0' && c <= '7'; });
-    if (octal) {
-      out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
-      i += 3;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 std::string strip_trailing_slashes(std::string p) {
   while (p.size() > 1 && p.back() == '/') p.pop_back();
   return p;
@@ -72,7 +56,7 @@ Host parse_host(std::string_view mountinfo, std::string_view proc_self_cgroup, c
     auto f = fields_of(line);
     auto sep = std::find(f.begin() + std::min<size_t>(f.size(), 6), f.end(), "-");
     if (f.size() < 7 || sep == f.end() || f.end() - sep < 4) continue;
-    std::string mount_point = unescape_octal(f[4]);
+    std::string mount_point = fs::unescape_mountinfo(f[4]);
     const std::string& fstype = sep[1];
     const std::string& super_options = sep[3];
     bool counted = false;

@@ -441,20 +441,6 @@ struct MountinfoLine {
   std::string root, mount_point, fstype, super_options;
 };
 
-// mountinfo escapes space, tab, newline and backslash as \ooo.
-std::string unescape_mountinfo(const std::string& field) {
-  std::string out;
-  for (size_t i = 0; i < field.size(); ++i) {
-    if (field[i] == '\\' && i + 3 < field.size() && std::isdigit(static_cast<unsigned char>(field[i + 1]))) {
-      out += static_cast<char>(std::stoi(field.substr(i + 1, 3), nullptr, 8));
-      i += 3;
-    } else {
-      out += field[i];
-    }
-  }
-  return out;
-}
-
 std::vector<MountinfoLine> read_mountinfo() {
   std::vector<MountinfoLine> out;
   for (const auto& line : fs::split(fs::read_file("/proc/self/mountinfo"), '\n')) {
@@ -463,7 +449,7 @@ std::vector<MountinfoLine> read_mountinfo() {
     auto left = fs::split(line.substr(0, sep), ' ');
     auto right = fs::split(line.substr(sep + 3), ' ');
     if (left.size() < 5 || right.size() < 3) continue;
-    out.push_back({unescape_mountinfo(left[3]), unescape_mountinfo(left[4]), right[0], right[2]});
+    out.push_back({fs::unescape_mountinfo(left[3]), fs::unescape_mountinfo(left[4]), right[0], right[2]});
   }
   return out;
 }

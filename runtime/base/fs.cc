@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 
@@ -139,6 +140,21 @@ void make_private_dir(const std::string& path) {
   // sticky directory (a --root of /tmp) or one that is not ours.
   if ((st.st_mode & 07777) == 0700 || (st.st_mode & S_ISVTX) || st.st_uid != ::geteuid()) return;
   if (::fchmod(fd.get(), 0700) < 0) throw_errno("chmod " + path);
+}
+
+std::string unescape_mountinfo(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    bool octal = s[i] == '\\' && i + 3 < s.size() &&
+                 std::all_of(s.begin() + i + 1, s.begin() + i + 4, [](char c) { return c >= '0' && c <= '7'; });
+    if (octal) {
+      out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+      i += 3;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
 }
 
 std::vector<std::string> split(std::string_view s, char sep) {

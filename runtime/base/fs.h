@@ -26,6 +26,8 @@ void mkdir_p(const std::string& path, int mode = 0755);
 void make_private_dir(const std::string& path);
 
 std::vector<std::string> split(std::string_view s, char sep);
+// A /proc/PID/mountinfo field with its \ooo escapes (space, tab, newline, backslash) decoded.
+std::string unescape_mountinfo(std::string_view field);
 std::string trim(std::string_view s);
 
 }  // namespace ocirun::fs
