@@ -46,19 +46,58 @@ std::string Host::self_path(const std::string& hierarchy) const {
   return it == self.end() || it->second.empty() ? "/" : it->second;
 }
 
+namespace {
+
+struct MountEntry {
+  std::string mount_point;
+  std::string fstype;
+  std::string super_options;
+};
+
+// "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue"
+std::vector<MountEntry> parse_mountinfo(std::string_view mountinfo) {
+  std::vector<MountEntry> out;
+  for (const auto& line : fs::split(mountinfo, '\n')) {
+    auto f = fields_of(line);
+    auto sep = std::find(f.begin() + std::min<size_t>(f.size(), 6), f.end(), "-");
+    if (f.size() < 7 || sep == f.end() || f.end() - sep < 4) continue;
+    out.push_back({fs::unescape_mountinfo(f[4]), sep[1], sep[3]});
+  }
+  return out;
+}
+
+std::string_view parent_dir(std::string_view path) {
+  size_t slash = path.rfind('/');
+  return slash == 0 || slash == std::string_view::npos ? "/" : path.substr(0, slash);
+}
+
+// Only the top mount at each place is seen: a later line (mountinfo lists mounts in the
+// order they were made) on the same mount point or on a parent directory covers it, as a
+// tmpfs over /sys/fs/cgroup/unified does in container-in-container setups.
+std::vector<MountEntry> visible_mounts(std::vector<MountEntry> all) {
+  std::set<std::string> later;
+  std::vector<MountEntry> out;
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    bool covered = false;
+    for (std::string_view p = it->mount_point; !covered; p = parent_dir(p)) {
+      covered = later.count(std::string(p)) > 0;
+      if (p == "/") break;
+    }
+    later.insert(it->mount_point);
+    if (!covered) out.push_back(std::move(*it));
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
 Host parse_host(std::string_view mountinfo, std::string_view proc_self_cgroup, const std::string& root_in) {
   Host host;
   host.root = strip_trailing_slashes(root_in);
   bool v2_at_root = false;
 
-  // "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue"
-  for (const auto& line : fs::split(mountinfo, '\n')) {
-    auto f = fields_of(line);
-    auto sep = std::find(f.begin() + std::min<size_t>(f.size(), 6), f.end(), "-");
-    if (f.size() < 7 || sep == f.end() || f.end() - sep < 4) continue;
-    std::string mount_point = fs::unescape_mountinfo(f[4]);
-    const std::string& fstype = sep[1];
-    const std::string& super_options = sep[3];
+  for (const auto& [mount_point, fstype, super_options] : visible_mounts(parse_mountinfo(mountinfo))) {
     bool counted = false;
     if (fstype == "cgroup2") {
       if (mount_point == host.root) {

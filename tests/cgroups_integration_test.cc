@@ -683,6 +683,26 @@ TEST_CASE("stats: a human summary with the memory line", "[cgroups-it][stats]") 
 
 // ---- where the cgroup is, and that it goes -----------------------------------------------------
 
+TEST_CASE("host: a cgroup2 mount covered by a tmpfs does not count: run works on v1 only", "[cgroups-it][host]") {
+  if (!usable({"memory"}) || hostcg().v2() || hostcg().host.v2.empty()) return;  // needs a hybrid host
+  CgSandbox s("covered-unified");
+  remove_namespace(s.config, "cgroup");  // paths as the host names them
+  s.sh("grep -E '^[0-9]+:(memory|):' /proc/self/cgroup");
+  s.write_config();
+  // A private mount namespace (nothing changes on the host): the unified mount stays in
+  // mountinfo under the tmpfs, as container-in-container setups leave it.
+  const std::string unified = hostcg().host.v2;
+  auto r = exec({"unshare", "-m", "--propagation", "private", "sh", "-c",
+                 "mount -t tmpfs tmpfs \"$1\" && exec \"$2\" --root \"$3\" run --bundle \"$4\" \"$5\"", "sh",
+                 unified, s.runtime, s.state_root.string(), s.bundle.string(), s.id});
+  INFO(r.describe());
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Contains(":memory:" + s.path + "\n"));
+  // The v2 hierarchy was not used: the process stayed in the caller's cgroup2 cgroup.
+  CHECK_THAT(r.out, Contains("0::" + hostcg().host.self_path("") + "\n"));
+  CHECK_FALSE(fs::exists(fs::path(unified) / s.path.substr(1)));
+}
+
 TEST_CASE("cgroupsPath: an absolute path lands there in every hierarchy", "[cgroups-it][path]") {
   if (!usable()) return;
   CgSandbox s("path-absolute");

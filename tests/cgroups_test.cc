@@ -556,6 +556,34 @@ TEST_CASE("parse_host: hybrid, as on this machine", "[cgroups][host]") {
   CHECK(h.self_path("") == "/");
 }
 
+TEST_CASE("parse_host: a cgroup mount covered by a later mount does not count", "[cgroups][host]") {
+  const char* hybrid =
+      "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+      "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"
+      "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+      "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+  // A tmpfs over the cgroup2 mount (container-in-container setups leave one): v1 only.
+  std::string covered_v2 = std::string(hybrid) + "90 41 0:90 / /sys/fs/cgroup/unified rw - tmpfs tmpfs rw\n";
+  Host h = parse_host(covered_v2, "", "/sys/fs/cgroup");
+  CHECK(h.layout == Layout::V1);
+  CHECK(h.v2.empty());
+  CHECK(h.v1.size() == 2);
+  CHECK(h.mount_options.count("/sys/fs/cgroup/unified") == 0);
+
+  // A new tmpfs over the whole root, with a cgroup2 mounted on it afterwards: only that one is seen.
+  std::string remounted = std::string(hybrid) + "91 31 0:91 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n"
+                                                "92 91 0:92 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw,nsdelegate\n";
+  h = parse_host(remounted, "", "/sys/fs/cgroup");
+  CHECK(h.layout == Layout::Hybrid);
+  CHECK(h.v1.empty());
+  CHECK(h.mount_options == std::map<std::string, std::string>{{"/sys/fs/cgroup/unified", "nsdelegate"}});
+
+  // A mount on an unrelated path with a common prefix hides nothing.
+  h = parse_host(std::string(hybrid) + "93 1 0:93 / /sys/fs/cgroupx rw - tmpfs tmpfs rw\n", "", "/sys/fs/cgroup");
+  CHECK(h.layout == Layout::Hybrid);
+  CHECK(h.v1.size() == 2);
+}
+
 TEST_CASE("parse_host: escapes, and no cgroups at all", "[cgroups][host]") {
   const char* mountinfo = "50 1 0:40 / /tmp/cg\\040root/mem rw - cgroup none rw,memory\n";
   Host h = parse_host(mountinfo, "", "/tmp/cg root");
