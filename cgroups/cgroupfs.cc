@@ -250,7 +250,7 @@ bool v2_frozen(const Dir& dir) {
 }
 
 void enable_controllers(const std::string& hierarchy_root, const std::string& rel,
-                        const std::set<std::string>& controllers) {
+                        const std::set<std::string>& controllers, const std::string& delegated) {
   if (controllers.empty()) return;
   std::vector<std::string> parts;
   for (auto& p : fs::split(rel, '/'))
@@ -263,8 +263,15 @@ void enable_controllers(const std::string& hierarchy_root, const std::string& re
     std::set<std::string> enabled;
     for (const auto& c : fs::split(fs::trim(d.read("cgroup.subtree_control")), ' '))
       if (!c.empty()) enabled.insert(c[0] == '+' ? c.substr(1) : c);
+    const bool ours = delegated.empty() || dir == delegated || dir.rfind(delegated + "/", 0) == 0;
     for (const auto& c : controllers) {
       if (enabled.count(c)) continue;
+      if (!ours)
+        fail(ErrorKind::Unsupported,
+             fmt::format("the {} controller is not enabled in {}/cgroup.subtree_control, and systemd owns that "
+                         "cgroup: only the unit's own cgroup {} is delegated (systemd enables the controllers it "
+                         "manages for a unit with such limits)",
+                         c, dir, delegated));
       if (int err = d.try_write("cgroup.subtree_control", "+" + c))
         throw_errno(err, fmt::format("enable the {} controller in {}/cgroup.subtree_control", c, dir));
     }

@@ -65,9 +65,10 @@ void signal_pids(const std::vector<pid_t>& pids, int sig);
 void v2_freeze(const Dir& dir, bool frozen);  // cgroup.freeze + wait for cgroup.events
 bool v2_frozen(const Dir& dir);
 // Enables `controllers` in cgroup.subtree_control of `hierarchy_root` and each ancestor of
-// the leaf at `hierarchy_root + rel`, where not enabled yet.
+// the leaf at `hierarchy_root + rel`, where not enabled yet. Above `delegated` (a directory;
+// empty: none) nothing is written: a controller not enabled there is Unsupported.
 void enable_controllers(const std::string& hierarchy_root, const std::string& rel,
-                        const std::set<std::string>& controllers);
+                        const std::set<std::string>& controllers, const std::string& delegated = {});
 
 // Stats readers (stats.cc). Each opens its directory (Syscall if it is gone) and fills its
 // part of Stats; files the host lacks are skipped. v1_cpu_stats takes "" for a hierarchy

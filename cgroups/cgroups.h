@@ -51,6 +51,10 @@ struct Host {
   // This process's own cgroup, from /proc/self/cgroup: v1 hierarchy name -> path, and
   // "" -> the v2 path. Relative cgroupsPaths are resolved under these.
   std::map<std::string, std::string> self;
+  // With the systemd driver: the unit's cgroup2 directory. systemd owns every cgroup above
+  // it, so no cgroup.subtree_control outside it is written; a controller systemd has not
+  // enabled for the unit is refused instead. Empty: the cgroupfs driver enables what it needs.
+  std::string v2_delegated;
 
   bool has_v1(const std::string& hierarchy) const { return v1.count(hierarchy) != 0; }
   bool has_v2(const std::string& controller) const { return !v2.empty() && v2_controllers.count(controller) != 0; }

@@ -255,6 +255,7 @@ class SystemdManager : public Manager {
     unit_.path = saved.path;
     Saved plain = saved;
     plain.systemd_unit.clear();
+    if (auto v2 = plain.dirs.find(""); v2 != plain.dirs.end()) host_.v2_delegated = v2->second;
     inner_ = reopen(host_, plain);
   }
 
@@ -357,7 +358,9 @@ class SystemdManager : public Manager {
       if (!reported.empty()) cgroup = reported;
     }
     // systemd made the directories of the hierarchies it manages; the cgroupfs driver makes
-    // the rest (and remembers only those), then writes the exact limits.
+    // the rest (and remembers only those), then writes the exact limits, in the unit's cgroup
+    // only: the slices above are systemd's (their subtree_control too).
+    if (!host_.v2.empty()) host_.v2_delegated = host_.v2 + cgroup;
     auto inner = open(host_, cgroup, id_);
     inner->create();
     inner_ = std::move(inner);

@@ -132,7 +132,7 @@ class V1Manager final : public ManagerBase {
       for (const auto& w : unified_writes)
         if (!w.controller.empty()) needed.insert(w.controller);
       const std::string& dir = dirs_.at("");
-      enable_controllers(host_.v2, dir.substr(host_.v2.size()), needed);
+      enable_controllers(host_.v2, dir.substr(host_.v2.size()), needed, host_.v2_delegated);
       Dir d = Dir::open(dir);
       for (const auto& w : unified_writes)
         with_context(w.controller.empty() ? "linux.resources.unified" : resource_field(w.controller),

@@ -60,7 +60,7 @@ class V2Manager final : public ManagerBase {
     if (!r.devices.empty())
       device_program = with_context("linux.resources.devices", [&] { return device_filter(r.devices); });
     // Only the controllers these limits need, so a plain container changes no ancestor.
-    enable_controllers(host_.v2, relative(), needed);
+    enable_controllers(host_.v2, relative(), needed, host_.v2_delegated);
     Dir d = Dir::open(dir_);
     for (const auto& w : writes)
       with_context(r.unified.count(w.file) ? "linux.resources.unified" : resource_field(w.controller),

@@ -834,6 +834,42 @@ TEST_CASE("join_self: v1 writes 0 to tasks, the cgroup2 directory cgroup.procs u
   n->destroy();
 }
 
+TEST_CASE("v2 driver under systemd: no subtree_control above the unit's cgroup is written", "[cgroups][driver][systemd]") {
+  TempDir tmp;
+  // The state that broke the systemd tests: hugetlb enabled at the root by someone else.
+  Host host = fake_v2(tmp.path + "/cg", {"hugetlb", "pids"});
+  put(host.v2 + "/cgroup.subtree_control", "hugetlb pids\n");
+  const std::string slice = host.v2 + "/system.slice", scope = slice + "/ocirun-c1.scope";
+  mkdirs(scope);
+  populate(slice, {"cgroup.subtree_control"});
+  populate(scope, {"cgroup.procs", "cgroup.subtree_control", "pids.max", "hugetlb.2MB.max"});
+  put(slice + "/cgroup.subtree_control", "pids\n");  // what systemd enabled for a unit with TasksMax
+  host.v2_delegated = scope;
+  auto m = open(host, "/system.slice/ocirun-c1.scope", "c1");
+
+  spec::Resources huge;
+  huge.hugepage_limits.push_back({"2MB", 4 << 20});
+  std::string message;
+  CHECK(error_kind([&] { m->apply(huge); }, &message) == ErrorKind::Unsupported);
+  CHECK_THAT(message, Catch::Contains("hugetlb controller is not enabled in " + slice + "/cgroup.subtree_control"));
+  CHECK_THAT(message, Catch::Contains("systemd owns that cgroup"));
+  CHECK(trimmed(slice + "/cgroup.subtree_control") == "pids");  // untouched
+  CHECK(trimmed(host.v2 + "/cgroup.subtree_control") == "hugetlb pids");
+
+  spec::Resources pids;
+  pids.pids.emplace();
+  pids.pids->limit = 42;
+  m->apply(pids);  // enabled by systemd on the way down: nothing to write but the limit
+  CHECK(trimmed(scope + "/pids.max") == "42");
+  CHECK(trimmed(slice + "/cgroup.subtree_control") == "pids");
+
+  // The cgroupfs driver (nothing delegated) enables what it needs, as before.
+  host.v2_delegated.clear();
+  open(host, "/system.slice/ocirun-c1.scope", "c1")->apply(huge);
+  CHECK(trimmed(slice + "/cgroup.subtree_control") == "+hugetlb");
+  CHECK(trimmed(scope + "/hugetlb.2MB.max") == "4194304");
+}
+
 TEST_CASE("v2 driver: apply enables only needed controllers, reopen and destroy", "[cgroups][driver]") {
   TempDir tmp;
   Host host = fake_v2(tmp.path + "/cg", {"cpu", "cpuset", "io", "memory", "pids"});
