@@ -130,6 +130,13 @@ void make_path(const std::string& base, const std::string& rel, std::vector<std:
       } else if (errno == ENOENT && cur.size() > base.size() + part.size() + 1 && attempt < 100) {
         vanished = true;
         break;
+      } else if (errno == EROFS) {
+        // Nested (a runtime in a container): say what is missing, not just the errno.
+        throw Error(ErrorKind::Unsupported,
+                    fmt::format("cgroup {} is read-only: cannot make {} (in a container, /sys/fs/cgroup must be "
+                                "mounted read-write for the runtime to make cgroups)",
+                                base, cur),
+                    EROFS);
       } else if (errno != EEXIST) {
         throw_errno("mkdir " + cur);
       }

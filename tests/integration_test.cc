@@ -1190,3 +1190,100 @@ TEST_CASE("mounts: a cgroup mount without a cgroup namespace", "[mounts][ocirun]
     CHECK(contains(r.out, "pids.max"));  // the container's own cgroup, not an empty dir
   }
 }
+
+// ---- nested: the runtime inside one of its own containers (kind, CI runners) -------------------
+
+namespace {
+
+// Every capability this process's bounding set holds: what a privileged container can get here.
+std::vector<std::string> host_capabilities() {
+  static const char* const names[] = {
+      "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
+      "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
+      "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO",
+      "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+      "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE",
+      "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+      "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"};
+  uint64_t bounding = std::stoull(status_field(read_file("/proc/self/status"), "CapBnd"), nullptr, 16);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < std::size(names); ++i)
+    if (bounding & (uint64_t{1} << i)) out.push_back(names[i]);
+  return out;
+}
+
+// An outer container made by the runtime, privileged as kind's nodes are (every capability the
+// host allows, every device, nothing masked, a cgroup namespace, /sys/fs/cgroup mounted `rw` or
+// `ro`), with the runtime's binary at /usr/local/bin/ocirun and a bundle for an inner container
+// at /inner. The outer runs `script` and exits with its status.
+struct NestedSandbox : Sandbox {
+  NestedSandbox(const std::string& name, const std::string& cgroup_mode, const std::string& script) : Sandbox(name) {
+    auto caps = host_capabilities();
+    for (const char* set : {"bounding", "effective", "permitted"}) config["process"]["capabilities"][set] = caps;
+    config["process"]["noNewPrivileges"] = false;
+    config["linux"]["maskedPaths"] = json::array();
+    config["linux"]["readonlyPaths"] = json::array();
+    config["linux"]["resources"]["devices"] = json::array({{{"allow", true}, {"access", "rwm"}}});
+    config["linux"]["cgroupsPath"] = "/ocirun-it-nested-" + std::to_string(::getpid()) + "/" + id;
+    set_namespace(config, "cgroup");
+    for (auto& m : config["mounts"]) {
+      if (m["destination"] != "/sys/fs/cgroup") continue;
+      std::vector<std::string> options;
+      for (const auto& o : m["options"]) options.push_back(o == "ro" || o == "rw" ? cgroup_mode : o.get<std::string>());
+      m["options"] = options;
+    }
+    add_mount("/run", "tmpfs", "tmpfs", {"nosuid", "nodev", "mode=755"});
+    fs::create_directories(rootfs / "usr/local/bin");
+    write_file(rootfs / "usr/local/bin/ocirun", "");
+    add_mount("/usr/local/bin/ocirun", "bind", runtime, {"bind", "ro"});
+
+    fs::path inner = host_dir("inner");
+    fs::copy(Env::get().template_dir / "rootfs", inner / "rootfs",
+             fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    json inner_config = Env::get().base_config;
+    inner_config["root"] = {{"path", "rootfs"}, {"readonly", true}};
+    inner_config["process"]["terminal"] = false;
+    inner_config["process"]["args"] = {"sh", "-c", "echo inner-ok; grep -E ':(memory|pids):' /proc/self/cgroup"};
+    remove_namespace(inner_config, "cgroup");  // its cgroup as the outer container names it
+    write_file(inner / "config.json", inner_config.dump());
+    add_mount("/inner", "bind", inner.string(), {"rbind", "rw"});
+    sh(script);
+  }
+};
+
+// The outer container's output: the inner run's own and its error, "exit=N", then how many
+// containers the inner runtime still lists. Empty (with a warning) without cgroup namespaces.
+std::string run_nested(const std::string& name, const std::string& cgroup_mode) {
+  if (!fs::exists("/proc/self/ns/cgroup")) {
+    WARN("kernel without cgroup namespaces");
+    return {};
+  }
+  NestedSandbox s(name, cgroup_mode,
+                  "ocirun --root /run/inner-state run --bundle /inner inner1 2>/run/err; echo exit=$?; cat /run/err; "
+                  "echo left=$(ocirun --root /run/inner-state list -q | wc -l)");
+  return run_ok(s).out;
+}
+
+}  // namespace
+
+TEST_CASE("nested: the runtime runs its containers inside one of its own privileged containers", "[nested]") {
+  std::string out = run_nested("nested-rw", "rw");
+  if (out.empty()) return;
+  INFO(out);
+  CHECK_THAT(out, Contains("inner-ok\n"));
+  CHECK_THAT(out, Contains("exit=0\n"));
+  // In the outer's cgroup namespace: the inner container's own cgroup below the outer's.
+  if (fs::exists("/sys/fs/cgroup/memory")) CHECK_THAT(out, Contains(":memory:/ocirun/inner1\n"));
+  CHECK_THAT(out, Contains("left=0\n"));  // run deleted the inner container
+}
+
+TEST_CASE("nested: with /sys/fs/cgroup read-only the inner run says what is missing", "[nested]") {
+  std::string out = run_nested("nested-ro", "ro");
+  if (out.empty()) return;
+  INFO(out);
+  CHECK_THAT(out, !Contains("inner-ok"));
+  CHECK_THAT(out, Contains("exit=1\n"));
+  CHECK_THAT(out, Contains("is read-only"));
+  CHECK_THAT(out, Contains("/sys/fs/cgroup"));
+  CHECK_THAT(out, Contains("left=0\n"));  // nothing left behind
+}
