@@ -149,7 +149,8 @@ std::vector<FileWrite> translate_v1(const Resources& r, std::vector<std::string>
   Writes w(warnings);
   if (!r.unified.empty())
     unsupported("linux.resources.unified (\"" + r.unified.begin()->first +
-                "\") needs cgroup v2, and this host's controllers are cgroup v1");
+                "\"): invalid configuration: cannot use unified on cgroup v1 (runc's words; this host's controllers "
+                "are cgroup v1)");
 
   if (r.memory) {
     const auto& m = *r.memory;
@@ -158,7 +159,10 @@ std::vector<FileWrite> translate_v1(const Resources& r, std::vector<std::string>
     // A fresh cgroup has both limits unlimited, so limit then memsw always fits; the driver
     // swaps the order when raising an existing limit above the current memsw.
     if (set_nonzero(m.limit)) w.add("memory", "memory.limit_in_bytes", v1_bytes(*m.limit));
-    if (set_nonzero(m.swap)) w.add("memory", "memory.memsw.limit_in_bytes", v1_bytes(*m.swap));
+    if (set_nonzero(m.swap))
+      w.add("memory", "memory.memsw.limit_in_bytes", v1_bytes(*m.swap));
+    else if (m.limit == -1)  // unlimited memory and swap not given: both unlimited, as runc
+      w.add("memory", "memory.memsw.limit_in_bytes", "-1");
     if (set_nonzero(m.reservation)) w.add("memory", "memory.soft_limit_in_bytes", v1_bytes(*m.reservation));
     if (m.swappiness) {
       if (*m.swappiness > 100)

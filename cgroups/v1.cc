@@ -114,14 +114,16 @@ class V1Manager final : public ManagerBase {
     if (!r.unified.empty()) {
       if (!dirs_.count(""))
         fail(ErrorKind::Unsupported, "linux.resources.unified (\"" + r.unified.begin()->first +
-                                         "\") needs cgroup v2, and this host has only cgroup v1");
+                                         "\"): invalid configuration: cannot use unified on cgroup v1 (this host has "
+                                         "only cgroup v1)");
       spec::Resources only_unified;
       only_unified.unified = r.unified;
       for (auto& w : translate_v2(only_unified)) {
         if (!w.controller.empty() && !host_.has_v2(w.controller))
           fail(ErrorKind::Unsupported,
-               fmt::format("linux.resources.unified[\"{}\"]: the cgroup2 mount {} has no \"{}\" controller", w.file,
-                           host_.v2, w.controller));
+               fmt::format("linux.resources.unified[\"{}\"]: invalid configuration: cannot use unified on cgroup v1 "
+                           "(the cgroup2 mount {} has no \"{}\" controller)",
+                           w.file, host_.v2, w.controller));
         unified_writes.push_back(std::move(w));
       }
     }
@@ -297,22 +299,24 @@ class V1Manager final : public ManagerBase {
       with_context(resource_field(w.controller), [&] {
         int err = d.try_write(w.file, w.value);
         if (err == 0) return;
-        // Raising memory above the current memory+swap limit: memsw must grow first.
-        if (err == EINVAL && w.file == "memory.limit_in_bytes") {
-          if (auto j = find_later(i, "memory.memsw.limit_in_bytes")) {
+        // Pairs the kernel checks against each other: when the first write does not fit the
+        // old value of its partner, the partner goes first. Raising memory above the current
+        // memory+swap limit: memsw first. A shorter period can exceed the parent's bandwidth
+        // with the old quota, or fall below the old realtime runtime: the quota/runtime first.
+        static const std::map<std::string, std::string> partner_first = {
+            {"memory.limit_in_bytes", "memory.memsw.limit_in_bytes"},
+            {"cpu.cfs_period_us", "cpu.cfs_quota_us"},
+            {"cpu.rt_period_us", "cpu.rt_runtime_us"},
+        };
+        if (auto p = partner_first.find(w.file); err == EINVAL && p != partner_first.end()) {
+          if (auto j = find_later(i, p->second.c_str())) {
             d.write(writes[*j].file, writes[*j].value);
             done[*j] = true;
             err = d.try_write(w.file, w.value);
           }
         }
-        // A shorter period can exceed the parent's bandwidth with the old quota: quota first.
-        if (err == EINVAL && w.file == "cpu.cfs_period_us") {
-          if (auto j = find_later(i, "cpu.cfs_quota_us")) {
-            d.write(writes[*j].file, writes[*j].value);
-            done[*j] = true;
-            err = d.try_write(w.file, w.value);
-          }
-        }
+        // No swap accounting (swapaccount=0): an unlimited memory+swap is already the case.
+        if (err == ENOENT && w.file == "memory.memsw.limit_in_bytes" && w.value == "-1") return;
         // Kernels without CFQ keep the proportional weight in BFQ's file (runc does this too).
         if (err == ENOENT && (w.file == "blkio.weight" || w.file == "blkio.weight_device")) {
           std::string bfq = w.file == "blkio.weight" ? "blkio.bfq.weight" : "blkio.bfq.weight_device";

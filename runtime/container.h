@@ -33,7 +33,8 @@ Created create_container(const StateStore& store, const CreateOptions& opts);
 void start_container(const StateStore& store, const std::string& id);
 // create + start; unless detached, waits and returns the container's exit status
 // (128+N for signal N) after deleting it.
-int run_container(const StateStore& store, const CreateOptions& opts, bool detach);
+// `keep`: leave the stopped container (state, cgroup) for `state` and `delete`, as runc --keep.
+int run_container(const StateStore& store, const CreateOptions& opts, bool detach, bool keep = false);
 
 std::string container_state_json(const StateStore& store, const std::string& id);
 void kill_container(const StateStore& store, const std::string& id, int sig, bool all);

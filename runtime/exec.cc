@@ -22,6 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -272,6 +274,55 @@ void check_lsm_labels(spec::Process& p, const ExecOptions& o) {
   require_selinux(p.selinux_label, o.process_label.empty() ? exec_process_field(o, "/selinuxLabel") : "exec --process-label");
 }
 
+// `base` + `sub` with "." and ".." taken lexically (runc's path.Join); "/" is `base` itself.
+std::string sub_cgroup_dir(const std::string& base, const std::string& sub) {
+  std::vector<std::string> parts;
+  for (const auto& part : fs::split(sub, '/')) {
+    if (part.empty() || part == ".") continue;
+    if (part != "..")
+      parts.push_back(part);
+    else if (parts.empty())
+      fail(ErrorKind::InvalidArgument, sub + " is not a sub cgroup path");  // runc's words
+    else
+      parts.pop_back();
+  }
+  std::string dir = base;
+  for (const auto& part : parts) dir += "/" + part;
+  return dir;
+}
+
+// exec --cgroup: the directories the process joins instead of the container's own, one per
+// hierarchy (runc's rules: a path without a controller moves every hierarchy).
+std::vector<std::string> sub_cgroup_dirs_of(const cgroups::Saved& saved, const std::map<std::string, std::string>& subs) {
+  std::map<std::string, std::string> dirs = saved.dirs;
+  if (auto all = subs.find(""); all != subs.end()) {
+    for (auto& [hierarchy, dir] : dirs) dir = sub_cgroup_dir(dir, all->second);
+  } else {
+    for (const auto& [controller, sub] : subs) {
+      auto it = dirs.find(controller);
+      if (it == dirs.end()) fail(ErrorKind::InvalidArgument, "unknown controller " + controller + " in SubCgroupPaths");
+      it->second = sub_cgroup_dir(it->second, sub);
+    }
+  }
+  std::vector<std::string> out;
+  for (const auto& [hierarchy, dir] : dirs)
+    if (std::find(out.begin(), out.end(), dir) == out.end()) out.push_back(dir);
+  return out;
+}
+
+// Go's error words (lower case), as runc prints them: scripts match "adding pid ... no such file".
+void join_sub_cgroups(const std::vector<std::string>& dirs, pid_t pid) {
+  for (const auto& dir : dirs) {
+    std::string procs = dir + "/cgroup.procs";
+    std::string value = std::to_string(pid);
+    UniqueFd f(::open(procs.c_str(), O_WRONLY | O_CLOEXEC));
+    if (f && ::write(f.get(), value.data(), value.size()) == static_cast<ssize_t>(value.size())) continue;
+    std::string why = std::strerror(errno);
+    if (!why.empty()) why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
+    fail(ErrorKind::Syscall, fmt::format("error adding pid {} to cgroups: {} {}: {}", pid, f ? "write" : "open", procs, why));
+  }
+}
+
 }  // namespace
 
 int exec_process(const StateStore& store, const ExecOptions& opts) {
@@ -279,7 +330,9 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
   ContainerState state = dir.load();
   Status status = dir.status(state);
   if (status == Status::Stopped) fail(ErrorKind::BadState, "cannot exec in container " + opts.id + ": container not running");
-  if (status == Status::Paused) fail(ErrorKind::BadState, "cannot exec in container " + opts.id + ": it is paused");
+  // runc's words: scripts and its test suite match them.
+  if (status == Status::Paused && !opts.ignore_paused)
+    fail(ErrorKind::BadState, "cannot exec in a paused container (use --ignore-paused to override)");
 
   const spec::Spec config = container_config(dir);
   spec::Process process =
@@ -311,6 +364,11 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
   if (!pidfd) fail(ErrorKind::BadState, "cannot exec in container " + opts.id + ": container not running");
   ctx.pidfd = pidfd.get();
   auto cgroup = container_cgroup(state);
+  std::vector<std::string> sub_cgroup_dirs;
+  if (!opts.sub_cgroups.empty()) {
+    if (!cgroup) fail(ErrorKind::BadState, "exec --cgroup: container " + opts.id + " has no cgroup");
+    sub_cgroup_dirs = sub_cgroup_dirs_of(cgroup->saved(), opts.sub_cgroups);
+  }
 
   int pair[2];
   check(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), "socketpair");
@@ -340,7 +398,10 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
       }
   };
   try {
-    if (cgroup) cgroup->add_process(stage1);
+    if (!sub_cgroup_dirs.empty())
+      join_sub_cgroups(sub_cgroup_dirs, stage1);
+    else if (cgroup)
+      cgroup->add_process(stage1);
     sync::send(parent_end.get(), sync::Msg::Go);
     for (sync::Message m; sync::recv(parent_end.get(), m);) {
       if (m.type == sync::Msg::InitPid) {

@@ -1,5 +1,6 @@
 // `exec`: a new process inside a running container.
 #pragma once
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,10 @@ struct ExecOptions {
   std::vector<std::string> caps;
   bool no_new_privs = false;
   std::string apparmor, process_label;
+  bool ignore_paused = false;  // exec into a paused container (the process waits for resume)
+  // --cgroup: hierarchy -> a path below the container's cgroup there ("memory" -> "sub"), or
+  // "" -> the same path below it in every hierarchy. Empty: the container's own cgroup.
+  std::map<std::string, std::string> sub_cgroups;
 };
 
 // Runs the process; unless detached waits for it and returns its exit status.

@@ -241,7 +241,7 @@ void start_container(const StateStore& store, const std::string& id) {
   run_hooks_warn_only(s.poststart, oci_state_json(s, Status::Running), "poststart");
 }
 
-int run_container(const StateStore& store, const CreateOptions& opts, bool detach) {
+int run_container(const StateStore& store, const CreateOptions& opts, bool detach, bool keep) {
   sigset_t forwarded, old;
   // Blocked before create so no signal or child exit is missed; the children unblock.
   block_forwarded_signals(forwarded, old);
@@ -269,6 +269,7 @@ int run_container(const StateStore& store, const CreateOptions& opts, bool detac
   } else {
     code = wait_forwarding_signals(created.pid, forwarded);
   }
+  if (keep) return code;
   try {
     delete_container(store, opts.id, true);
   } catch (const Error& e) {

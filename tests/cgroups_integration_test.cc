@@ -494,6 +494,75 @@ TEST_CASE("pause and resume: the processes stop and go on", "[cgroups-it][freeze
   CHECK_THAT(again.err, Catch::Contains("container not paused"));  // runc's text, which clients match
 }
 
+TEST_CASE("exec into a paused container: refused in runc's words, --ignore-paused waits for resume", "[cgroups-it][freezer][exec]") {
+  if (!usable()) return;
+  CgSandbox s("exec-paused");
+  s.config["process"]["args"] = {"sleep", "1000"};
+  require_ok(s.run_detached());
+  require_ok(s.rt({"pause", s.id}));
+
+  auto refused = s.rt({"exec", s.id, "echo", "ok"}, {.timeout = 10s});
+  CHECK_FALSE(refused.timed_out);
+  CHECK(refused.code == 255);
+  CHECK_THAT(refused.err, Contains("cannot exec in a paused container (use --ignore-paused to override)"));
+
+  std::thread resumer([&] {
+    std::this_thread::sleep_for(1s);
+    s.rt({"resume", s.id});
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = s.rt({"exec", "--ignore-paused", s.id, "echo", "ok"}, {.timeout = 15s});
+  auto waited = std::chrono::steady_clock::now() - t0;
+  resumer.join();
+  INFO(r.describe());
+  CHECK(r.code == 0);
+  CHECK(trim(r.out) == "ok");
+  CHECK(waited >= 900ms);  // it ran only once the container was resumed
+}
+
+TEST_CASE("exec --cgroup runs the process in a sub-cgroup, runc's rules and words", "[cgroups-it][exec]") {
+  if (!usable({"memory", "pids"}) || hostcg().v2()) return;  // the v1 (and hybrid) form
+  CgSandbox s("exec-subcg");
+  remove_namespace(s.config, "cgroup");  // paths as the host names them
+  s.config["process"]["args"] = {"sleep", "1000"};
+  require_ok(s.run_detached());
+  fs::path mem_sub = hostcg().dir("memory", s.path) / "submem";
+  fs::path pids_sub = hostcg().dir("pids", s.path) / "subpids";
+  fs::create_directory(mem_sub);
+  fs::create_directory(pids_sub);
+  struct RemoveAfter {
+    std::vector<fs::path> dirs;
+    ~RemoveAfter() {
+      for (const auto& d : dirs) ::rmdir(d.c_str());
+    }
+  } cleanup{{mem_sub, pids_sub}};
+
+  auto r = s.rt({"exec", "--cgroup", "memory:submem", "--cgroup", "pids:subpids", s.id, "cat", "/proc/self/cgroup"});
+  require_ok(r);
+  CHECK_THAT(r.out, Contains(":memory:" + s.path + "/submem\n"));
+  CHECK_THAT(r.out, Contains(":pids:" + s.path + "/subpids\n"));
+  CHECK(eventually([&] { return read_trimmed(mem_sub / "cgroup.procs").empty(); }));
+
+  // The same path in every hierarchy, and "/" as the container's own cgroup.
+  auto own = s.rt({"exec", "--cgroup", "/", s.id, "cat", "/proc/self/cgroup"});
+  require_ok(own);
+  CHECK_THAT(own.out, Contains(":memory:" + s.path + "\n"));
+
+  auto up = s.rt({"exec", "--cgroup", "..", s.id, "true"});
+  CHECK(up.code == 255);
+  CHECK_THAT(up.err, Contains(" .. is not a sub cgroup path"));
+  auto missing = s.rt({"exec", "--cgroup", "cpu:nonexistent", s.id, "true"});
+  CHECK(missing.code == 255);
+  CHECK_THAT(missing.err, Contains(" adding pid "));
+  CHECK_THAT(missing.err, Contains("/nonexistent/cgroup.procs: no such file "));
+  auto unknown = s.rt({"exec", "--cgroup", "whaaat:/", s.id, "true"});
+  CHECK(unknown.code == 255);
+  CHECK_THAT(unknown.err, Contains("unknown controller "));
+  auto bare_twice = s.rt({"exec", "--cgroup", "a", "--cgroup", "b", s.id, "true"});
+  CHECK(bare_twice.code == 255);
+  CHECK_THAT(bare_twice.err, Contains("invalid --cgroup argument: a (missing <controller>: prefix)"));
+}
+
 // ---- update ----------------------------------------------------------------------------------
 
 TEST_CASE("update: flags and --resources - change the limits live", "[cgroups-it][update]") {
@@ -535,6 +604,82 @@ TEST_CASE("update: flags and --resources - change the limits live", "[cgroups-it
   CHECK(refused.code != 0);
   CHECK(refused.err.find("checkBeforeUpdate") != std::string::npos);
   CHECK(s.read("memory", mem_file) == "100663296");
+}
+
+TEST_CASE("update --memory -1 after a swap limit lifts both limits, as runc", "[cgroups-it][update]") {
+  if (!usable({"memory"})) return;
+  CgSandbox s("update-unlimited");
+  bool v1_swap = !hostcg().v2() && fs::exists(fs::path(hostcg().host.v1.at("memory")) / "memory.memsw.limit_in_bytes");
+  bool v2_swap = hostcg().v2() && fs::exists(fs::path(hostcg().host.v2) / "memory.swap.max");
+  s.resources()["memory"] = {{"limit", 32 << 20}};
+  if (v1_swap || v2_swap) s.resources()["memory"]["swap"] = 64 << 20;
+  s.config["process"]["args"] = {"sleep", "1000"};
+  require_ok(s.run_detached());
+  const char* mem_file = hostcg().v2() ? "memory.max" : "memory.limit_in_bytes";
+  const char* swap_file = hostcg().v2() ? "memory.swap.max" : "memory.memsw.limit_in_bytes";
+  // Unlimited as the kernel spells it: the hierarchy root's value (v1), "max" (v2).
+  auto unlimited = [&](const char* file) {
+    return hostcg().v2() ? std::string("max") : read_trimmed(fs::path(hostcg().host.v1.at("memory")) / file);
+  };
+  CHECK(s.read("memory", mem_file) == std::to_string(32 << 20));
+
+  require_ok(s.rt({"update", "--memory", "-1", s.id}));
+  CHECK(s.read("memory", mem_file) == unlimited(mem_file));
+  if (v1_swap || v2_swap) CHECK(s.read("memory", swap_file) == unlimited(swap_file));
+
+  // And back to a limit with swap: growing memsw from a lower limit works in either order.
+  require_ok(s.rt({"update", "--memory", "48m", "--memory-swap", "96m", s.id}));
+  CHECK(s.read("memory", mem_file) == std::to_string(48 << 20));
+  require_ok(s.rt({"update", "--memory", "16m", "--memory-swap", "24m", s.id}));
+  CHECK(s.read("memory", mem_file) == std::to_string(16 << 20));
+  if (v1_swap) CHECK(s.read("memory", swap_file) == std::to_string(24 << 20));
+}
+
+TEST_CASE("update --cpu-share (runc's spelling), --cpu-rt-period and --cpu-rt-runtime", "[cgroups-it][update][cpu]") {
+  if (!usable({"cpu"})) return;
+  CgSandbox s("update-cpu");
+  s.config["process"]["args"] = {"sleep", "1000"};
+  // Realtime time has to be granted down the tree (a new cgroup has 0): as runc's test, the
+  // parents get the root's values first. ocirun keeps an empty cgroup it finds; so rmdir here.
+  bool rt = !hostcg().v2() && fs::exists(fs::path(hostcg().host.v1.at("cpu")) / "cpu.rt_runtime_us");
+  fs::path cpu_root = hostcg().v2() ? fs::path(hostcg().host.v2) : fs::path(hostcg().host.v1.at("cpu"));
+  fs::path parent = cpu_root / s.path.substr(1, s.path.rfind('/') - 1), own = cpu_root / s.path.substr(1);
+  struct DeleteThenRemove {
+    CgSandbox& s;
+    std::vector<fs::path> dirs;
+    ~DeleteThenRemove() {
+      s.rt({"delete", "--force", s.id});
+      for (const auto& d : dirs) ::rmdir(d.c_str());
+    }
+  } cleanup{s, {own, parent}};
+  if (rt) {
+    fs::create_directories(own);
+    for (const auto& d : {parent, own})
+      for (const char* f : {"cpu.rt_period_us", "cpu.rt_runtime_us"}) write_file(d / f, read_trimmed(cpu_root / f));
+  }
+  require_ok(s.run_detached());
+
+  require_ok(s.rt({"update", "--cpu-share", "512", s.id}));
+  CHECK(s.read("cpu", hostcg().v2() ? "cpu.weight" : "cpu.shares") ==
+        (hostcg().v2() ? std::to_string(cg::cpu_shares_to_weight(512)) : "512"));
+  require_ok(s.rt({"update", "--cpu-shares", "256", s.id}));
+  if (!hostcg().v2()) CHECK(s.read("cpu", "cpu.shares") == "256");
+  if (!rt) return;
+  require_ok(s.rt({"update", "--cpu-rt-period", "900001", "--cpu-rt-runtime", "600001", s.id}));
+  CHECK(s.read("cpu", "cpu.rt_period_us") == "900001");
+  CHECK(s.read("cpu", "cpu.rt_runtime_us") == "600001");
+}
+
+TEST_CASE("linux.resources.unified on a cgroup v1 host is refused in runc's words", "[cgroups-it][errors]") {
+  if (!usable({"memory"}) || hostcg().v2()) return;
+  CgSandbox s("unified-v1");
+  s.resources()["unified"] = {{"memory.min", "131072"}};
+  s.config["process"]["args"] = {"true"};
+  auto r = s.run();
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("invalid configuration"));  // runc's "cgroup v1 + unified resources should fail"
+  CHECK_FALSE(fs::exists(hostcg().dir("memory", s.path)));
 }
 
 // ---- ps, kill --all --------------------------------------------------------------------------

@@ -250,6 +250,11 @@ TEST_CASE("memory on v1: memsw is memory+swap, as the spec", "[cgroups][translat
   CHECK(value_of(translate_v1(with_memory(-1, -1)), "memory.limit_in_bytes") == "-1");
   CHECK(value_of(translate_v1(with_memory(-1, -1)), "memory.memsw.limit_in_bytes") == "-1");
   CHECK(translate_v1(with_memory(0, std::nullopt)).empty());  // 0 = unset, as in runc
+  // Unlimited memory with swap not given lifts memory+swap too (runc's update --memory -1).
+  CHECK(translate_v1(with_memory(-1, std::nullopt)) == std::vector<FileWrite>{
+                                                          {"memory", "memory.limit_in_bytes", "-1"},
+                                                          {"memory", "memory.memsw.limit_in_bytes", "-1"},
+                                                      });
 
   CHECK(error_kind([] { translate_v1(with_memory(128 << 20, 64 << 20)); }) == ErrorKind::InvalidSpec);
   spec::Resources bad = with_memory(std::nullopt, std::nullopt);
@@ -442,6 +447,7 @@ TEST_CASE("unified: refused on v1, written last on v2", "[cgroups][translate]") 
   std::string message;
   CHECK(error_kind([&] { translate_v1(r); }, &message) == ErrorKind::Unsupported);
   CHECK_THAT(message, Catch::Contains("unified"));
+  CHECK_THAT(message, Catch::Contains("invalid configuration: cannot use unified on cgroup v1"));  // runc's words
   CHECK(translate_v2(r) == std::vector<FileWrite>{
                                {"memory", "memory.max", "67108864"},
                                {"", "cgroup.max.descendants", "10"},
@@ -1098,6 +1104,10 @@ TEST_CASE("real v1/hybrid cgroup: limits, a child, freeze, kill, destroy", "[cgr
     cg.m->apply(with_memory(256 << 20, 512 << 20));
     CHECK(trimmed(mem + "/memory.limit_in_bytes") == "268435456");
     CHECK(trimmed(mem + "/memory.memsw.limit_in_bytes") == "536870912");
+    // -1 lifts both: memsw has to grow first, then the limit.
+    cg.m->apply(with_memory(-1, std::nullopt));
+    CHECK(trimmed(mem + "/memory.limit_in_bytes") == trimmed(host.v1.at("memory") + "/memory.limit_in_bytes"));
+    CHECK(trimmed(mem + "/memory.memsw.limit_in_bytes") == trimmed(host.v1.at("memory") + "/memory.memsw.limit_in_bytes"));
   }
 
   pid_t child = cg.child();

@@ -196,6 +196,22 @@ TEST_CASE("run: a process killed by signal N exits 128+N", "[run]") {
   CHECK(r.code == 128 + sig);
 }
 
+TEST_CASE("run --keep leaves the stopped container for state and delete, as runc", "[run]") {
+  Sandbox s("run-keep");
+  s.config["linux"]["cgroupsPath"] = "/ocirun-it-keep-" + std::to_string(::getpid()) + "/" + s.id;
+  s.sh("exit 3");
+  auto r = s.run({"--keep"});
+  INFO(r.describe());
+  CHECK(r.code == 3);
+  CHECK(s.status() == "stopped");
+  // Its cgroup stays until delete (runc's "run --keep (check cgroup exists)").
+  std::string pids_dir = "/sys/fs/cgroup/pids" + s.config["linux"]["cgroupsPath"].get<std::string>();
+  if (fs::exists("/sys/fs/cgroup/pids")) CHECK(fs::is_directory(pids_dir));
+  require_ok(s.rt({"delete", s.id}));
+  CHECK(s.rt({"state", s.id}).code != 0);
+  CHECK_FALSE(fs::exists(pids_dir));
+}
+
 TEST_CASE("run --detach returns while the container runs", "[run]") {
   Sandbox s("run-detach");
   s.config["process"]["args"] = {"sleep", "1000"};

@@ -248,10 +248,15 @@ spec::Resources update_resources(const Parsed& p) {
     if (p.has("memory-reservation")) mem.reservation = parse_bytes("memory-reservation", p.get("memory-reservation"));
   }
   bool cpu_flag = false;
-  for (const char* f : {"cpu-shares", "cpu-quota", "cpu-period", "cpuset-cpus", "cpuset-mems"}) cpu_flag |= p.has(f);
+  for (const char* f : {"cpu-share", "cpu-shares", "cpu-quota", "cpu-period", "cpu-rt-period", "cpu-rt-runtime",
+                        "cpuset-cpus", "cpuset-mems"})
+    cpu_flag |= p.has(f);
   if (cpu_flag) {
     auto& cpu = r.cpu ? *r.cpu : r.cpu.emplace();
+    if (p.has("cpu-share")) cpu.shares = parse_int("cpu-share", p.get("cpu-share"));
     if (p.has("cpu-shares")) cpu.shares = parse_int("cpu-shares", p.get("cpu-shares"));
+    if (p.has("cpu-rt-period")) cpu.realtime_period = parse_int("cpu-rt-period", p.get("cpu-rt-period"));
+    if (p.has("cpu-rt-runtime")) cpu.realtime_runtime = parse_int("cpu-rt-runtime", p.get("cpu-rt-runtime"));
     if (p.has("cpu-quota")) cpu.quota = parse_int("cpu-quota", p.get("cpu-quota"));
     if (p.has("cpu-period")) cpu.period = parse_int("cpu-period", p.get("cpu-period"));
     if (p.has("cpuset-cpus")) cpu.cpus = p.get("cpuset-cpus");
@@ -269,6 +274,23 @@ uint32_t parse_id(const std::string& flag, const std::string& text) {
   int64_t v = parse_int(flag, text);
   if (v < 0 || v > UINT32_MAX) fail(ErrorKind::InvalidArgument, fmt::format("exec: --{}: not a valid id: \"{}\"", flag, text));
   return static_cast<uint32_t>(v);
+}
+
+// exec --cgroup [CONTROLLER[,CONTROLLER...]:]PATH, repeatable; runc's rules and words.
+std::map<std::string, std::string> sub_cgroup_flags(const std::vector<std::string>& values) {
+  std::map<std::string, std::string> out;
+  for (const auto& v : values) {
+    auto parts = fs::split(v, ':');
+    if (parts.size() > 2) fail(ErrorKind::InvalidArgument, "invalid --cgroup argument: " + v);
+    if (parts.size() == 1) {
+      if (values.size() != 1)
+        fail(ErrorKind::InvalidArgument, "invalid --cgroup argument: " + v + " (missing <controller>: prefix)");
+      out[""] = v;
+    } else {
+      for (const auto& controller : fs::split(parts[0], ',')) out[controller] = parts[1];
+    }
+  }
+  return out;
 }
 
 runtime::ExecOptions exec_options(const Parsed& p) {
@@ -300,6 +322,8 @@ runtime::ExecOptions exec_options(const Parsed& p) {
   o.no_new_privs = p.has("no-new-privs");
   o.apparmor = p.get("apparmor");
   o.process_label = p.get("process-label");
+  o.ignore_paused = p.has("ignore-paused");
+  if (p.all_values.count("cgroup")) o.sub_cgroups = sub_cgroup_flags(p.all_values.at("cgroup"));
   return o;
 }
 
@@ -398,11 +422,11 @@ std::vector<Command> commands() {
       {"run", "run [flags] ID", "create and start a container; wait for it unless --detach", [] {
          auto f = kCreateFlags;
          f.push_back({"detach", "d", false, "return once the container runs"});
-         f.push_back({"keep", "", false, "accepted for compatibility"});
+         f.push_back({"keep", "", false, "do not delete the container after it exits"});
          return f;
        }(),
        [](const Parsed& p, const StateStore& store) {
-         return runtime::run_container(store, create_options(p, "run"), p.has("detach"));
+         return runtime::run_container(store, create_options(p, "run"), p.has("detach"), p.has("keep"));
        }},
       {"state", "state ID", "print the state of a container as JSON", {},
        [](const Parsed& p, const StateStore& store) {
@@ -467,8 +491,8 @@ std::vector<Command> commands() {
         {"no-new-privs", "", false, "set no_new_privs"},
         {"apparmor", "", true, "AppArmor profile for the process (an error where AppArmor is off)"},
         {"process-label", "", true, "SELinux label for the process (an error where SELinux is off)"},
-        {"ignore-paused", "", false, "accepted for compatibility"},
-        {"cgroup", "", true, "accepted for compatibility"}},
+        {"ignore-paused", "", false, "allow exec in a paused container (the process waits for resume)"},
+        {"cgroup", "", true, "run the process in an existing sub-cgroup: [CONTROLLER[,CONTROLLER]:]PATH (repeatable)"}},
        [](const Parsed& p, const StateStore& store) {
          if (p.positional.empty()) fail(ErrorKind::InvalidArgument, "exec: a container id is required");
          // As runc: exec's own failures exit 255, apart from any code the process can exit with.
@@ -514,9 +538,12 @@ std::vector<Command> commands() {
         {"memory", "", true, "memory limit (e.g. 512m)"},
         {"memory-swap", "", true, "memory + swap limit"},
         {"memory-reservation", "", true, "memory soft limit"},
-        {"cpu-shares", "", true, "relative CPU weight"},
+        {"cpu-share", "", true, "CPU shares: relative weight (runc's spelling)"},
+        {"cpu-shares", "", true, "the same as --cpu-share"},
         {"cpu-quota", "", true, "CPU time in microseconds per period"},
         {"cpu-period", "", true, "CFS period in microseconds"},
+        {"cpu-rt-period", "", true, "realtime period in microseconds (cgroup v1)"},
+        {"cpu-rt-runtime", "", true, "realtime CPU time in microseconds per realtime period (cgroup v1)"},
         {"cpuset-cpus", "", true, "CPUs the container may use (0-3,5)"},
         {"cpuset-mems", "", true, "memory nodes the container may use"},
         {"pids-limit", "", true, "maximum number of processes"},
