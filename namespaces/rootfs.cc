@@ -392,8 +392,9 @@ void check_proc_sys_destination(const Context& ctx, const spec::Mount& m, const 
   const std::string source = bind ? bind_source(ctx, m) : "";
   const bool special = literal == "/proc" || literal == "/sys" || (!bind && (m.type == "proc" || m.type == "sysfs"));
   if (special && resolved != literal)
-    fail(ErrorKind::InvalidSpec, fmt::format("{}: {} in the rootfs resolves to {} (a symlink): it must be a real directory",
-                                             what, literal, resolved));
+    fail(ErrorKind::InvalidSpec,
+         fmt::format("{}: {} in the rootfs resolves to {} (a symlink): it must be a real directory: "
+                     "filesystem \"{}\" must be mounted on ordinary directory", what, literal, resolved, m.type.empty() ? "bind" : m.type));
   if (resolved == "/proc") {
     if (bind ? source_fs_is(source, PROC_SUPER_MAGIC) : m.type == "proc") return;
     fail(ErrorKind::InvalidSpec, what + ": only a procfs may be mounted on /proc");

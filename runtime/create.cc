@@ -225,6 +225,8 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   with_context("apply linux.resources", [&] { cgroup->apply(cgroups::with_default_device_rules(*spec.linux)); });
   OCIRUN_CRASH_POINT("resources");
   timer.step("state dir, cgroup");
+  // runc's --debug words for the same steps (its test suite and scripts look for them).
+  log::debug("nsexec container setup");
   ctx.start_listen_fd = start_listen.get();
 
   int pair[2];
@@ -316,6 +318,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
         ready = true;
         OCIRUN_CRASH_POINT("ready");
         timer.step("rootfs and process setup (init)");
+        log::debug("child process in init()");
         break;
       case sync::Msg::Error:
         fail(ErrorKind::Syscall, m.text);

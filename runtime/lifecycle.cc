@@ -218,6 +218,7 @@ void start_container(const StateStore& store, const std::string& id) {
   check(::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), "connect to the container init");
   OCIRUN_CRASH_POINT("start-connected");  // the init sees EOF and waits for the next start
   check(::send(sock.get(), "s", 1, MSG_NOSIGNAL), "signal the container init");
+  log::debug("init: closing the pipe to signal completion");  // runc's --debug words
   // EOF means execve succeeded (the connection was close-on-exec); text is its error.
   std::string reply;
   char buf[512];

@@ -37,10 +37,23 @@ std::string json_line(Level level, const std::string& msg) {
          "\n";
 }
 
+// runc's text log line (logrus): time="..." level=debug msg="...", the message quoted as Go does.
+std::string text_line(Level level, const std::string& msg) {
+  std::string quoted;
+  for (char c : msg) {
+    if (c == '"' || c == '\\') quoted += '\\';
+    if (c == '\n')
+      quoted += "\\n";
+    else
+      quoted += c;
+  }
+  return "time=\"" + now_rfc3339() + "\" level=" + level_name(level) + " msg=\"" + quoted + "\"\n";
+}
+
 void write_to_file(Level level, const std::string& msg) {
   int fd = ::open(g_config.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return;
-  write_line(fd, g_config.json ? json_line(level, msg) : now_rfc3339() + " " + level_name(level) + ": " + msg + "\n");
+  write_line(fd, g_config.json ? json_line(level, msg) : text_line(level, msg));
   ::close(fd);
 }
 }  // namespace
@@ -77,7 +90,7 @@ void write(Level level, const std::string& msg) {
   else if (g_config.json)  // --log-format json without --log: the log is stderr, as runc's
     write_line(STDERR_FILENO, json_line(level, msg));
   else
-    write_line(STDERR_FILENO, std::string("ocirun: ") + level_name(level) + ": " + msg + "\n");
+    write_line(STDERR_FILENO, text_line(level, msg));
 }
 
 void error(const std::string& msg) {

@@ -42,7 +42,9 @@ void send_to_seccomp_listener(const spec::Seccomp& profile, int listener, pid_t 
                         {"metadata", profile.listener_metadata},
                         {"state", nlohmann::json::parse(oci_state_json(state, status))}};
   const std::string text = msg.dump();
-  UniqueFd sock = connect_unix(path, "linux.seccomp.listenerPath", ErrorKind::InvalidSpec);
+  // runc's words first: scripts look for them when no agent listens.
+  UniqueFd sock = with_context("failed to connect with seccomp agent specified in the seccomp profile",
+                               [&] { return connect_unix(path, "linux.seccomp.listenerPath", ErrorKind::InvalidSpec); });
   size_t n = sync::send_with_fd(sock.get(), text.data(), text.size(), listener, "send the seccomp listener to " + path);
   if (n != text.size()) fail(ErrorKind::Syscall, "send the seccomp listener to " + path + ": short write");
 }

@@ -235,6 +235,12 @@ std::optional<unsigned int> filter_flag(std::string_view name) {
 std::vector<std::string> known_actions() { return names_of(kActions); }
 std::vector<std::string> known_operators() { return names_of(kOps); }
 std::vector<std::string> known_flags() { return names_of(kFlags); }
+
+std::string library_version() {
+  const scmp_version* v = seccomp_version();
+  if (!v) return "unknown";
+  return std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->micro);
+}
 std::vector<std::string> known_architectures() {
   std::vector<std::string> out;
   for (const auto& a : kArchs)

@@ -77,5 +77,7 @@ std::vector<std::string> known_actions();
 std::vector<std::string> known_architectures();  // only those this build supports
 std::vector<std::string> known_operators();
 std::vector<std::string> known_flags();
+// The libseccomp this binary runs with, "2.5.4" (runc's --version prints it).
+std::string library_version();
 
 }  // namespace ocirun::seccomp

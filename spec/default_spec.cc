@@ -54,7 +54,7 @@ Spec base_spec() {
   Resources r;
   r.devices = {{.allow = false, .access = "rwm"}};  // deny every device not listed
   l.resources = std::move(r);
-  l.namespaces = {{"pid"}, {"network"}, {"ipc"}, {"uts"}, {"mount"}, {"cgroup"}};
+  l.namespaces = {{"pid"}, {"network"}, {"ipc"}, {"uts"}, {"mount"}};
   s.linux = std::move(l);
   return s;
 }
@@ -86,8 +86,9 @@ void make_rootless(Spec& s) {
 
 }  // namespace
 
-Spec default_spec(bool rootless) {
+Spec default_spec(bool rootless, bool cgroup_namespace) {
   Spec s = base_spec();
+  if (cgroup_namespace) s.linux->namespaces.push_back({"cgroup"});
   if (rootless) make_rootless(s);
   return s;
 }

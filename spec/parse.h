@@ -39,7 +39,9 @@ std::vector<Problem> validate(const Spec& spec, bool need_process);
 // Throws InvalidSpec with the first problem ("/process/cwd: must be an absolute path").
 void validate_or_throw(const Spec& spec, bool need_process);
 
-// The default config.json written by `ocirun spec`, with runc spec's defaults.
-Spec default_spec(bool rootless);
+// The default config.json written by `ocirun spec`, with runc spec's defaults. As runc, it
+// asks for a cgroup namespace only on a pure cgroup v2 host (`cgroup_namespace`): on a v1 or
+// hybrid host `exec` and `delete` of a container in its own cgroup namespace would differ from runc.
+Spec default_spec(bool rootless, bool cgroup_namespace);
 
 }  // namespace ocirun::spec

@@ -5,10 +5,12 @@
 // Tests tagged [ocirun] check ocirun's own requirements where runc behaves differently; run
 // against runc with:  OCIRUN_BIN=$(which runc) ./integration_test '~[ocirun]'
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -56,6 +59,21 @@ TEST_CASE("spec writes a config.json that parses", "[spec]") {
   CHECK(config["ociVersion"].is_string());
   CHECK(config["root"]["path"] == "rootfs");
   CHECK(config["linux"]["namespaces"].is_array());
+}
+
+TEST_CASE("spec asks for a cgroup namespace only on a pure cgroup v2 host, as runc", "[spec]") {
+  Sandbox s("spec-cgns");
+  fs::path d = s.host_dir("spec-out");
+  require_ok(exec({Env::get().runtime, "spec"}, {.cwd = d.string()}));
+  std::vector<std::string> types;
+  const json config = json::parse(read_file(d / "config.json"));
+  for (const auto& ns : config["linux"]["namespaces"]) types.push_back(ns["type"]);
+  struct statfs st {};
+  REQUIRE(::statfs("/sys/fs/cgroup", &st) == 0);
+  bool pure_v2 = st.f_type == CGROUP2_SUPER_MAGIC;
+  INFO("namespaces: " << json(types).dump() << ", pure cgroup v2 host: " << pure_v2);
+  CHECK((std::find(types.begin(), types.end(), "cgroup") != types.end()) == pure_v2);
+  CHECK(std::find(types.begin(), types.end(), "mount") != types.end());
 }
 
 TEST_CASE("features prints the supported features as JSON", "[features]") {
@@ -985,13 +1003,110 @@ TEST_CASE("log file: --log with --log-format json: one error object per failure"
   CHECK_THAT(err[0], Contains("does not exist"));
 }
 
+// The runtime installed under runc's name (a symlink `runc`), as scripts and runc's suite run it.
+struct RuncNamedLink {
+  fs::path dir = fs::path(Env::get().base) / ("runc-link-" + std::to_string(::getpid()));
+  fs::path path = dir / "runc";
+  RuncNamedLink() {
+    fs::create_directories(dir);
+    fs::create_symlink(Env::get().runtime, path);
+  }
+  ~RuncNamedLink() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
+TEST_CASE("--version: runc's lines and keys", "[cli]") {
+  RuncNamedLink link;
+  auto as_runc = exec({link.path.string(), "--version"});
+  CHECK(std::regex_search(as_runc.out, std::regex("^runc version [0-9]+\\.[0-9]+\\.[0-9]+")));  // version.bats
+  for (const char* flag : {"--version", "-v"}) {
+    auto r = exec({Env::get().runtime, flag});
+    INFO(r.describe());
+    REQUIRE(r.code == 0);
+    auto l = lines(trim(r.out));
+    REQUIRE(l.size() >= 3);
+    // What runc's version.bats and scripts read: "<name> version X.Y.Z", "commit: ...", "spec: X.Y.Z".
+    CHECK(std::regex_search(l[0], std::regex("^[a-z]+ version [0-9]+\\.[0-9]+\\.[0-9]+")));
+    CHECK(l[1].rfind("commit: ", 0) == 0);
+    CHECK(std::regex_search(l[2], std::regex("^spec: [0-9]+\\.[0-9]+\\.[0-9]+$")));
+    CHECK(std::any_of(l.begin(), l.end(), [](const std::string& x) {
+      return std::regex_search(x, std::regex("^libseccomp: [0-9]+\\.[0-9]+\\.[0-9]+$"));
+    }));
+  }
+}
+
+TEST_CASE("--debug: runc's level=debug lines, to stderr or to --log (text and json)", "[cli]") {
+  Sandbox s("debug-log");
+  s.config["process"]["args"] = {"true"};
+  // The three lines runc's debug.bats looks for, whatever the runtime's own debug output.
+  auto check_debug = [](const std::string& text) {
+    CHECK_THAT(text, Contains("nsexec container setup"));
+    CHECK_THAT(text, Contains("child process in init()"));
+    CHECK_THAT(text, Contains("init: closing the pipe to signal completion"));
+  };
+  SECTION("stderr") {
+    s.write_config();
+    auto r = s.rt({"--debug", "run", "--bundle", s.bundle.string(), s.new_id()});
+    INFO(r.describe());
+    CHECK(r.code == 0);
+    CHECK_THAT(r.err, Contains("level=debug"));
+    check_debug(r.err);
+  }
+  for (std::string format : {"text", "json"}) {
+    DYNAMIC_SECTION("--log, --log-format " << format) {
+      fs::path log = s.dir / ("debug-" + format + ".log");
+      s.write_config();
+      auto r = s.rt({"--log", log.string(), "--log-format", format, "--debug", "run", "--bundle", s.bundle.string(), s.new_id()});
+      INFO(r.describe());
+      CHECK(r.code == 0);
+      CHECK_THAT(r.err, !Contains("level=debug"));
+      std::string text = read_file(log);
+      INFO("log:\n" << text);
+      CHECK_THAT(text, Contains(format == "json" ? "\"level\":\"debug\"" : "level=debug"));
+      check_debug(text);
+    }
+  }
+}
+
+TEST_CASE("help: runc's shape (NAME: then \"<name> - ...\"), and no help topic for an unknown command", "[cli]") {
+  RuncNamedLink link;
+  const std::string bin = link.path.string();  // urfave/cli prints the name it was run by
+  for (const char* flag : {"-h", "--help"}) {
+    auto r = exec({bin, flag});
+    INFO(r.describe());
+    CHECK(r.code == 0);
+    auto l = lines(trim(r.out));
+    REQUIRE(l.size() >= 2);
+    CHECK(trim(l[0]) == "NAME:");
+    CHECK_THAT(l[1], Contains("runc - Open Container Initiative runtime"));  // help.bats' regex
+  }
+  auto own = exec({Env::get().runtime, "-h"});
+  CHECK_THAT(own.out, Contains(fs::path(Env::get().runtime).filename().string() + " - Open Container Initiative runtime"));
+  for (const char* cmd : {"checkpoint", "delete", "events", "exec", "kill", "list", "pause", "restore", "resume", "spec",
+                          "start", "run", "state", "update"}) {
+    auto r = exec({bin, cmd, "-h"});
+    INFO(cmd << ": " << r.describe());
+    CHECK(r.code == 0);
+    std::vector<std::string> l;
+    for (const auto& x : lines(r.out))
+      if (!trim(x).empty()) l.push_back(x);
+    REQUIRE(l.size() >= 2);
+    CHECK(trim(l[0]) == "NAME:");
+    CHECK_THAT(l[1], Contains(std::string("runc ") + cmd));
+  }
+  auto r = exec({bin, "foo", "-h"});
+  CHECK_THAT(r.out + r.err, Contains("No help topic for 'foo'"));
+}
+
 TEST_CASE("help: usage on --help, help CMD and CMD --help", "[cli][ocirun]") {
   const std::string bin = Env::get().runtime;
   SECTION("--help") {
     auto r = exec({bin, "--help"});
     INFO(r.describe());
     CHECK(r.code == 0);
-    CHECK_THAT(r.out, Contains("Usage"));
+    CHECK_THAT(r.out, Contains("USAGE"));
     for (auto cmd : {"create", "start", "state", "kill", "delete", "run", "list", "spec"}) CHECK_THAT(r.out, Contains(cmd));
     CHECK_THAT(r.out, Contains("--root"));
   }
@@ -1000,7 +1115,7 @@ TEST_CASE("help: usage on --help, help CMD and CMD --help", "[cli][ocirun]") {
       auto r = exec(argv);
       INFO(argv[1] << ": " << r.describe());
       CHECK(r.code == 0);
-      CHECK_THAT(r.out, Contains("Usage"));
+      CHECK_THAT(r.out, Contains("USAGE"));
       CHECK_THAT(r.out, Contains("create"));
       for (auto flag : {"--bundle", "--pid-file", "--console-socket", "--no-pivot", "--preserve-fds"})
         CHECK_THAT(r.out, Contains(flag));

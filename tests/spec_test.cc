@@ -752,7 +752,7 @@ TEST_CASE("validate_or_throw reports the first problem", "[spec][validate]") {
 }
 
 TEST_CASE("default_spec matches runc spec", "[spec][default]") {
-  Spec s = default_spec(false);
+  Spec s = default_spec(false, true);
   CHECK(s.oci_version == "1.2.0");
   CHECK(s.root.path == "rootfs");
   CHECK(s.root.readonly);
@@ -804,8 +804,18 @@ TEST_CASE("default_spec matches runc spec", "[spec][default]") {
   CHECK(to_json(parse(json)) == json);
 }
 
+TEST_CASE("default_spec: a cgroup namespace only when asked (runc: pure cgroup v2 hosts)", "[spec][default]") {
+  for (bool rootless : {false, true}) {
+    const Spec s = default_spec(rootless, false);
+    std::vector<std::string> ns;
+    for (const auto& n : s.linux->namespaces) ns.push_back(n.type);
+    CHECK(std::find(ns.begin(), ns.end(), "cgroup") == ns.end());
+    CHECK(std::find(ns.begin(), ns.end(), "mount") != ns.end());
+  }
+}
+
 TEST_CASE("default_spec(rootless) matches runc spec --rootless", "[spec][default]") {
-  Spec s = default_spec(true);
+  Spec s = default_spec(true, true);
   REQUIRE(s.linux);
   std::vector<std::string> ns;
   for (const auto& n : s.linux->namespaces) ns.push_back(n.type);

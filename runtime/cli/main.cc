@@ -1,6 +1,8 @@
 // The ocirun command line: runc's commands and flags, each parsed here and handed
 // to one runtime:: function. Errors become "ocirun: <what>: <why>" and exit 1.
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include <sys/capability.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -158,6 +160,12 @@ runtime::CreateOptions create_options(const Parsed& p, const std::string& cmd) {
     o.preserve_fds = std::stoi(v);
   }
   return o;
+}
+
+// runc's test for a pure cgroup v2 host, where `spec` adds a cgroup namespace.
+bool cgroup2_unified_host() {
+  struct statfs st;
+  return ::statfs("/sys/fs/cgroup", &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC;
 }
 
 json features_json() {
@@ -591,27 +599,60 @@ std::vector<Command> commands() {
          fmt::print("{}\n", features_json().dump(4));
          return 0;
        }},
-      {"spec", "spec [flags]", "write a default config.json",
+      {"spec", "spec [flags]", "write a default config.json (a cgroup namespace only on a pure cgroup v2 host, as runc)",
        {{"bundle", "b", true, "directory to write config.json into"}, {"rootless", "", false, "a config for an unprivileged user"}},
        [](const Parsed& p, const StateStore&) {
          std::string path = p.get("bundle", ".") + "/config.json";
          if (fs::exists(path)) fail(ErrorKind::AlreadyExists, "spec: " + path + " exists; remove it first");
-         fs::write_file(path, spec::to_json(spec::default_spec(p.has("rootless"))) + "\n", 0644);
+         fs::write_file(path, spec::to_json(spec::default_spec(p.has("rootless"), cgroup2_unified_host())) + "\n", 0644);
          return 0;
        }},
   };
 }
 
+// The name help and --version print: the one it was run by, as urfave/cli (runc's CLI library)
+// does, so that ocirun installed as "runc" answers as scripts that check the name expect.
+std::string program_name = "ocirun";
+
+// runc's keys in runc's order (scripts read "runc version X" and the "spec:" and "libseccomp:"
+// lines); "go:" names the C++ compiler instead, as ocirun has no Go toolchain.
+void print_version() {
+#if defined(__clang__)
+  const std::string compiler = fmt::format("clang {}.{}.{}", __clang_major__, __clang_minor__, __clang_patchlevel__);
+#else
+  const std::string compiler = fmt::format("g++ {}.{}.{}", __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__);
+#endif
+  fmt::print("{} version {}\ncommit: {}\nspec: {}\ngo: none (C++20, {})\nlibseccomp: {}\n", program_name,
+             OCIRUN_VERSION, OCIRUN_COMMIT, "1.2.0", compiler, seccomp::library_version());
+}
+
+// Help in runc's (urfave/cli's) shape: scripts and runc's tests read the line after "NAME:".
 void print_usage(const std::vector<Command>& cmds) {
-  fmt::print("ocirun: an OCI container runtime\n\nUsage: ocirun [global flags] COMMAND [flags] [ID] [args]\n\nCommands:\n");
+  fmt::print("NAME:\n   {0} - Open Container Initiative runtime\n\n"
+             "USAGE:\n   {0} [global options] command [command options] [arguments...]\n\n"
+             "VERSION:\n   {1}\n\nCOMMANDS:\n",
+             program_name, OCIRUN_VERSION);
   for (const auto& c : cmds) fmt::print("   {:<12} {}\n", c.name, c.summary);
-  fmt::print("   {:<12} {}\n", "help", "show help for a command");
-  fmt::print("\nGlobal flags:\n{}", flag_help(kGlobalFlags));
+  for (const char* c : {"checkpoint", "restore"}) fmt::print("   {:<12} {}\n", c, "not implemented yet");
+  fmt::print("   {:<12} {}\n", "help, h", "show help for a command");
+  fmt::print("\nGLOBAL OPTIONS:\n{}", flag_help(kGlobalFlags));
 }
 
 void print_command_help(const Command& c) {
-  fmt::print("Usage: ocirun {}\n\n{}\n", c.usage, c.summary);
-  if (!c.flags.empty()) fmt::print("\nFlags:\n{}", flag_help(c.flags));
+  fmt::print("NAME:\n   {0} {1} - {2}\n\nUSAGE:\n   {0} {3}\n", program_name, c.name, c.summary, c.usage);
+  if (!c.flags.empty()) fmt::print("\nOPTIONS:\n{}", flag_help(c.flags));
+}
+
+// urfave/cli's words and status for help about a command that does not exist.
+[[noreturn]] void no_help_topic(const std::string& name) {
+  log::error("No help topic for '" + name + "'");
+  std::exit(3);
+}
+
+bool asks_for_help(const std::vector<std::string>& args, size_t from) {
+  for (size_t i = from; i < args.size(); ++i)
+    if (args[i] == "-h" || args[i] == "--help") return true;
+  return false;
 }
 
 int exit_code_for(const Error& e) {
@@ -631,6 +672,10 @@ std::string absolute_path(const std::string& path) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (argc > 0 && argv[0][0] != '\0') {
+    std::string_view invoked = argv[0];
+    if (auto base = invoked.substr(invoked.rfind('/') + 1); !base.empty()) program_name = base;
+  }
   auto cmds = commands();
   try {
     size_t i = 0;
@@ -640,7 +685,7 @@ int main(int argc, char** argv) {
       fail(ErrorKind::InvalidArgument, "--log-format must be text or json, got \"" + format + "\"");
     log::configure({global.get("log"), format == "json", global.has("debug")});
     if (global.has("version")) {
-      fmt::print("ocirun version {}\nspec: 1.2.0\n", OCIRUN_VERSION);
+      print_version();
       return 0;
     }
     if (i >= args.size() || global.has("help")) {
@@ -659,13 +704,17 @@ int main(int argc, char** argv) {
           print_command_help(c);
           return 0;
         }
-      fail(ErrorKind::InvalidArgument, "help: unknown command \"" + name + "\"");
+      no_help_topic(name);
     }
-    if (name == "checkpoint" || name == "restore")
-      fail(ErrorKind::Unsupported, name + ": not implemented yet");
+    if (name == "checkpoint" || name == "restore") {
+      if (!asks_for_help(args, i)) fail(ErrorKind::Unsupported, name + ": not implemented yet");
+      print_command_help({name, name + " [command options] <container-id>", "not implemented yet (no CRIU support)", {}, {}});
+      return 0;
+    }
     const Command* cmd = nullptr;
     for (const auto& c : cmds)
       if (c.name == name) cmd = &c;
+    if (!cmd && asks_for_help(args, i)) no_help_topic(name);
     if (!cmd) fail(ErrorKind::InvalidArgument, "unknown command \"" + name + "\"; see ocirun --help");
     auto flags = cmd->flags;
     flags.push_back({"help", "h", false, "show help"});
