@@ -693,7 +693,7 @@ int main(int argc, char** argv) {
       return i >= args.size() && !global.has("help") ? 1 : 0;
     }
     std::string name = args[i++];
-    if (name == "help") {
+    if (name == "help" || name == "h") {  // urfave/cli's alias
       if (i >= args.size()) {
         print_usage(cmds);
         return 0;
