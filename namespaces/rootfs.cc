@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <deque>
 #include <fmt/format.h>
 
@@ -755,12 +756,34 @@ UniqueFd open_cwd(const std::string& cwd) {
   return fd;
 }
 
-void enter_cwd(int cwd_fd, const std::string& cwd) {
-  if (::fchdir(cwd_fd) < 0) throw_errno("process.cwd: chdir " + cwd);
+namespace {
+void check_cwd_inside_root(const std::string& cwd) {
   // A directory outside the root reads as "(unreachable)/..." (CVE-2024-21626).
   char buf[PATH_MAX];
   if (!::getcwd(buf, sizeof buf) || buf[0] != '/')
     fail(ErrorKind::InvalidSpec, "process.cwd " + cwd + ": not inside the container");
+}
+
+// runc's words, lower case as Go writes errno texts.
+[[noreturn]] void fail_chdir(int err, const std::string& cwd) {
+  std::string why = std::strerror(err);
+  if (!why.empty()) why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
+  throw Error(ErrorKind::Syscall, fmt::format("chdir to cwd (\"{}\") set in config.json failed: {}", cwd, why), err);
+}
+}  // namespace
+
+bool try_enter_cwd(int cwd_fd, const std::string& cwd) {
+  if (::fchdir(cwd_fd) < 0) {
+    if (errno == EACCES || errno == EPERM) return false;
+    fail_chdir(errno, cwd);
+  }
+  check_cwd_inside_root(cwd);
+  return true;
+}
+
+void enter_cwd(int cwd_fd, const std::string& cwd) {
+  if (::fchdir(cwd_fd) < 0) fail_chdir(errno, cwd);
+  check_cwd_inside_root(cwd);
 }
 
 UniqueFd open_procfs() {

@@ -65,9 +65,12 @@ void finish_rootfs(const spec::Spec& spec, const RootfsOptions& opts);
 // once it is checked to be the devpts peer of `master`.
 void mount_console(int master, int slave);
 
-// process.cwd, resolved inside the container's root (after pivot_root) and opened; then,
-// as the container's user, entered and checked to be inside the root (CVE-2024-21626).
+// process.cwd, resolved inside the container's root (after pivot_root) and opened; then
+// entered and checked to be inside the root (CVE-2024-21626). try_enter_cwd runs while still
+// privileged and returns false when permission is denied (the process user may still have
+// it: enter_cwd again after the switch, as runc does); other failures throw.
 UniqueFd open_cwd(const std::string& cwd);
+bool try_enter_cwd(int cwd_fd, const std::string& cwd);
 void enter_cwd(int cwd_fd, const std::string& cwd);
 
 // The container's /proc (after pivot_root), checked to be the root of a procfs; writes to

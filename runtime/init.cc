@@ -76,7 +76,7 @@ void setup_terminal(const InitContext& ctx) {
   Pty pty = open_pty(ctx.spec->process->console_size);
   namespaces::mount_console(pty.master.get(), pty.slave.get());
   sync::send(ctx.sync_fd, sync::Msg::PtyMaster, 0, "/dev/ptmx", pty.master.get());
-  attach_pty(pty);
+  attach_pty(pty, ctx.process.uid);
 }
 
 // The host's hierarchies as `create` found them (before the fork), for a "cgroup" mount:
