@@ -44,7 +44,10 @@ struct MountFlags {
   unsigned long clear = 0;        // MS_* an option clears (rw, suid, ...)
   unsigned long propagation = 0;  // MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE (| MS_REC)
   bool bind = false, recursive = false;
-  std::string data;
+  // The recursive options (rro, rnosuid, ...): MOUNT_ATTR_* set and cleared on the mount and
+  // every mount below it, by mount_setattr(AT_RECURSIVE), as runc 1.1 does.
+  uint64_t recursive_set = 0, recursive_clear = 0;
+  std::string data;  // options for the filesystem itself (size=, mode=, ...), comma-separated
 };
 MountFlags parse_mount_options(const std::vector<std::string>& options);
 unsigned long parse_propagation(const std::string& name);  // "" -> 0; throws on unknown

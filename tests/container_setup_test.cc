@@ -123,3 +123,129 @@ TEST_CASE("terminal: exec -t gives the pty to the exec'd user, group tty (5)", "
   CHECK(r.code == 0);
   CHECK(line_set(r.out) == std::set<std::string>{want});
 }
+
+// ---- a read-only /dev ----------------------------------------------------------------------------
+
+TEST_CASE("mounts: a read-only /dev still gets its nodes and links and /dev/pts and console", "[mounts][devices]") {
+  Sandbox s("dev-ro");
+  bool found = false;
+  for (auto& m : s.config["mounts"])
+    if (m["destination"] == "/dev") {
+      m["options"].push_back("ro");
+      found = true;
+    }
+  REQUIRE(found);
+  HostPty host;
+  s.config["process"]["terminal"] = true;
+  s.sh("grep ' /dev ' /proc/self/mountinfo | cut -d' ' -f6; test -c /dev/null && echo null-ok; "
+       "readlink /dev/fd; test -c /dev/pts/ptmx && echo pts-ok; test -c /dev/console && echo console-ok; "
+       "touch /dev/new 2>&1 | grep -o 'Read-only file system'");
+  auto r = s.run({}, {.stdin_path = host.slave, .timeout = 30s});
+  INFO(r.describe());
+  CHECK(r.code == 0);
+  auto got = line_set(r.out);
+  CHECK(got.count("null-ok"));
+  CHECK(got.count("/proc/self/fd"));
+  CHECK(got.count("pts-ok"));
+  CHECK(got.count("console-ok"));
+  CHECK(got.count("Read-only file system"));
+  CHECK(std::any_of(got.begin(), got.end(), [](const std::string& l) { return has_option(l, "ro"); }));
+}
+
+// ---- mount options -----------------------------------------------------------------------------
+
+namespace {
+
+// mounts_recursive.bats's volume: a host tmpfs with a file, and a second tmpfs mounted below
+// it; both unmounted on scope exit (before the Sandbox that holds them goes).
+struct NestedVolume {
+  fs::path top;
+  explicit NestedVolume(const fs::path& at) : top(at) {
+    fs::create_directories(top);
+    REQUIRE(mount("none", top.c_str(), "tmpfs", 0, nullptr) == 0);
+    write_file(top / "foo", "foo\n");
+    fs::create_directory(top / "subvol");
+    REQUIRE(mount("none", (top / "subvol").c_str(), "tmpfs", 0, nullptr) == 0);
+    write_file(top / "subvol" / "bar", "bar\n");
+  }
+  ~NestedVolume() {
+    umount2((top / "subvol").c_str(), MNT_DETACH);
+    umount2(top.c_str(), MNT_DETACH);
+  }
+  NestedVolume(const NestedVolume&) = delete;
+  NestedVolume& operator=(const NestedVolume&) = delete;
+};
+
+// The index the next mount added to `s` gets, for "/mounts/N/options".
+std::string next_mount_index(const Sandbox& s) { return std::to_string(s.config["mounts"].size()); }
+
+}  // namespace
+
+TEST_CASE("mounts: rro makes a bind mount read-only with the mounts below it", "[mounts]") {
+  // mounts_recursive.bats: "rbind,rro" and "rbind,ro,rro" are read-only down to the submount,
+  // "rbind,ro" only at the top.
+  auto [options, sub_read_only] = GENERATE(table<std::vector<std::string>, bool>(
+      {{{"rbind", "rro"}, true}, {{"rbind", "ro", "rro"}, true}, {{"rbind", "ro"}, false}}));
+  Sandbox s("mount-rro");
+  NestedVolume volume(s.dir / "volume");
+  s.add_mount("/mnt", "bind", volume.top.string(), options);
+  s.sh("touch /mnt/foo 2>&1 | grep -o 'Read-only file system' || echo top-writable; "
+       "touch /mnt/subvol/bar 2>&1 | grep -o 'Read-only file system' || echo sub-writable");
+  auto r = run_ok(s);
+  CHECK(r.out == std::string("Read-only file system\n") + (sub_read_only ? "Read-only file system\n" : "sub-writable\n"));
+}
+
+TEST_CASE("mounts: the other recursive options reach the mounts below", "[mounts]") {
+  Sandbox s("mount-rflags");
+  NestedVolume volume(s.dir / "volume");
+  s.add_mount("/mnt", "bind", volume.top.string(), {"rbind", "rnosuid", "rnodev", "rnoexec", "rnoatime", "rnosymfollow"});
+  s.sh("cat /proc/self/mountinfo");
+  auto r = run_ok(s);
+  auto mounts = parse_mountinfo(r.out);
+  for (const char* at : {"/mnt", "/mnt/subvol"}) {
+    auto* m = find_mount(mounts, at);
+    INFO(at << "\n" << r.out);
+    REQUIRE(m);
+    for (auto opt : {"rw", "nosuid", "nodev", "noexec", "noatime", "nosymfollow"}) CHECK(has_option(m->options, opt));
+  }
+}
+
+TEST_CASE("mounts: nosymfollow is a mount flag and not tmpfs data", "[mounts]") {
+  Sandbox s("mount-nosymfollow");
+  s.add_mount("/mnt/t", "tmpfs", "tmpfs", {"nosymfollow", "size=1m"});
+  s.sh("cat /proc/self/mountinfo");
+  auto r = run_ok(s);
+  auto mounts = parse_mountinfo(r.out);
+  auto* m = find_mount(mounts, "/mnt/t");
+  REQUIRE(m);
+  CHECK(has_option(m->options, "nosymfollow"));
+  CHECK(has_option(m->super_options, "size=1024k"));
+}
+
+TEST_CASE("mounts: an unknown mount option is refused naming its JSON path", "[mounts][errors][ocirun]") {
+  Sandbox s("mount-unknown-option");
+  fs::path src = s.host_dir("src");
+  auto [type, source, options] = GENERATE_COPY(table<std::string, std::string, std::vector<std::string>>(
+      {{"bind", src.string(), {"rbind", "x-bogus"}},
+       {"bind", src.string(), {"bind", "size=1m"}},
+       {"tmpfs", "tmpfs", {"nosuid", "x-bogus", "size=1m"}}}));
+  const std::string index = next_mount_index(s);
+  s.add_mount("/mnt/m", type, source, options);
+  s.sh("true");
+  auto r = s.run();
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  const std::string bad = type == "bind" ? options[1] : "x-bogus";
+  CHECK_THAT(r.err, Contains("config.json: /mounts/" + index + "/options: unknown mount option \"" + bad + "\""));
+}
+
+TEST_CASE("mounts: a value the filesystem refuses names the option", "[mounts][errors][ocirun]") {
+  Sandbox s("mount-bad-value");
+  const std::string index = next_mount_index(s);
+  s.add_mount("/mnt/m", "tmpfs", "tmpfs", {"size=lots"});
+  s.sh("true");
+  auto r = s.run();
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("config.json: /mounts/" + index + "/options: tmpfs refuses \"size=lots\""));
+}
