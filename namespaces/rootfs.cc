@@ -493,12 +493,19 @@ UniqueFd open_destination(const Context& ctx, const spec::Mount& m, const MountF
 }
 
 
+// The source `create` opened for this mount, or one opened here.
+UniqueFd bind_source_fd(const Context& ctx, const spec::Mount& m, size_t index, const std::string& what) {
+  if (auto it = ctx.opts.bind_source_fds.find(index); it != ctx.opts.bind_source_fds.end())
+    return UniqueFd(check(::fcntl(it->second, F_DUPFD_CLOEXEC, 0), what + ": source " + m.source));
+  UniqueFd root(check(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), "open /"));
+  return with_context(what, [&] { return open_bind_source(root.get(), m, ctx.opts.bundle); });
+}
+
 // Returns the fd of the mount made, as every mount_* below does.
-UniqueFd mount_bind(const Context& ctx, const spec::Mount& m, const MountFlags& mf, const std::string& what) {
-  std::string source = bind_source(ctx, m);
-  UniqueFd source_fd(::open(source.c_str(), O_PATH | O_CLOEXEC));
+UniqueFd mount_bind(const Context& ctx, const spec::Mount& m, const MountFlags& mf, size_t index, const std::string& what) {
+  UniqueFd source_fd = bind_source_fd(ctx, m, index, what);
   struct stat st;
-  if (!source_fd || ::fstat(source_fd.get(), &st) < 0) throw_errno(what + ": source " + source);
+  if (::fstat(source_fd.get(), &st) < 0) throw_errno(what + ": source " + m.source);
   UniqueFd dest = open_destination(ctx, m, mf, S_ISDIR(st.st_mode) ? Create::Dir : Create::File, what);
   UniqueFd mount = clone_mount(source_fd.get(), "", mf.recursive, what);
   set_mount_flags(mount.get(), mf.flags, mf.clear, what + ": mount flags");
@@ -626,7 +633,7 @@ void mount_one(const Context& ctx, const spec::Mount& m, size_t index) {
   const bool cgroup = m.type == "cgroup" || m.type == "cgroup2";
   // A bind and ocirun's cgroup layout take no filesystem data: what is left is unknown.
   if ((is_bind(m, mf) || cgroup) && !mf.data.empty()) fail_unknown_option(index, fs::split(mf.data, ',').front());
-  UniqueFd mount = is_bind(m, mf) ? mount_bind(ctx, m, mf, what)
+  UniqueFd mount = is_bind(m, mf) ? mount_bind(ctx, m, mf, index, what)
                    : cgroup       ? mount_cgroup(ctx, m, mf, what)
                                   : mount_filesystem(ctx, m, mf, index, what);
   set_recursive_flags(mount.get(), mf, what + ": recursive mount flags");
@@ -737,6 +744,32 @@ void pivot_into(int new_root, const std::string& rootfs, bool no_pivot) {
 }
 
 }  // namespace
+
+bool is_bind_mount(const spec::Mount& m) { return is_bind(m, parse_mount_options(m.options)); }
+
+UniqueFd open_bind_source(int root, const spec::Mount& m, const std::string& bundle) {
+  auto resolve = [](int dir, const std::string& path, uint64_t resolve_flags) {
+    open_how how{};
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = resolve_flags;
+    return UniqueFd(static_cast<int>(::syscall(SYS_openat2, dir, path.c_str(), &how, sizeof how)));
+  };
+  const std::string what = "source " + m.source;
+  if (m.source.empty() || m.source[0] == '/') {
+    UniqueFd fd = resolve(root, m.source.empty() ? "/" : m.source, RESOLVE_IN_ROOT);
+    // A magic link (/proc/PID/ns/net) cannot be followed in a scoped lookup: the path as
+    // the host's administrator wrote it, below `root` all the same.
+    if (!fd && errno == EXDEV) fd.reset(::openat(root, ("./" + m.source).c_str(), O_PATH | O_CLOEXEC));
+    if (!fd) throw_errno(what);
+    return fd;
+  }
+  UniqueFd bundle_fd = resolve(root, bundle, RESOLVE_IN_ROOT);
+  if (!bundle_fd) throw_errno("open the bundle " + bundle);
+  UniqueFd fd = resolve(bundle_fd.get(), m.source, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
+  if (!fd && errno == EXDEV) fail(ErrorKind::InvalidSpec, what + ": leads out of the bundle " + bundle);
+  if (!fd) throw_errno(what + " in the bundle " + bundle);
+  return fd;
+}
 
 void mount_rootfs(const spec::Spec& spec, const RootfsOptions& opts, const std::function<void()>& before_pivot) {
   const std::string& rootfs = opts.rootfs;

@@ -4,6 +4,7 @@
 // symlink or ".." in the rootfs can never make a mount land on the host.
 #pragma once
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -27,7 +28,16 @@ struct RootfsOptions {
   // The host's hierarchies, for a "cgroup" mount, when the caller knows them already;
   // otherwise read from /proc/self/mountinfo.
   std::optional<std::vector<CgroupMount>> host_cgroups;
+  // Bind sources `create` opened for the init (index in spec.mounts -> O_PATH fd): in a user
+  // namespace the container's root may not reach what the host's root can.
+  std::map<size_t, int> bind_source_fds;
 };
+
+bool is_bind_mount(const spec::Mount& m);
+// A bind mount's source, opened O_PATH under `root` (an fd of "/": the caller's, or another
+// mount namespace's through /proc/PID/root): an absolute source resolved as if `root` were
+// "/"; a relative one inside the bundle, no symlink or ".." leading out of it.
+UniqueFd open_bind_source(int root, const spec::Mount& m, const std::string& bundle);
 
 // Opens (O_PATH) the path inside the directory `root`, following symlinks as if
 // `root` were "/", and never leaving it. Missing directories are created when

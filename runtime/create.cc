@@ -26,6 +26,7 @@
 #include "log.h"
 #include "lsm.h"
 #include "parse.h"
+#include "rootfs.h"
 #include "scope_guard.h"
 #include "sync.h"
 #include "timestamp.h"
@@ -145,6 +146,22 @@ void refuse_busy_cgroup(const cgroups::Host& host, const cgroups::Saved& planned
     fail(ErrorKind::BadState,
          fmt::format("config.json: /linux/cgroupsPath: container's cgroup is not empty: {} process(es) found{}",
                      pids.size(), busy_unit(linux_config, opts)));
+}
+
+// See init.cc (receive_bind_sources): each bind source, opened in stage 1's mount namespace
+// through its /proc/PID/root with the host's privileges, sent with its index.
+void send_bind_sources(int sock, pid_t stage1, const spec::Spec& spec, const std::string& bundle) {
+  const std::string root_path = fmt::format("/proc/{}/root", stage1);
+  UniqueFd root(::open(root_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) throw_errno("open " + root_path);
+  for (size_t i = 0; i < spec.mounts.size(); ++i) {
+    const spec::Mount& m = spec.mounts[i];
+    if (!namespaces::is_bind_mount(m)) continue;
+    UniqueFd fd = with_context(fmt::format("mounts[{}] bind on {}", i, m.destination),
+                               [&] { return namespaces::open_bind_source(root.get(), m, bundle); });
+    sync::send(sock, sync::Msg::MountSource, static_cast<int32_t>(i), {}, fd.get());
+  }
+  sync::send(sock, sync::Msg::MountSourcesDone);
 }
 
 }  // namespace
@@ -283,6 +300,9 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
       case sync::Msg::UsernsReady:
         namespaces::write_id_maps(stage1.get(), *spec.linux);
         sync::send(parent_end.get(), sync::Msg::UsernsMapped);
+        break;
+      case sync::Msg::MountSourcesRequest:
+        send_bind_sources(parent_end.get(), stage1.get(), spec, bundle);
         break;
       case sync::Msg::InitPid:
         init.reset(m.value);

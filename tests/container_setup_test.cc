@@ -249,3 +249,49 @@ TEST_CASE("mounts: a value the filesystem refuses names the option", "[mounts][e
   CHECK(r.code != 0);
   CHECK_THAT(r.err, Contains("config.json: /mounts/" + index + "/options: tmpfs refuses \"size=lots\""));
 }
+
+// ---- bind sources in a user namespace (userns.bats) --------------------------------------------
+
+namespace {
+
+// userns.bats's sources: bundle/source-NAME/dir/foo.txt, the top directory 0700 (host root's,
+// out of reach of the container's root, host uid 100000), bound at /tmp/mount-N.
+void add_inaccessible_sources(Sandbox& s) {
+  for (const char* n : {"1", "2"}) {
+    fs::path top = s.bundle / (std::string("source-inaccessible-") + n);
+    fs::create_directories(top / "dir");
+    write_file(top / "dir" / "foo.txt", "");
+    fs::permissions(top, fs::perms::owner_all);
+    s.add_mount(std::string("/tmp/mount-") + n, "bind", top.filename().string() + "/dir", {"bind"});
+  }
+}
+
+}  // namespace
+
+TEST_CASE("userns: bind sources only the host's root may reach are mounted (run and exec)", "[mounts][userns]") {
+  // userns.bats "userns with 2 inaccessible mounts" and "userns with inaccessible mount + exec".
+  Sandbox s("userns-inaccessible");
+  use_user_namespace(s);
+  add_inaccessible_sources(s);
+  s.config["process"]["args"] = {"sleep", "1000"};
+  require_ok(s.run_detached());
+  auto r = s.rt({"exec", s.id, "stat", "-c", "%n", "/tmp/mount-1/foo.txt", "/tmp/mount-2/foo.txt"});
+  require_ok(r);
+  CHECK(r.out == "/tmp/mount-1/foo.txt\n/tmp/mount-2/foo.txt\n");
+}
+
+TEST_CASE("mounts: a relative bind source may not lead out of the bundle", "[mounts][ocirun]") {
+  auto userns = GENERATE(false, true);
+  Sandbox s("bind-source-escape");
+  if (userns) use_user_namespace(s);
+  fs::path outside = s.host_dir("outside");
+  fs::create_symlink(outside, s.bundle / "link-out");
+  const std::string index = next_mount_index(s);
+  s.add_mount("/mnt/m", "bind", "link-out", {"bind"});
+  s.sh("true");
+  auto r = s.run();
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("mounts[" + index + "]"));
+  CHECK_THAT(r.err, Contains("source link-out: leads out of the bundle"));
+}
