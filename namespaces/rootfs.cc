@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <deque>
 #include <fmt/format.h>
 
@@ -170,6 +171,46 @@ UniqueFd open_in_root_if_exists(int root, const std::string& path) {
   return resolve_in_root(root, path, Create::None, true);
 }
 
+namespace {
+// rro, rnosuid, ...: runc 1.1's recursive options, as mount_setattr attributes. The atime
+// mode is one field: setting one mode clears the others; turning one off leaves relatime,
+// the kernel's default.
+bool parse_recursive_option(const std::string& name, MountFlags& out) {
+  struct Opt {
+    const char* name;
+    uint64_t attr;
+    bool clear;
+  };
+  static const Opt table[] = {
+      {"rro", MOUNT_ATTR_RDONLY, false},         {"rrw", MOUNT_ATTR_RDONLY, true},
+      {"rnosuid", MOUNT_ATTR_NOSUID, false},     {"rsuid", MOUNT_ATTR_NOSUID, true},
+      {"rnodev", MOUNT_ATTR_NODEV, false},       {"rdev", MOUNT_ATTR_NODEV, true},
+      {"rnoexec", MOUNT_ATTR_NOEXEC, false},     {"rexec", MOUNT_ATTR_NOEXEC, true},
+      {"rnodiratime", MOUNT_ATTR_NODIRATIME, false}, {"rdiratime", MOUNT_ATTR_NODIRATIME, true},
+      {"rnosymfollow", MOUNT_ATTR_NOSYMFOLLOW, false}, {"rsymfollow", MOUNT_ATTR_NOSYMFOLLOW, true},
+      {"rrelatime", MOUNT_ATTR_RELATIME, false}, {"rnorelatime", MOUNT_ATTR_RELATIME, true},
+      {"rnoatime", MOUNT_ATTR_NOATIME, false},   {"ratime", MOUNT_ATTR_NOATIME, true},
+      {"rstrictatime", MOUNT_ATTR_STRICTATIME, false}, {"rnostrictatime", MOUNT_ATTR_STRICTATIME, true},
+  };
+  for (const auto& o : table) {
+    if (name != o.name) continue;
+    const bool atime = o.attr == MOUNT_ATTR_RELATIME || (o.attr & MOUNT_ATTR__ATIME);
+    if (atime) {
+      out.recursive_clear |= MOUNT_ATTR__ATIME;
+      out.recursive_set = (out.recursive_set & ~MOUNT_ATTR__ATIME) | (o.clear ? MOUNT_ATTR_RELATIME : o.attr);
+    } else if (o.clear) {
+      out.recursive_clear |= o.attr;
+      out.recursive_set &= ~o.attr;
+    } else {
+      out.recursive_set |= o.attr;
+      out.recursive_clear &= ~o.attr;
+    }
+    return true;
+  }
+  return false;
+}
+}  // namespace
+
 MountFlags parse_mount_options(const std::vector<std::string>& options) {
   struct Opt {
     const char* name;
@@ -187,7 +228,8 @@ MountFlags parse_mount_options(const std::vector<std::string>& options) {
       {"diratime", 0, MS_NODIRATIME}, {"relatime", MS_RELATIME, 0},
       {"norelatime", 0, MS_RELATIME}, {"strictatime", MS_STRICTATIME, 0},
       {"nostrictatime", 0, MS_STRICTATIME}, {"lazytime", MS_LAZYTIME, 0},
-      {"nolazytime", 0, MS_LAZYTIME}, {"defaults", 0, 0},
+      {"nolazytime", 0, MS_LAZYTIME}, {"nosymfollow", MS_NOSYMFOLLOW, 0},
+      {"symfollow", 0, MS_NOSYMFOLLOW}, {"defaults", 0, 0},
       {"remount", 0, 0},
   };
   MountFlags out;
@@ -201,6 +243,7 @@ MountFlags parse_mount_options(const std::vector<std::string>& options) {
       out.propagation = prop;
       continue;
     }
+    if (parse_recursive_option(o, out)) continue;
     bool known = false;
     for (const auto& f : flag_options) {
       if (o == f.name) {
@@ -256,7 +299,7 @@ void mount_on(const std::string& source, int fd, const char* type, unsigned long
 struct mount_attr mount_attr_of(unsigned long set, unsigned long clear) {
   static const std::pair<unsigned long, uint64_t> table[] = {
       {MS_RDONLY, MOUNT_ATTR_RDONLY}, {MS_NOSUID, MOUNT_ATTR_NOSUID},         {MS_NODEV, MOUNT_ATTR_NODEV},
-      {MS_NOEXEC, MOUNT_ATTR_NOEXEC}, {MS_NODIRATIME, MOUNT_ATTR_NODIRATIME},
+      {MS_NOEXEC, MOUNT_ATTR_NOEXEC}, {MS_NODIRATIME, MOUNT_ATTR_NODIRATIME}, {MS_NOSYMFOLLOW, MOUNT_ATTR_NOSYMFOLLOW},
   };
   struct mount_attr attr {};
   for (const auto& [ms, bit] : table) {
@@ -276,6 +319,14 @@ void set_mount_flags(int mount_fd, unsigned long set, unsigned long clear, const
   struct mount_attr attr = mount_attr_of(set, clear);
   if (!attr.attr_set && !attr.attr_clr) return;
   if (::mount_setattr(mount_fd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) throw_errno(what);
+}
+
+void set_recursive_flags(int mount_fd, const MountFlags& mf, const std::string& what) {
+  if (!mf.recursive_set && !mf.recursive_clear) return;
+  struct mount_attr attr {};
+  attr.attr_set = mf.recursive_set;
+  attr.attr_clr = mf.recursive_clear;
+  if (::mount_setattr(mount_fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) throw_errno(what);
 }
 
 void set_propagation(int mount_fd, unsigned long propagation, const std::string& what) {
@@ -298,9 +349,25 @@ void attach_mount(int mount_fd, int dest, const std::string& what) {
   if (::move_mount(mount_fd, "", dest, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) throw_errno(what);
 }
 
+// The option a filesystem refused and what it said (its fs_context log), for the error.
+struct RefusedOption {
+  std::string option, message;
+};
+
+// The last error the filesystem logged on `fs_fd` ("e tmpfs: Unknown parameter 'x'"), or "".
+std::string filesystem_error(int fs_fd) {
+  std::string last;
+  char buf[512];
+  for (ssize_t n; (n = ::read(fs_fd, buf, sizeof buf)) > 0;)
+    if (n > 2 && buf[0] == 'e' && buf[1] == ' ') last.assign(buf + 2, static_cast<size_t>(n - 2));
+  return last;
+}
+
 // mount(2)'s source, superblock flags and data as fsconfig calls, the way mount(2) hands
-// them to the filesystem: "key=value" a string, a bare "key" a flag. 0 or the errno.
-int configure_filesystem(int fs_fd, const std::string& source, unsigned long flags, const std::string& data) {
+// them to the filesystem: "key=value" a string, a bare "key" a flag. 0 or the errno; an
+// option the filesystem refused is named in `refused`.
+int configure_filesystem(int fs_fd, const std::string& source, unsigned long flags, const std::string& data,
+                         RefusedOption* refused) {
   auto set = [&](unsigned cmd, const std::string& key, const char* value) {
     return ::fsconfig(fs_fd, cmd, key.c_str(), value, 0) == 0;
   };
@@ -314,17 +381,21 @@ int configure_filesystem(int fs_fd, const std::string& source, unsigned long fla
     auto eq = option.find('=');
     bool ok = eq == std::string::npos ? set(FSCONFIG_SET_FLAG, option, nullptr)
                                       : set(FSCONFIG_SET_STRING, option.substr(0, eq), option.substr(eq + 1).c_str());
-    if (!ok) return errno;
+    if (!ok) {
+      const int err = errno;
+      if (refused) *refused = {option, filesystem_error(fs_fd)};
+      return err;
+    }
   }
   return ::fsconfig(fs_fd, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) == 0 ? 0 : errno;
 }
 
 // A new filesystem, detached, in `out`; 0 or the errno (the caller may fall back).
 int try_new_filesystem(const std::string& type, const std::string& source, unsigned long flags,
-                       const std::string& data, UniqueFd& out) {
+                       const std::string& data, UniqueFd& out, RefusedOption* refused = nullptr) {
   UniqueFd fs_fd(::fsopen(type.c_str(), FSOPEN_CLOEXEC));
   if (!fs_fd) return errno;
-  if (int err = configure_filesystem(fs_fd.get(), source, flags, data)) return err;
+  if (int err = configure_filesystem(fs_fd.get(), source, flags, data, refused)) return err;
   out.reset(::fsmount(fs_fd.get(), FSMOUNT_CLOEXEC, static_cast<unsigned>(mount_attr_of(flags, 0).attr_set)));
   return out ? 0 : errno;
 }
@@ -423,12 +494,19 @@ UniqueFd open_destination(const Context& ctx, const spec::Mount& m, const MountF
 }
 
 
+// The source `create` opened for this mount, or one opened here.
+UniqueFd bind_source_fd(const Context& ctx, const spec::Mount& m, size_t index, const std::string& what) {
+  if (auto it = ctx.opts.bind_source_fds.find(index); it != ctx.opts.bind_source_fds.end())
+    return UniqueFd(check(::fcntl(it->second, F_DUPFD_CLOEXEC, 0), what + ": source " + m.source));
+  UniqueFd root(check(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), "open /"));
+  return with_context(what, [&] { return open_bind_source(root.get(), m, ctx.opts.bundle); });
+}
+
 // Returns the fd of the mount made, as every mount_* below does.
-UniqueFd mount_bind(const Context& ctx, const spec::Mount& m, const MountFlags& mf, const std::string& what) {
-  std::string source = bind_source(ctx, m);
-  UniqueFd source_fd(::open(source.c_str(), O_PATH | O_CLOEXEC));
+UniqueFd mount_bind(const Context& ctx, const spec::Mount& m, const MountFlags& mf, size_t index, const std::string& what) {
+  UniqueFd source_fd = bind_source_fd(ctx, m, index, what);
   struct stat st;
-  if (!source_fd || ::fstat(source_fd.get(), &st) < 0) throw_errno(what + ": source " + source);
+  if (::fstat(source_fd.get(), &st) < 0) throw_errno(what + ": source " + m.source);
   UniqueFd dest = open_destination(ctx, m, mf, S_ISDIR(st.st_mode) ? Create::Dir : Create::File, what);
   UniqueFd mount = clone_mount(source_fd.get(), "", mf.recursive, what);
   set_mount_flags(mount.get(), mf.flags, mf.clear, what + ": mount flags");
@@ -514,10 +592,26 @@ UniqueFd mount_cgroup(const Context& ctx, const spec::Mount& m, const MountFlags
   return tmpfs;
 }
 
-UniqueFd mount_filesystem(const Context& ctx, const spec::Mount& m, const MountFlags& mf, const std::string& what) {
+std::string options_path(size_t index) { return fmt::format("config.json: /mounts/{}/options", index); }
+
+[[noreturn]] void fail_unknown_option(size_t index, const std::string& option) {
+  fail(ErrorKind::InvalidSpec, fmt::format("{}: unknown mount option \"{}\"", options_path(index), option));
+}
+
+// An option the filesystem refused, by name: unknown to it, or a value it does not take.
+[[noreturn]] void fail_refused_option(size_t index, const spec::Mount& m, const RefusedOption& refused, int err) {
+  if (refused.message.find("Unknown parameter") != std::string::npos) fail_unknown_option(index, refused.option);
+  const std::string why = refused.message.empty() ? std::strerror(err) : refused.message;
+  fail(ErrorKind::InvalidSpec, fmt::format("{}: {} refuses \"{}\": {}", options_path(index), m.type, refused.option, why));
+}
+
+UniqueFd mount_filesystem(const Context& ctx, const spec::Mount& m, const MountFlags& mf, size_t index,
+                          const std::string& what) {
   UniqueFd dest = open_destination(ctx, m, mf, Create::Dir, what);
   UniqueFd mount;
-  if (int err = try_new_filesystem(m.type, m.source.empty() ? m.type : m.source, mf.flags, mf.data, mount)) {
+  RefusedOption refused;
+  if (int err = try_new_filesystem(m.type, m.source.empty() ? m.type : m.source, mf.flags, mf.data, mount, &refused)) {
+    if (!refused.option.empty()) fail_refused_option(index, m, refused, err);
     // sysfs needs a network namespace of the user namespace's own; like runc, fall back to a bind of the host's /sys.
     if (m.type != "sysfs" || err != EPERM || !ctx.opts.in_user_namespace) throw_errno(err, what);
     mount = clone_mount(AT_FDCWD, "/sys", true, what);
@@ -527,12 +621,23 @@ UniqueFd mount_filesystem(const Context& ctx, const spec::Mount& m, const MountF
   return mount;
 }
 
+// /dev is filled after it is mounted (device nodes, symlinks, /dev/pts, /dev/console): a
+// read-only /dev is mounted writable and made read-only by finish_rootfs, as runc does.
+bool is_read_only_dev(const spec::Mount& m) {
+  return lexical_path(m.destination) == "/dev" && (parse_mount_options(m.options).flags & MS_RDONLY);
+}
+
 void mount_one(const Context& ctx, const spec::Mount& m, size_t index) {
   std::string what = fmt::format("mounts[{}] {} on {}", index, m.type.empty() ? "bind" : m.type, m.destination);
   MountFlags mf = parse_mount_options(m.options);
-  UniqueFd mount = is_bind(m, mf)                                ? mount_bind(ctx, m, mf, what)
-                   : (m.type == "cgroup" || m.type == "cgroup2") ? mount_cgroup(ctx, m, mf, what)
-                                                                 : mount_filesystem(ctx, m, mf, what);
+  if (is_read_only_dev(m)) mf.flags &= ~MS_RDONLY;
+  const bool cgroup = m.type == "cgroup" || m.type == "cgroup2";
+  // A bind and ocirun's cgroup layout take no filesystem data: what is left is unknown.
+  if ((is_bind(m, mf) || cgroup) && !mf.data.empty()) fail_unknown_option(index, fs::split(mf.data, ',').front());
+  UniqueFd mount = is_bind(m, mf) ? mount_bind(ctx, m, mf, index, what)
+                   : cgroup       ? mount_cgroup(ctx, m, mf, what)
+                                  : mount_filesystem(ctx, m, mf, index, what);
+  set_recursive_flags(mount.get(), mf, what + ": recursive mount flags");
   if (mf.propagation) set_propagation(mount.get(), mf.propagation, what + ": propagation");
 }
 
@@ -641,6 +746,32 @@ void pivot_into(int new_root, const std::string& rootfs, bool no_pivot) {
 
 }  // namespace
 
+bool is_bind_mount(const spec::Mount& m) { return is_bind(m, parse_mount_options(m.options)); }
+
+UniqueFd open_bind_source(int root, const spec::Mount& m, const std::string& bundle) {
+  auto resolve = [](int dir, const std::string& path, uint64_t resolve_flags) {
+    open_how how{};
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = resolve_flags;
+    return UniqueFd(static_cast<int>(::syscall(SYS_openat2, dir, path.c_str(), &how, sizeof how)));
+  };
+  const std::string what = "source " + m.source;
+  if (m.source.empty() || m.source[0] == '/') {
+    UniqueFd fd = resolve(root, m.source.empty() ? "/" : m.source, RESOLVE_IN_ROOT);
+    // A magic link (/proc/PID/ns/net) cannot be followed in a scoped lookup: the path as
+    // the host's administrator wrote it, below `root` all the same.
+    if (!fd && errno == EXDEV) fd.reset(::openat(root, ("./" + m.source).c_str(), O_PATH | O_CLOEXEC));
+    if (!fd) throw_errno(what);
+    return fd;
+  }
+  UniqueFd bundle_fd = resolve(root, bundle, RESOLVE_IN_ROOT);
+  if (!bundle_fd) throw_errno("open the bundle " + bundle);
+  UniqueFd fd = resolve(bundle_fd.get(), m.source, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
+  if (!fd && errno == EXDEV) fail(ErrorKind::InvalidSpec, what + ": leads out of the bundle " + bundle);
+  if (!fd) throw_errno(what + " in the bundle " + bundle);
+  return fd;
+}
+
 void mount_rootfs(const spec::Spec& spec, const RootfsOptions& opts, const std::function<void()>& before_pivot) {
   const std::string& rootfs = opts.rootfs;
   unsigned long prop = parse_propagation(spec.linux->rootfs_propagation);
@@ -718,6 +849,10 @@ void finish_rootfs(const spec::Spec& spec, const RootfsOptions&) {
     set_mount_flags(copy.get(), MS_RDONLY, 0, what);
     attach_mount(copy.get(), fd.get(), what);
   }
+  if (std::any_of(spec.mounts.begin(), spec.mounts.end(), is_read_only_dev)) {
+    UniqueFd dev = open_in_root(root.get(), "/dev", Create::None);
+    set_mount_flags(dev.get(), MS_RDONLY, 0, "make /dev read-only");
+  }
   if (spec.root.readonly) set_mount_flags(root.get(), MS_RDONLY, 0, "make the root read-only");
   if (unsigned long prop = parse_propagation(spec.linux->rootfs_propagation))
     set_propagation(root.get(), prop, "set propagation of / to " + spec.linux->rootfs_propagation);
@@ -756,12 +891,34 @@ UniqueFd open_cwd(const std::string& cwd) {
   return fd;
 }
 
-void enter_cwd(int cwd_fd, const std::string& cwd) {
-  if (::fchdir(cwd_fd) < 0) throw_errno("process.cwd: chdir " + cwd);
+namespace {
+void check_cwd_inside_root(const std::string& cwd) {
   // A directory outside the root reads as "(unreachable)/..." (CVE-2024-21626).
   char buf[PATH_MAX];
   if (!::getcwd(buf, sizeof buf) || buf[0] != '/')
     fail(ErrorKind::InvalidSpec, "process.cwd " + cwd + ": not inside the container");
+}
+
+// runc's words, lower case as Go writes errno texts.
+[[noreturn]] void fail_chdir(int err, const std::string& cwd) {
+  std::string why = std::strerror(err);
+  if (!why.empty()) why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
+  throw Error(ErrorKind::Syscall, fmt::format("chdir to cwd (\"{}\") set in config.json failed: {}", cwd, why), err);
+}
+}  // namespace
+
+bool try_enter_cwd(int cwd_fd, const std::string& cwd) {
+  if (::fchdir(cwd_fd) < 0) {
+    if (errno == EACCES || errno == EPERM) return false;
+    fail_chdir(errno, cwd);
+  }
+  check_cwd_inside_root(cwd);
+  return true;
+}
+
+void enter_cwd(int cwd_fd, const std::string& cwd) {
+  if (::fchdir(cwd_fd) < 0) fail_chdir(errno, cwd);
+  check_cwd_inside_root(cwd);
 }
 
 UniqueFd open_procfs() {

@@ -4,6 +4,7 @@
 // symlink or ".." in the rootfs can never make a mount land on the host.
 #pragma once
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -27,7 +28,16 @@ struct RootfsOptions {
   // The host's hierarchies, for a "cgroup" mount, when the caller knows them already;
   // otherwise read from /proc/self/mountinfo.
   std::optional<std::vector<CgroupMount>> host_cgroups;
+  // Bind sources `create` opened for the init (index in spec.mounts -> O_PATH fd): in a user
+  // namespace the container's root may not reach what the host's root can.
+  std::map<size_t, int> bind_source_fds;
 };
+
+bool is_bind_mount(const spec::Mount& m);
+// A bind mount's source, opened O_PATH under `root` (an fd of "/": the caller's, or another
+// mount namespace's through /proc/PID/root): an absolute source resolved as if `root` were
+// "/"; a relative one inside the bundle, no symlink or ".." leading out of it.
+UniqueFd open_bind_source(int root, const spec::Mount& m, const std::string& bundle);
 
 // Opens (O_PATH) the path inside the directory `root`, following symlinks as if
 // `root` were "/", and never leaving it. Missing directories are created when
@@ -44,7 +54,10 @@ struct MountFlags {
   unsigned long clear = 0;        // MS_* an option clears (rw, suid, ...)
   unsigned long propagation = 0;  // MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE (| MS_REC)
   bool bind = false, recursive = false;
-  std::string data;
+  // The recursive options (rro, rnosuid, ...): MOUNT_ATTR_* set and cleared on the mount and
+  // every mount below it, by mount_setattr(AT_RECURSIVE), as runc 1.1 does.
+  uint64_t recursive_set = 0, recursive_clear = 0;
+  std::string data;  // options for the filesystem itself (size=, mode=, ...), comma-separated
 };
 MountFlags parse_mount_options(const std::vector<std::string>& options);
 unsigned long parse_propagation(const std::string& name);  // "" -> 0; throws on unknown
@@ -65,9 +78,12 @@ void finish_rootfs(const spec::Spec& spec, const RootfsOptions& opts);
 // once it is checked to be the devpts peer of `master`.
 void mount_console(int master, int slave);
 
-// process.cwd, resolved inside the container's root (after pivot_root) and opened; then,
-// as the container's user, entered and checked to be inside the root (CVE-2024-21626).
+// process.cwd, resolved inside the container's root (after pivot_root) and opened; then
+// entered and checked to be inside the root (CVE-2024-21626). try_enter_cwd runs while still
+// privileged and returns false when permission is denied (the process user may still have
+// it: enter_cwd again after the switch, as runc does); other failures throw.
 UniqueFd open_cwd(const std::string& cwd);
+bool try_enter_cwd(int cwd_fd, const std::string& cwd);
 void enter_cwd(int cwd_fd, const std::string& cwd);
 
 // The container's /proc (after pivot_root), checked to be the root of a procfs; writes to

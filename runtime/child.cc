@@ -66,7 +66,12 @@ Pty open_pty(const std::optional<spec::ConsoleSize>& size) {
   return pty;
 }
 
-void attach_pty(const Pty& pty) {
+void attach_pty(const Pty& pty, uid_t owner) {
+  // The user must be able to use its terminal (runc's fixStdioPermissions): only the uid
+  // changes, as devpts's gid= option (the "tty" group) chose the group. An owner outside
+  // the user namespace's map, or a read-only /dev, leave the pty as it is, as with runc.
+  if (::fchown(pty.slave.get(), owner, static_cast<gid_t>(-1)) < 0 && errno != EINVAL && errno != EPERM && errno != EROFS)
+    throw_errno("chown the terminal to uid " + std::to_string(owner));
   for (int fd = 0; fd <= 2; ++fd) check(::dup2(pty.slave.get(), fd), "dup2 the pty onto stdio");
   check(::ioctl(0, TIOCSCTTY, 0), "make the pty the controlling terminal");
 }

@@ -38,8 +38,9 @@ struct Pty {
   std::string slave_path;
 };
 Pty open_pty(const std::optional<spec::ConsoleSize>& size);
-// The slave becomes stdio and the controlling terminal of this (session leader) process.
-void attach_pty(const Pty& pty);
+// The slave becomes stdio and the controlling terminal of this (session leader) process,
+// owned by `owner` (the process's uid; its group stays the one devpts gave it).
+void attach_pty(const Pty& pty, uid_t owner);
 
 // argv/envp for execve; the strings must outlive the result.
 std::vector<char*> c_strings(const std::vector<std::string>& v);

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <linux/sched.h>  // clone_args, CLONE_INTO_CGROUP
 #include <signal.h>
+#include <poll.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -11,7 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <climits>
+#include <optional>
 #include <cstring>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -26,6 +30,7 @@
 #include "log.h"
 #include "lsm.h"
 #include "parse.h"
+#include "rootfs.h"
 #include "scope_guard.h"
 #include "sync.h"
 #include "timestamp.h"
@@ -147,6 +152,121 @@ void refuse_busy_cgroup(const cgroups::Host& host, const cgroups::Saved& planned
                      pids.size(), busy_unit(linux_config, opts)));
 }
 
+// A cgroup someone else froze would stop the init at its first step, and create with it:
+// refused before anything is made, as runc does (its words).
+void refuse_frozen_cgroup(const std::map<std::string, std::string>& dirs) {
+  for (const auto& [hierarchy, dir] : dirs) {
+    const bool v1_freezer = hierarchy == "freezer";
+    if (!v1_freezer && !hierarchy.empty()) continue;
+    std::string state;
+    try {
+      state = fs::trim(fs::read_file(dir + (v1_freezer ? "/freezer.state" : "/cgroup.freeze")));
+    } catch (const Error& e) {
+      if (e.sys_errno() == ENOENT) continue;  // not made yet, or no cgroup.freeze (v2 before 5.2)
+      throw;
+    }
+    if (state == "FROZEN" || state == "FREEZING" || state == "1")
+      fail(ErrorKind::BadState, "config.json: /linux/cgroupsPath: container's cgroup unexpectedly frozen");
+  }
+}
+
+// SIGINT and SIGTERM end create with everything it made undone (its guards and ChildProcess
+// run as the exception unwinds): blocked while create runs and read from a signalfd that
+// every wait of create polls. `run` has them blocked already; the mask is restored after.
+class CreateInterrupt {
+ public:
+  CreateInterrupt() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    ::sigprocmask(SIG_BLOCK, &set_, &old_);
+    fd_.reset(check(::signalfd(-1, &set_, SFD_CLOEXEC | SFD_NONBLOCK), "signalfd"));
+  }
+  ~CreateInterrupt() { ::sigprocmask(SIG_SETMASK, &old_, nullptr); }
+  CreateInterrupt(const CreateInterrupt&) = delete;
+  CreateInterrupt& operator=(const CreateInterrupt&) = delete;
+  int fd() const { return fd_.get(); }
+  // Throws when SIGINT or SIGTERM has come.
+  void check_signals() const {
+    signalfd_siginfo info;
+    if (::read(fd_.get(), &info, sizeof info) != static_cast<ssize_t>(sizeof info)) return;
+    const char* name = ::sigabbrev_np(static_cast<int>(info.ssi_signo));
+    fail(ErrorKind::Syscall, std::string("create interrupted by ") + (name ? std::string("SIG") + name : std::to_string(info.ssi_signo)));
+  }
+
+ private:
+  sigset_t set_, old_;
+  UniqueFd fd_;
+};
+
+// The longest create waits for the init's next message: its own steps take milliseconds;
+// the createContainer hooks it runs take what their timeouts allow (a hook without one:
+// no bound but SIGINT/SIGTERM).
+constexpr int kInitStepSeconds = 60;
+std::optional<int> create_container_hooks_seconds(const spec::Spec& spec) {
+  int total = 0;
+  if (spec.hooks)
+    for (const auto& hook : spec.hooks->create_container) {
+      if (!hook.timeout) return std::nullopt;
+      total += *hook.timeout;
+    }
+  return total;
+}
+
+// See init.cc (receive_bind_sources): each bind source, opened in stage 1's mount namespace
+// through its /proc/PID/root with the host's privileges, sent with its index.
+void send_bind_sources(int sock, pid_t stage1, const spec::Spec& spec, const std::string& bundle) {
+  const std::string root_path = fmt::format("/proc/{}/root", stage1);
+  UniqueFd root(::open(root_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) throw_errno("open " + root_path);
+  for (size_t i = 0; i < spec.mounts.size(); ++i) {
+    const spec::Mount& m = spec.mounts[i];
+    if (!namespaces::is_bind_mount(m)) continue;
+    UniqueFd fd = with_context(fmt::format("mounts[{}] bind on {}", i, m.destination),
+                               [&] { return namespaces::open_bind_source(root.get(), m, bundle); });
+    sync::send(sock, sync::Msg::MountSource, static_cast<int32_t>(i), {}, fd.get());
+  }
+  sync::send(sock, sync::Msg::MountSourcesDone);
+}
+
+bool frozen_now(const cgroups::Manager& cgroup) {
+  try {
+    return cgroup.frozen();
+  } catch (const Error&) {
+    return false;  // a hierarchy gone or unreadable says nothing about a freeze
+  }
+}
+
+// Waits until the init (or stage 1) has something on `sock`, checking once a second that no
+// one froze its cgroup; fails on SIGINT/SIGTERM, a frozen cgroup, or `limit_s` seconds of
+// silence. A v1-frozen child ignores the rollback's SIGKILL until thawed: thawed first.
+void wait_for_child(int sock, const CreateInterrupt& interrupt, cgroups::Manager& cgroup, std::optional<int> limit_s) {
+  const auto deadline = limit_s ? std::optional(std::chrono::steady_clock::now() + std::chrono::seconds(*limit_s)) : std::nullopt;
+  auto thaw_and_fail = [&](const std::string& why) {
+    try {
+      if (frozen_now(cgroup)) cgroup.freeze(false);
+    } catch (const Error&) {
+    }
+    fail(ErrorKind::Syscall, why);
+  };
+  for (;;) {
+    pollfd fds[2] = {{sock, POLLIN, 0}, {interrupt.fd(), POLLIN, 0}};
+    int n = ::poll(fds, 2, 1000);
+    if (n < 0 && errno != EINTR) throw_errno("wait for the container init");
+    if (n > 0 && fds[1].revents) {
+      try {
+        interrupt.check_signals();
+      } catch (const Error& e) {
+        thaw_and_fail(e.what());
+      }
+    }
+    if (n > 0 && fds[0].revents) return;
+    if (n == 0 && frozen_now(cgroup)) thaw_and_fail("config.json: /linux/cgroupsPath: container's cgroup unexpectedly frozen");
+    if (deadline && std::chrono::steady_clock::now() > *deadline)
+      thaw_and_fail(fmt::format("the container init sent nothing for {} s", *limit_s));
+  }
+}
+
 }  // namespace
 
 Created create_container(const StateStore& store, const CreateOptions& opts) {
@@ -192,6 +312,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   timer.step("load and check config.json");
   const std::string created = now_rfc3339();
   ctx.created = created;
+  CreateInterrupt interrupt;  // before anything is made: from here on a signal undoes it all
   ContainerDir dir = store.create(opts.id);
   ScopeGuard remove_dir([&] { dir.remove(); });
   OCIRUN_CRASH_POINT("state-dir");
@@ -210,6 +331,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   const cgroups::Saved planned = cgroup->planned();
   // Before the cgroup is recorded: delete --force kills whatever is in a recorded cgroup.
   refuse_busy_cgroup(host, planned, *spec.linux, opts);
+  refuse_frozen_cgroup(cgroup_dirs_to_join(host, planned, *spec.linux, opts));
   dir.save_cgroup(planned);
   OCIRUN_CRASH_POINT("cgroup-planned");
   cgroup->create();
@@ -233,7 +355,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   check(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), "socketpair");
   UniqueFd parent_end(pair[0]), child_end(pair[1]);
   ctx.sync_fd = child_end.get();
-  ctx.parent_only_fds = {dir.fd(), parent_end.get()};
+  ctx.parent_only_fds = {dir.fd(), parent_end.get(), interrupt.fd()};
 
   // Stage 1 joins the cgroup before it creates anything, so the init is born inside it.
   UniqueFd cgroup2;
@@ -278,13 +400,19 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
     timer.step("fork stage 1");
     sync::send(parent_end.get(), sync::Msg::Go);
   }
+  std::optional<int> wait_limit = kInitStepSeconds;
   for (bool ready = false; !ready;) {
+    wait_for_child(parent_end.get(), interrupt, *cgroup, wait_limit);
+    wait_limit = kInitStepSeconds;
     sync::Message m;
     if (!sync::recv(parent_end.get(), m)) throw child_failed();
     switch (m.type) {
       case sync::Msg::UsernsReady:
         namespaces::write_id_maps(stage1.get(), *spec.linux);
         sync::send(parent_end.get(), sync::Msg::UsernsMapped);
+        break;
+      case sync::Msg::MountSourcesRequest:
+        send_bind_sources(parent_end.get(), stage1.get(), spec, bundle);
         break;
       case sync::Msg::InitPid:
         init.reset(m.value);
@@ -301,6 +429,9 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
         OCIRUN_CRASH_POINT("hooks");
         // The init builds the same state itself: annotations can outgrow any message.
         sync::send(parent_end.get(), sync::Msg::HooksDone, init.get());
+        // The init runs the createContainer hooks next.
+        if (auto hooks_s = create_container_hooks_seconds(spec)) wait_limit = kInitStepSeconds + *hooks_s;
+        else wait_limit = std::nullopt;
         break;
       }
       case sync::Msg::PtyMaster:
@@ -343,6 +474,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   OCIRUN_CRASH_POINT("state-saved");
   if (!opts.pid_file.empty()) write_pid_file(opts.pid_file, state.pid);
 
+  interrupt.check_signals();  // one that came after the last wait still undoes create
   remove_dir.dismiss();
   destroy_cgroup.dismiss();
   timer.step("state.json");

@@ -186,7 +186,7 @@ Pty open_exec_pty(const std::optional<spec::ConsoleSize>& size) {
     if (proc.terminal) {
       Pty pty = open_exec_pty(ctx.console_size);
       sync::send(ctx.sync_fd, sync::Msg::PtyMaster, 0, "/dev/ptmx", pty.master.get());
-      attach_pty(pty);
+      attach_pty(pty, proc.uid);
     }
     const bool lsm_labels = !ctx.apparmor_profile.empty() || !ctx.selinux_label.empty();
     const bool userns = ctx.ns_flags & CLONE_NEWUSER;

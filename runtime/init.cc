@@ -76,7 +76,7 @@ void setup_terminal(const InitContext& ctx) {
   Pty pty = open_pty(ctx.spec->process->console_size);
   namespaces::mount_console(pty.master.get(), pty.slave.get());
   sync::send(ctx.sync_fd, sync::Msg::PtyMaster, 0, "/dev/ptmx", pty.master.get());
-  attach_pty(pty);
+  attach_pty(pty, ctx.process.uid);
 }
 
 // The host's hierarchies as `create` found them (before the fork), for a "cgroup" mount:
@@ -120,8 +120,9 @@ UniqueFd wait_for_start(int listen_fd) {
     ::umask(0);
     ::prctl(PR_SET_NAME, kInitName, 0, 0, 0);  // until execve: see ContainerDir::status
 
-    namespaces::RootfsOptions opts{ctx.rootfs, ctx.bundle, ctx.no_pivot, plan.has(CLONE_NEWUSER),
-                                   static_cast<bool>(plan.new_flags & CLONE_NEWCGROUP), host_cgroups(ctx)};
+    namespaces::RootfsOptions opts{ctx.rootfs,          ctx.bundle,           ctx.no_pivot, plan.has(CLONE_NEWUSER),
+                                   static_cast<bool>(plan.new_flags & CLONE_NEWCGROUP), host_cgroups(ctx),
+                                   ctx.bind_source_fds};
     std::string hook_state;  // the state JSON for startContainer, which runs at `start`
     auto create_container_hooks = [&] {
       if (!ctx.creation_hooks) return;
@@ -136,6 +137,7 @@ UniqueFd wait_for_start(int listen_fd) {
       run_hooks(spec.hooks->create_container, oci_state_json(state, Status::Creating), "createContainer");
     };
     with_context("set up the rootfs", [&] { namespaces::mount_rootfs(spec, opts, create_container_hooks); });
+    for (const auto& [index, fd] : ctx.bind_source_fds) ::close(fd);  // host directories: not for the container
     if (proc.terminal) with_context("set up the terminal", [&] { setup_terminal(ctx); });
     namespaces::create_cwd("/", proc.cwd);
     set_names(spec, plan);
@@ -223,6 +225,25 @@ void leave_parent(const InitContext& ctx) {
   if (ctx.cgroup) with_context("join the container's cgroup", [&] { ctx.cgroup->join_self(ctx.cgroup_v2_done); });
 }
 
+bool has_bind_mounts(const spec::Spec& spec) {
+  return std::any_of(spec.mounts.begin(), spec.mounts.end(), namespaces::is_bind_mount);
+}
+
+// In a user namespace the container's root may not reach a bind source the host's root can
+// (a 0700 directory on the way): the parent opens them in this, the container's, mount
+// namespace (so the init can clone those mounts) and hands them over, as runc 1.1 does.
+std::map<size_t, int> receive_bind_sources(int sync_fd) {
+  sync::send(sync_fd, sync::Msg::MountSourcesRequest);
+  std::map<size_t, int> fds;
+  for (;;) {
+    sync::Message m;
+    if (!sync::recv(sync_fd, m)) _exit(1);  // the parent failed and reports it
+    if (m.type == sync::Msg::MountSourcesDone) return fds;
+    if (m.type != sync::Msg::MountSource || !m.fd) fail(ErrorKind::Syscall, "sync: expected a mount source");
+    fds[static_cast<size_t>(m.value)] = m.fd.release();
+  }
+}
+
 // The host's procfs, opened before joining a mount namespace whose /proc could be anything,
 // when oomScoreAdj (or a time namespace) needs it; oomScoreAdj written through it.
 UniqueFd set_oom_score_adj(const InitContext& ctx) {
@@ -280,10 +301,12 @@ void stage1_main(const InitContext& ctx) {
     if (plan.new_flags) check(::unshare(plan.new_flags), "unshare namespaces");
     if (plan.new_flags & CLONE_NEWTIME) namespaces::write_time_offsets(*ctx.spec->linux, host_procfs.get());
     host_procfs.reset();
+    InitContext init_ctx = ctx;
+    if (plan.has(CLONE_NEWUSER) && has_bind_mounts(*ctx.spec)) init_ctx.bind_source_fds = receive_bind_sources(ctx.sync_fd);
     // CLONE_PARENT: the init is the parent's child, so `run` can wait for it.
     pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0));
     if (pid < 0) throw_errno("clone the container init");
-    if (pid == 0) init_main(ctx);
+    if (pid == 0) init_main(init_ctx);
     sync::send(ctx.sync_fd, sync::Msg::InitPid, pid);
     _exit(0);
   } catch (const std::exception& e) {

@@ -3,6 +3,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,6 +43,9 @@ struct InitContext {
   // The parent's fds the children must not keep: the locked state dir (its flock
   // would block `start`) and the parent's end of the sync socket.
   std::vector<int> parent_only_fds;
+  // In a user namespace: the bind sources the parent opened for the init (stage 1 receives
+  // them; see sync.h), by index in spec.mounts.
+  std::map<size_t, int> bind_source_fds;
 };
 
 // Entry points of the forked children: they end in execve or _exit, never return,

@@ -331,12 +331,15 @@ ExecTarget lower_privileges(const PreparedProcess& p, UniqueFd cwd, bool setgrou
   drop_bounding_set(p.caps);
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
   if (seccomp && !p.no_new_privileges) install_seccomp(*seccomp, sync_fd);
+  // Through the fd resolved inside the root; first while privileged, so a cwd only root may
+  // traverse works for any user (runc's order), then as the user when root was refused (a
+  // directory of the user's that root cannot reach, in a user namespace).
+  const bool cwd_entered = namespaces::try_enter_cwd(cwd.get(), p.cwd);
   switch_user(p, setgroups_allowed);
   // A uid change resets dumpability to fs.suid_dumpable: set it again (CVE-2019-5736: the
   // host's ocirun binary behind /proc/PID/exe stays out of the container's reach).
   check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
-  // As the user (its permissions count), through the fd resolved inside the root.
-  namespaces::enter_cwd(cwd.get(), p.cwd);
+  if (!cwd_entered) namespaces::enter_cwd(cwd.get(), p.cwd);
   cwd.reset();
   // The program is exec'd through a sealed stub (make_exec_stub). Not with an LSM label: that
   // applies at the next execve, which must be the program's (the policy then keeps it off the

@@ -8,6 +8,11 @@
 //                       <------- UsernsReady
 //   write uid_map/gid_map
 //   UsernsMapped ------------->  unshare(other new namespaces)
+//                       <------- MountSourcesRequest, in a user namespace with bind mounts
+//   open each bind source in
+//   stage 1's mount namespace
+//   MountSource(index) x N --->  (SCM_RIGHTS, O_PATH; the init inherits them)
+//   MountSourcesDone --------->
 //                                clone(CLONE_PARENT) ---------->  (PID 1 of the new pid namespace)
 //                       <------- InitPid(pid); exit
 //                       <--------------------------------------  HooksRequest, when there are hooks
@@ -36,13 +41,13 @@
 namespace ocirun::runtime::sync {
 
 enum class Msg : uint32_t { Go = 1, UsernsReady, UsernsMapped, InitPid, PtyMaster, Ready, Error, HooksRequest, HooksDone,
-                         SeccompListener };
+                         SeccompListener, MountSourcesRequest, MountSource, MountSourcesDone };
 
 struct Message {
   Msg type{};
   int32_t value = 0;
   std::string text;
-  UniqueFd fd;  // PtyMaster and SeccompListener only
+  UniqueFd fd;  // PtyMaster, SeccompListener and MountSource only
 };
 
 // Both throw Syscall on a socket error. recv returns false at EOF (the peer is gone).

@@ -943,3 +943,91 @@ TEST_CASE("a failed create (bad args[0]) leaves no cgroup", "[cgroups-it][errors
     CHECK_FALSE(fs::exists(d));
   }
 }
+
+// ---- a cgroup someone else froze; create interrupted ------------------------------------------------
+
+namespace {
+
+// The freezer file of cgroupsPath `path` and the value that freezes it: v1's freezer.state
+// where the freezer hierarchy is, else cgroup2's cgroup.freeze.
+std::pair<fs::path, std::string> freezer_file(const std::string& path) {
+  if (!hostcg().v2() && hostcg().host.has_v1("freezer")) return {hostcg().dir("freezer", path) / "freezer.state", "FROZEN"};
+  return {fs::path(hostcg().host.v2 + path) / "cgroup.freeze", "1"};
+}
+
+// Removes the test's cgroup directories (the container's and its parent) in every
+// hierarchy; declared before the sandbox, so it runs after the sandbox's delete --force.
+struct RemoveCgroupDirs {
+  std::string path;
+  ~RemoveCgroupDirs() {
+    for (const auto& d : hostcg().all_dirs(path)) {
+      ::rmdir(d.c_str());
+      ::rmdir(d.parent_path().c_str());
+    }
+  }
+};
+
+// Thaws the cgroup before the sandbox's delete --force: a v1-frozen task ignores SIGKILL.
+struct Thaw {
+  fs::path file;
+  ~Thaw() {
+    std::error_code ec;
+    if (fs::exists(file, ec)) write_file(file, file.filename() == "freezer.state" ? "THAWED" : "0");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a cgroup frozen before create is refused with runc's words and leaves nothing", "[cgroups-it][freezer]") {
+  // cgroups.bats "runc run/create should refuse pre-existing frozen cgroup".
+  if (!usable()) return;
+  RemoveCgroupDirs remove_dirs;
+  CgSandbox s("frozen-cgroup");
+  remove_dirs.path = s.path;
+  auto [file, frozen] = freezer_file(s.path);
+  fs::create_directories(file.parent_path());
+  write_file(file, frozen);
+  Thaw thaw{file};
+  s.config["process"]["args"] = {"sleep", "1000"};
+  s.write_config();
+  for (std::vector<std::string> command : {std::vector<std::string>{"run", "-d"}, {"create"}}) {
+    std::string cid = s.new_id();
+    command.insert(command.end(), {"--bundle", s.bundle.string(), cid});
+    auto r = s.rt(command, {.stdout_file = (s.dir / "out").string(), .stderr_file = (s.dir / "err").string(), .timeout = 15s});
+    INFO(command[0] << ": " << r.describe());
+    CHECK_FALSE(r.timed_out);
+    CHECK(r.code == 1);
+    CHECK_THAT(r.err, Contains("container's cgroup unexpectedly frozen"));
+    CHECK_FALSE(fs::exists(s.state_root / cid));
+  }
+}
+
+TEST_CASE("SIGTERM during create (run -d and create) undoes everything it made", "[cgroups-it][errors]") {
+  if (!usable()) return;
+  RemoveCgroupDirs remove_dirs;
+  CgSandbox s("create-interrupted");
+  remove_dirs.path = s.path;
+  // The init waits in a createContainer hook: create waits for the init.
+  s.config["hooks"]["createContainer"] = {{{"path", "/bin/sleep"}, {"args", {"sleep", "30"}}}};
+  s.config["process"]["args"] = {"sleep", "1000"};
+  s.write_config();
+  for (std::vector<std::string> command : {std::vector<std::string>{"run", "-d"}, {"create"}}) {
+    std::string cid = s.new_id();
+    std::vector<std::string> argv = {"timeout", "--foreground", "--preserve-status", "-s", "TERM", "-k", "10", "2", s.runtime,
+                                     "--root", s.state_root.string()};
+    argv.insert(argv.end(), command.begin(), command.end());
+    argv.insert(argv.end(), {"--bundle", s.bundle.string(), cid});
+    auto started = std::chrono::steady_clock::now();
+    auto r = exec(argv, {.stdout_file = (s.dir / "out").string(), .stderr_file = (s.dir / "err").string(), .timeout = 30s});
+    auto took = std::chrono::steady_clock::now() - started;
+    INFO(command[0] << ": " << r.describe());
+    CHECK(r.code == 1);
+    CHECK(took < 8s);
+    CHECK_THAT(r.err, Contains("create interrupted by SIGTERM"));
+    CHECK_FALSE(fs::exists(s.state_root / cid));
+    for (const auto& d : hostcg().all_dirs(s.path)) {
+      INFO(d);
+      CHECK_FALSE(fs::exists(d));
+    }
+  }
+}
