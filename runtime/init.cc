@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "error.h"
+#include "fault.h"
 #include "fs.h"
 #include "hooks.h"
 #include "lsm.h"
@@ -233,6 +234,18 @@ UniqueFd set_oom_score_adj(const InitContext& ctx) {
   return host_procfs;
 }
 
+// The init cloned by stage 1 waits here for stage 1 to have sent its pid; EOF means stage 1
+// died first, and create is failing anyway.
+void wait_for_stage1(const int held[2]) {
+  ::close(held[1]);
+  char c;
+  ssize_t n;
+  while ((n = ::read(held[0], &c, 1)) < 0 && errno == EINTR) {
+  }
+  if (n != 1) _exit(1);
+  ::close(held[0]);
+}
+
 }  // namespace
 
 bool can_clone_init_directly(const namespaces::Plan& plan, bool systemd_cgroup) {
@@ -280,11 +293,21 @@ void stage1_main(const InitContext& ctx) {
     if (plan.new_flags) check(::unshare(plan.new_flags), "unshare namespaces");
     if (plan.new_flags & CLONE_NEWTIME) namespaces::write_time_offsets(*ctx.spec->linux, host_procfs.get());
     host_procfs.reset();
+    // The init holds back until InitPid is on the sync socket: whatever it sends the parent
+    // then comes after it, so the parent always knows its pid first.
+    int held[2];
+    check(::pipe2(held, O_CLOEXEC), "pipe");
     // CLONE_PARENT: the init is the parent's child, so `run` can wait for it.
     pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0));
     if (pid < 0) throw_errno("clone the container init");
-    if (pid == 0) init_main(ctx);
+    if (pid == 0) {
+      wait_for_stage1(held);
+      init_main(ctx);
+    }
+    ::close(held[0]);
+    OCIRUN_DELAY_POINT("stage1-init-pid");
     sync::send(ctx.sync_fd, sync::Msg::InitPid, pid);
+    check(static_cast<int>(::write(held[1], "", 1)), "release the container init");
     _exit(0);
   } catch (const std::exception& e) {
     die_with_error(ctx.sync_fd, e.what());

@@ -9,7 +9,8 @@
 //   write uid_map/gid_map
 //   UsernsMapped ------------->  unshare(other new namespaces)
 //                                clone(CLONE_PARENT) ---------->  (PID 1 of the new pid namespace)
-//                       <------- InitPid(pid); exit
+//                                                                 waits on a pipe from stage 1
+//                       <------- InitPid(pid), then releases the init; exit
 //                       <--------------------------------------  HooksRequest, when there are hooks
 //   run prestart, createRuntime                                   (mounts done, before pivot_root)
 //   HooksDone(state JSON) ------------------------------------->  run createContainer
