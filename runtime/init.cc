@@ -105,6 +105,34 @@ UniqueFd wait_for_start(int listen_fd) {
   }
 }
 
+// After `start` connected: the error goes to it as the reply (EOF is success) and the init exits.
+[[noreturn]] void reply_and_exit(int conn, int status, const std::string& message) {
+  ssize_t unused = ::write(conn, message.data(), message.size());
+  (void)unused;
+  _exit(status);
+}
+
+template <class F>
+void reply_on_failure(int conn, int status, F&& step) {
+  try {
+    step();
+  } catch (const std::exception& e) {
+    reply_and_exit(conn, status, e.what());
+  }
+}
+
+// A config without a process (optional at create, required at start): the container is
+// made and waits; `start` refuses it from state.json, and a start that reaches the init
+// anyway gets the same error, the init then exiting.
+[[noreturn]] void wait_without_process(const InitContext& ctx) {
+  check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
+  check(::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0), "prctl PR_SET_PDEATHSIG");
+  sync::send(ctx.sync_fd, sync::Msg::Ready);
+  ::close(ctx.sync_fd);
+  UniqueFd conn = wait_for_start(ctx.start_listen_fd);
+  reply_and_exit(conn.get(), 1, kNoProcessError);
+}
+
 // The container's init, in the order the kernel needs: mounts while still privileged,
 // then the process's identity, capabilities last; everything that can fail happens
 // before Ready so `create` reports it.
@@ -138,19 +166,21 @@ UniqueFd wait_for_start(int listen_fd) {
     };
     with_context("set up the rootfs", [&] { namespaces::mount_rootfs(spec, opts, create_container_hooks); });
     if (proc.terminal) with_context("set up the terminal", [&] { setup_terminal(ctx); });
-    namespaces::create_cwd("/", proc.cwd);
+    if (spec.process) namespaces::create_cwd("/", proc.cwd);
     set_names(spec, plan);
     // Writes to /proc go through a handle checked to be the container's procfs.
     UniqueFd procfs;
-    const bool lsm_labels = !spec.process->apparmor_profile.empty() || !spec.process->selinux_label.empty();
+    const bool lsm_labels =
+        spec.process && (!spec.process->apparmor_profile.empty() || !spec.process->selinux_label.empty());
     if (!spec.linux->sysctl.empty() || lsm_labels) procfs = namespaces::open_procfs();
     // Before finish_rootfs makes /proc/sys read-only.
     write_sysctls(*spec.linux, plan, procfs.get());
     with_context("set up the rootfs", [&] { namespaces::finish_rootfs(spec, opts); });
     // process.apparmorProfile and process.selinuxLabel, for the program's execve; `create`
     // has checked the host has the LSM.
-    set_exec_labels(spec.process->apparmor_profile, spec.process->selinux_label, procfs.get());
+    if (lsm_labels) set_exec_labels(spec.process->apparmor_profile, spec.process->selinux_label, procfs.get());
     procfs.reset();
+    if (!spec.process) wait_without_process(ctx);
     // Opened after finish_rootfs, so a read-only or masked path over it counts.
     UniqueFd cwd = namespaces::open_cwd(proc.cwd);
     // From here on the init lowers its privileges, and a process `exec`ed into the created

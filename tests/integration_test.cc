@@ -921,6 +921,40 @@ TEST_CASE("a failed create leaves nothing behind", "[errors]") {
   CHECK(s.status() == "created");
 }
 
+TEST_CASE("a config without process: create makes the container, start refuses naming /process, delete works",
+          "[lifecycle][errors]") {
+  // runtime-spec: process is OPTIONAL at create, REQUIRED at start.
+  Subreaper reaper;
+  Sandbox s("no-process");
+  s.config.erase("process");
+  auto c = s.create();
+  INFO(c.describe() << s.errors());
+  REQUIRE(c.code == 0);
+  json st = s.state();
+  CHECK(st.value("status", "") == "created");
+  pid_t pid = st.value("pid", 0);
+  CHECK(pid > 0);
+  CHECK_FALSE(pid_gone(pid));
+  auto r = s.start();
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("config.json: /process: is required to start the container"));
+  // Refused before anything changed: still created, with the same init.
+  CHECK(s.status() == "created");
+  CHECK(state_pid(s) == pid);
+  require_ok(s.rt({"delete", s.id}));
+  CHECK_FALSE(fs::exists(s.state_root / s.id));
+  CHECK(wait_pid_gone(pid));
+  CHECK(eventually([] { return Subreaper::live_children().empty(); }, 5s));
+  // run: the same refusal, and nothing left.
+  s.id = s.new_id();
+  auto run = s.run();
+  INFO(run.describe());
+  CHECK(run.code != 0);
+  CHECK_THAT(run.err, Contains("/process"));
+  CHECK_FALSE(fs::exists(s.state_root / s.id));
+}
+
 // ---- CLI: logging, help, flags ---------------------------------------------------------------------
 
 // As runc: with no --log, stderr is the log, so --log-format json makes it JSON lines.
