@@ -206,13 +206,16 @@ Pty open_exec_pty(const std::optional<spec::ConsoleSize>& size) {
     // as the user and checked to be inside (CVE-2024-21626).
     UniqueFd cwd = namespaces::open_cwd(proc.cwd);
     // The init's last steps, in the init's order (process.h): down to the program's identity.
-    auto [executable, exec_stub, env] =
-        lower_privileges(proc, std::move(cwd), setgroups_allowed, lsm_labels, ctx.seccomp, ctx.sync_fd);
+    const bool keep_sys_admin = ctx.seccomp && !proc.no_new_privileges;  // to load the filter last
+    auto [executable, exec_stub, env] = lower_privileges(proc, std::move(cwd), setgroups_allowed, lsm_labels, keep_sys_admin);
     ::syscall(SYS_close_range, 3 + ctx.preserve_fds, ~0U, 1U << 2 /* CLOSE_RANGE_CLOEXEC */);
-    // With no_new_privs the filter goes on last, so the fewest syscalls run under it.
-    if (ctx.seccomp && proc.no_new_privileges) install_seccomp(*ctx.seccomp, ctx.sync_fd);
+    // A NOTIFY listener goes to the parent over the sync socket; any other filter goes on
+    // right before the program's execve (exec_program), so nothing of ours runs under it.
+    const bool notify = ctx.seccomp && ctx.seccomp->needs_listener;
+    if (notify) install_seccomp(*ctx.seccomp, ctx.sync_fd);
+    const seccomp::Program* filter = ctx.seccomp && !notify ? &*ctx.seccomp : nullptr;
     // Under a seccomp filter only execve may run in the stub: its failure then goes to stderr.
-    int err = exec_program(exec_stub.get(), ctx.seccomp ? -1 : ctx.error_fd, executable, proc.args, env);
+    int err = exec_program(exec_stub.get(), ctx.seccomp ? -1 : ctx.error_fd, executable, proc.args, env, filter);
     throw_errno(err, "exec " + executable);
   } catch (const std::exception& e) {
     die_with_error(ctx.sync_fd, e.what());

@@ -191,14 +191,15 @@ void reply_on_failure(int conn, int status, F&& step) {
     check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
     if (!ctx.no_new_keyring) join_session_keyring(ctx.id);
     bool setgroups_allowed = !plan.has(CLONE_NEWUSER) || fs::trim(fs::read_file("/proc/self/setgroups")) == "allow";
-    // rlimits, bounding set, seccomp, user, cwd, executable, stub, capabilities: as exec's process.
-    auto [executable, exec_stub, env] =
-        lower_privileges(proc, std::move(cwd), setgroups_allowed, lsm_labels, ctx.seccomp, ctx.sync_fd);
+    // rlimits, bounding set, user, cwd, executable, stub, capabilities: as exec's process.
+    const bool keep_sys_admin = ctx.seccomp && !proc.no_new_privileges;  // to load the filter last
+    auto [executable, exec_stub, env] = lower_privileges(proc, std::move(cwd), setgroups_allowed, lsm_labels, keep_sys_admin);
     check(::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0), "prctl PR_SET_PDEATHSIG");
     // A NOTIFY listener must reach `create` before it exits: such a filter goes on
-    // before Ready even with no_new_privs (as runc does), otherwise last of all.
+    // before Ready (as runc does); any other last of all, in exec_program.
     const bool notify = ctx.seccomp && ctx.seccomp->needs_listener;
-    if (notify && proc.no_new_privileges) install_seccomp(*ctx.seccomp, ctx.sync_fd);
+    if (notify) install_seccomp(*ctx.seccomp, ctx.sync_fd);
+    const seccomp::Program* filter = ctx.seccomp && !notify ? &*ctx.seccomp : nullptr;
 
     sync::send(ctx.sync_fd, sync::Msg::Ready);
     ::close(ctx.sync_fd);
@@ -206,33 +207,19 @@ void reply_on_failure(int conn, int status, F&& step) {
 
     // Only stdio and the preserved fds reach the process; ours are already close-on-exec.
     ::syscall(SYS_close_range, 3 + ctx.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
-    // With no_new_privs the filter goes on as late as it can: after start, but before the
-    // startContainer hooks, which run under it as runc's do (without no_new_privs it is
-    // already on). A filter that denies what the hook runner needs fails the hook.
-    if (ctx.seccomp && proc.no_new_privileges && !notify) {
-      try {
-        load_seccomp(*ctx.seccomp);
-      } catch (const std::exception& e) {
-        ssize_t unused = ::write(conn.get(), e.what(), std::strlen(e.what()));
-        (void)unused;
-        _exit(127);
-      }
-    }
+    // The startContainer hooks run under the filter, as runc's do: it goes on before them
+    // (a filter that denies what the hook runner needs fails the hook).
     if (spec.hooks && !spec.hooks->start_container.empty()) {
-      try {
-        run_hooks(spec.hooks->start_container, hook_state, "startContainer");
-      } catch (const std::exception& e) {
-        ssize_t unused = ::write(conn.get(), e.what(), std::strlen(e.what()));
-        (void)unused;
-        _exit(1);
-      }
+      if (filter) reply_on_failure(conn.get(), 127, [&] { load_seccomp(*filter); });
+      filter = nullptr;
+      reply_on_failure(conn.get(), 1, [&] { run_hooks(spec.hooks->start_container, hook_state, "startContainer"); });
     }
     // Under a seccomp filter only execve may run from here: a failure then goes to stderr.
-    int exec_errno = exec_program(exec_stub.get(), ctx.seccomp ? -1 : conn.get(), executable, proc.args, env);
-    std::string err = fmt::format("exec {}: {}", executable, std::strerror(exec_errno));
-    ssize_t unused = ::write(conn.get(), err.data(), err.size());
-    (void)unused;
-    _exit(127);
+    int exec_errno = 0;
+    reply_on_failure(conn.get(), 127, [&] {
+      exec_errno = exec_program(exec_stub.get(), ctx.seccomp ? -1 : conn.get(), executable, proc.args, env, filter);
+    });
+    reply_and_exit(conn.get(), 127, fmt::format("exec {}: {}", executable, std::strerror(exec_errno)));
   } catch (const std::exception& e) {
     die_with_error(ctx.sync_fd, e.what());
   }

@@ -294,6 +294,37 @@ TEST_CASE("seccomp: with noNewPrivileges the filter goes on after the runtime's 
   CHECK_THAT(r.err, Contains("Function not implemented"));
 }
 
+TEST_CASE("seccomp: a profile denying what the runtime itself uses still starts the program, create and exec",
+          "[seccomp][exec]") {
+  // Nothing of the runtime's may run under the user's filter but the program's execve (the
+  // validation suite's linux_seccomp denies getcwd). The probe makes the one denied syscall
+  // and exits with its errno: 42 is the filter's answer.
+  bool nnp = GENERATE(true, false);
+  std::string name = GENERATE(as<std::string>{}, "getcwd", "close", "fstat", "fcntl", "write", "getpid",
+                              "rt_sigprocmask", "prctl", "close_range");
+  INFO("noNewPrivileges " << nnp << ", denied: " << name);
+  Sandbox s("seccomp-runtime-syscalls");
+  fs::copy_file(OCIRUN_SYSCALL_PROBE, s.rootfs / "probe", fs::copy_options::overwrite_existing);
+  s.config["process"]["noNewPrivileges"] = nnp;
+  // Without no_new_privs the load needs CAP_SYS_ADMIN, which this user has not: the runtime's.
+  s.config["process"]["user"] = {{"uid", 1000}, {"gid", 1000}};
+  s.config["process"]["cwd"] = "/";
+  s.config["process"]["args"] = {"/probe", name};
+  s.config["linux"]["seccomp"] = seccomp_profile("SCMP_ACT_ALLOW", {seccomp_rule({name}, "SCMP_ACT_ERRNO", {{"errnoRet", 42}})});
+  auto r = s.run();
+  INFO(r.describe());
+  CHECK(r.code == 42);
+  // exec: the process exec'd into a container under the same filter.
+  s.config["process"]["args"] = {"sleep", "1000"};
+  s.id = s.new_id();
+  auto d = s.run_detached();
+  INFO(d.describe());
+  REQUIRE(d.code == 0);
+  auto e = s.rt({"exec", s.id, "/probe", name});
+  INFO(e.describe());
+  CHECK(e.code == 42);
+}
+
 TEST_CASE("seccomp: ERRNO without errnoRet is EPERM, defaultErrnoRet sets the default's errno", "[seccomp]") {
   Sandbox s("seccomp-eperm");
   add_tmp(s);
@@ -507,8 +538,9 @@ TEST_CASE("seccomp: NOTIFY sends the listener fd and the process state to listen
 }
 
 TEST_CASE("seccomp: NOTIFY on syscalls the init itself makes after loading the filter", "[seccomp][notify]") {
-  // Without no_new_privs the filter goes on before the uid switch, chdir, capset...: those
-  // reach the agent too, which already holds the listener and lets them through.
+  // A NOTIFY filter goes on before Ready (its listener must reach create): what the init does
+  // after that (closing fds on its way to `start`) reaches the agent too, which already holds
+  // the listener and lets it through. The uid switch, chdir and capset come before the load.
   Sandbox s("seccomp-notify-init");
   NotifyAgent agent(s.dir / "agent.sock");
   s.config["process"]["noNewPrivileges"] = false;
@@ -519,7 +551,7 @@ TEST_CASE("seccomp: NOTIFY on syscalls the init itself makes after loading the f
   s.sh("pwd; id -u");
   auto r = run_ok(s);
   CHECK(r.out == "/home/user\n1000\n");
-  CHECK(agent.seen().size() >= 3);
+  CHECK(agent.seen().size() >= 1);
 }
 
 TEST_CASE("seccomp: NOTIFY with nobody at listenerPath fails create and leaves nothing", "[seccomp][notify]") {
