@@ -575,6 +575,73 @@ TEST_CASE("mounts: bind mount flags nosuid, nodev, noexec", "[mounts]") {
   for (auto opt : {"nosuid", "nodev", "noexec"}) CHECK(has_option(m->options, opt));
 }
 
+namespace {
+// What a propagation lab saw (see run_propagation_lab), by name: "host-sees", "container-sees",
+// "host-group", "volume-fields".
+std::map<std::string, std::string> lab_results(const std::string& out) {
+  std::map<std::string, std::string> seen;
+  for (const auto& line : lines(out))
+    if (auto eq = line.find('='); eq != std::string::npos) seen[line.substr(0, eq)] = trim(line.substr(eq + 1));
+  return seen;
+}
+
+// In a private mount namespace of the test (the host's propagation untouched): a scratch
+// tmpfs made rshared, bind-mounted at /m of a container whose rootfsPropagation and volume
+// options are the caller's. The container mounts a tmpfs at /m/fromc; the lab then mounts one
+// at <scratch>/fromh, and reports what each side sees and the peer groups of both ends.
+std::map<std::string, std::string> run_propagation_lab(Sandbox& s, const std::string& root_propagation,
+                                                       std::vector<std::string> volume_options) {
+  const fs::path scratch = s.host_dir("scratch");
+  if (!root_propagation.empty()) s.config["linux"]["rootfsPropagation"] = root_propagation;
+  volume_options.insert(volume_options.begin(), "rbind");
+  s.add_mount("/m", "bind", (scratch / "vol").string(), volume_options);
+  for (auto set : {"bounding", "effective", "permitted"}) s.config["process"]["capabilities"][set].push_back("CAP_SYS_ADMIN");
+  s.sh("mkdir /m/fromc && mount -t tmpfs fromc /m/fromc && touch /m/fromc/made /m/done; exec sleep 1000");
+  s.write_config();
+  const std::string rt = s.runtime + " --root " + s.state_root.string();
+  const std::string d = scratch.string();
+  const std::string script =
+      "set -e; mount --make-rslave /; mount -t tmpfs lab " + d + "; mount --make-rshared " + d + "; mkdir " + d +
+      "/vol; " + rt + " run -d --bundle " + s.bundle.string() + " " + s.id + " </dev/null >" + (s.dir / "run.out").string() +
+      " 2>&1; pid=$(" + rt + " state " + s.id +
+      " | sed -n 's/.*\"pid\": *\\([0-9]*\\).*/\\1/p'); "
+      "for i in $(seq 100); do [ -e " + d + "/vol/done ] && break; sleep 0.1; done; "
+      "echo host-sees=$([ -e " + d + "/vol/fromc/made ] && echo yes || echo no); "
+      "mkdir " + d + "/vol/fromh; mount -t tmpfs fromh " + d + "/vol/fromh; "
+      "echo container-sees=$(grep -c ' /m/fromh ' /proc/$pid/mountinfo || true); "
+      "echo host-group=$(grep ' " + d + " ' /proc/self/mountinfo | grep -o 'shared:[0-9]*'); "
+      "awk '$5==\"/m\" {o=\"\"; for (i = 7; $i != \"-\"; i++) o = o \" \" $i; print \"volume-fields=\" o}' "
+      "/proc/$pid/mountinfo; " + rt + " delete -f " + s.id;
+  auto r = exec({"unshare", "-m", "--propagation", "unchanged", "sh", "-c", script});
+  INFO(r.describe() << read_file(s.dir / "run.out"));
+  REQUIRE(r.code == 0);
+  return lab_results(r.out);
+}
+}  // namespace
+
+TEST_CASE("mounts: an rshared volume with rootfsPropagation shared is in the host's peer group", "[mounts][propagation]") {
+  // What Docker (-v SRC:/m:rshared) and Kubernetes' Bidirectional mount propagation send.
+  Sandbox s("propagation-shared");
+  auto seen = run_propagation_lab(s, "shared", {"rshared"});
+  INFO(seen["volume-fields"] << " / host " << seen["host-group"]);
+  CHECK(seen["host-group"].rfind("shared:", 0) == 0);
+  CHECK(seen["volume-fields"] == seen["host-group"]);  // the host's group, not a new one
+  CHECK(seen["host-sees"] == "yes");
+  CHECK(seen["container-sees"] == "1");
+}
+
+TEST_CASE("mounts: an rslave volume, and the default, get the host's mounts and send none back", "[mounts][propagation]") {
+  const bool by_default = GENERATE(false, true);
+  INFO((by_default ? "no rootfsPropagation, no volume option" : "rootfsPropagation rslave, volume rslave"));
+  Sandbox s("propagation-slave");
+  auto seen = run_propagation_lab(s, by_default ? "" : "rslave", by_default ? std::vector<std::string>{} : std::vector<std::string>{"rslave"});
+  INFO(seen["volume-fields"] << " / host " << seen["host-group"]);
+  REQUIRE(seen["host-group"].rfind("shared:", 0) == 0);
+  CHECK(seen["volume-fields"] == "master:" + seen["host-group"].substr(7));
+  CHECK(seen["host-sees"] == "no");
+  CHECK(seen["container-sees"] == "1");
+}
+
 TEST_CASE("mounts: proc, sysfs, devpts, mqueue and shm are mounted", "[mounts]") {
   Sandbox s("mount-std");
   s.sh("cat /proc/self/mountinfo");
