@@ -689,6 +689,14 @@ void mount_rootfs(const spec::Spec& spec, const RootfsOptions& opts, const std::
   pivot_into(ctx.root.get(), rootfs, opts.no_pivot);
 }
 
+void chroot_into(const std::string& rootfs, const std::function<void()>& before_chroot) {
+  UniqueFd root(check(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC), "open " + rootfs));
+  check(::fchdir(root.get()), "chdir " + rootfs);
+  if (before_chroot) before_chroot();
+  check(::chroot("."), "chroot " + rootfs);
+  check(::chdir("/"), "chdir /");
+}
+
 void create_cwd(const std::string& rootfs, const std::string& cwd) {
   UniqueFd root(check(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC), "open " + rootfs));
   with_context("process.cwd " + cwd, [&] { open_in_root(root.get(), cwd, Create::Dir); });

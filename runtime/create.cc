@@ -112,9 +112,30 @@ void check_lsm_labels(const spec::Spec& spec) {
   require_selinux(spec.process->selinux_label, "config.json: /process/selinuxLabel");
 }
 
+// Without a mount namespace the container shares the runtime's mounts (runtime-spec: a
+// namespace left out is inherited), and the rootfs becomes its root by chroot, as with runc
+// and crun. Whatever would mount something would mount it on the host: refused by name.
+void refuse_what_needs_a_mount_namespace(const spec::Spec& spec) {
+  auto refuse = [](const std::string& pointer, const std::string& why) {
+    fail(ErrorKind::InvalidSpec, "config.json: " + pointer + ": " + why + " (linux.namespaces has no \"mount\")");
+  };
+  const std::string mounts_host = "would change the host's mounts without a mount namespace of the container's own";
+  if (!spec.mounts.empty()) refuse("/mounts", mounts_host);
+  // runc's words for these two.
+  if (!spec.linux->masked_paths.empty())
+    refuse("/linux/maskedPaths", "unable to restrict sys entries without a private MNT namespace");
+  if (!spec.linux->readonly_paths.empty())
+    refuse("/linux/readonlyPaths", "unable to restrict sys entries without a private MNT namespace");
+  if (spec.root.readonly) refuse("/root/readonly", mounts_host);
+  if (!spec.linux->rootfs_propagation.empty()) refuse("/linux/rootfsPropagation", mounts_host);
+  if (!spec.linux->devices.empty()) refuse("/linux/devices", "would change the rootfs on the host without a mount namespace");
+  if (spec.process && spec.process->terminal) refuse("/process/terminal", "/dev/console is a mount: " + mounts_host);
+  if (!spec.linux->sysctl.empty()) refuse("/linux/sysctl", "needs the container's own /proc, a mount");
+}
+
 void check_host_requirements(const spec::Spec& spec, const namespaces::Plan& plan, const CreateOptions& opts) {
   if (!spec.linux) fail(ErrorKind::InvalidSpec, "config.json: /linux: required on Linux");
-  if (!plan.has(CLONE_NEWNS)) fail(ErrorKind::InvalidSpec, "config.json: /linux/namespaces: a mount namespace is required");
+  if (!plan.has(CLONE_NEWNS)) refuse_what_needs_a_mount_namespace(spec);
   const bool terminal = spec.process && spec.process->terminal;
   if (terminal && opts.console_socket.empty() && !opts.foreground_terminal)
     fail(ErrorKind::InvalidArgument, "process.terminal is true: --console-socket is required");

@@ -50,6 +50,7 @@ struct ExecContext {
   bool join_session_keyring = true;  // unless the container was created with --no-new-keyring
   int ns_flags = 0;
   int pidfd = -1;
+  int root_fd = -1;  // the init's root, without a mount namespace to join (create chrooted it)
   int sync_fd = -1;
   int error_fd = -1;  // the write end of the error pipe, for the stub
   int preserve_fds = 0;
@@ -108,6 +109,15 @@ spec::Process process_from_flags(const spec::Spec& config, const ExecOptions& o)
         if (std::find(set->begin(), set->end(), cap) == set->end()) set->push_back(cap);
   }
   return p;
+}
+
+// /proc/PID/root of the init `pidfd` names, checked to be alive after the open (so the pid
+// was not reused in between).
+UniqueFd open_init_root(pid_t pid, int pidfd, const std::string& id) {
+  UniqueFd root(::open(fmt::format("/proc/{}/root", pid).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root || ::syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) < 0)
+    fail(ErrorKind::BadState, "cannot exec in container " + id + ": container not running");
+  return root;
 }
 
 int namespace_flags(const spec::Linux& linux_config) {
@@ -237,7 +247,12 @@ Pty open_exec_pty(const std::optional<spec::ConsoleSize>& size) {
     // oomScoreAdj on ourselves, inherited by the fork: see write_oom_score_adj (child.h).
     if (ctx.process.oom_score_adj) write_oom_score_adj(namespaces::open_procfs().get(), ctx.process);
     // All at once through the pidfd: the user namespace first, as the kernel requires.
-    if (::setns(ctx.pidfd, ctx.ns_flags) < 0) throw_errno("join the container's namespaces");
+    if (ctx.ns_flags && ::setns(ctx.pidfd, ctx.ns_flags) < 0) throw_errno("join the container's namespaces");
+    // No mount namespace to join, whose root setns would make ours: the init's chroot.
+    if (ctx.root_fd >= 0) {
+      check(::fchdir(ctx.root_fd), "chdir to the container's root");
+      check(::chroot("."), "chroot to the container's root");
+    }
     pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0));
     if (pid < 0) throw_errno("fork the exec process");
     if (pid == 0) exec_child_main(ctx);
@@ -313,6 +328,9 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
   UniqueFd pidfd = open_init_pidfd(state);
   if (!pidfd) fail(ErrorKind::BadState, "cannot exec in container " + opts.id + ": container not running");
   ctx.pidfd = pidfd.get();
+  UniqueFd init_root;
+  if (!(ctx.ns_flags & CLONE_NEWNS)) init_root = open_init_root(state.pid, pidfd.get(), opts.id);
+  ctx.root_fd = init_root.get();
   auto cgroup = container_cgroup(state);
 
   int pair[2];

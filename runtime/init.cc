@@ -164,7 +164,12 @@ void reply_on_failure(int conn, int status, F&& step) {
       // Still during create: "creating", as prestart and createRuntime see it (and runc says).
       run_hooks(spec.hooks->create_container, oci_state_json(state, Status::Creating), "createContainer");
     };
-    with_context("set up the rootfs", [&] { namespaces::mount_rootfs(spec, opts, create_container_hooks); });
+    with_context("set up the rootfs", [&] {
+      if (plan.has(CLONE_NEWNS))
+        namespaces::mount_rootfs(spec, opts, create_container_hooks);
+      else
+        namespaces::chroot_into(opts.rootfs, create_container_hooks);  // create refused any mount
+    });
     if (proc.terminal) with_context("set up the terminal", [&] { setup_terminal(ctx); });
     if (spec.process) namespaces::create_cwd("/", proc.cwd);
     set_names(spec, plan);
@@ -175,7 +180,7 @@ void reply_on_failure(int conn, int status, F&& step) {
     if (!spec.linux->sysctl.empty() || lsm_labels) procfs = namespaces::open_procfs();
     // Before finish_rootfs makes /proc/sys read-only.
     write_sysctls(*spec.linux, plan, procfs.get());
-    with_context("set up the rootfs", [&] { namespaces::finish_rootfs(spec, opts); });
+    if (plan.has(CLONE_NEWNS)) with_context("set up the rootfs", [&] { namespaces::finish_rootfs(spec, opts); });
     // process.apparmorProfile and process.selinuxLabel, for the program's execve; `create`
     // has checked the host has the LSM.
     if (lsm_labels) set_exec_labels(spec.process->apparmor_profile, spec.process->selinux_label, procfs.get());

@@ -427,6 +427,72 @@ TEST_CASE("namespaces: each requested namespace is new", "[namespaces]") {
   CHECK(inside.size() == kinds.size());
 }
 
+namespace {
+// The host's mountinfo lines that name `path`, and the one of /: what a container sharing
+// the runtime's mount namespace must leave as it found it.
+std::vector<std::string> mount_lines_touching(const fs::path& path) {
+  std::vector<std::string> out;
+  for (const auto& line : lines(read_file("/proc/self/mountinfo"))) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, mount_point;
+    fields >> id >> parent >> dev >> root >> mount_point;
+    if (mount_point == "/" || contains(line, path.string())) out.push_back(line);
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("namespaces: left out of the config, every namespace is the runtime's, the mount namespace too",
+          "[namespaces][nomntns]") {
+  // runtime-spec: a namespace type not listed is inherited (the validation suite's
+  // linux_ns_itype). Without a mount namespace nothing is mounted: the rootfs is chrooted.
+  Subreaper reaper;
+  Sandbox s("ns-inherited");
+  s.config["linux"]["namespaces"] = json::array();
+  s.config["mounts"] = json::array();
+  s.config["linux"].erase("maskedPaths");
+  s.config["linux"].erase("readonlyPaths");
+  s.config["linux"].erase("devices");
+  s.config["root"]["readonly"] = false;
+  s.config.erase("hostname");
+  s.sh("ls / > /seen-root; exec sleep 1000");
+  const auto before = mount_lines_touching(s.dir);
+  require_ok(s.create());
+  pid_t pid = state_pid(s);
+  for (const std::string k : {"pid", "net", "ipc", "uts", "mnt", "cgroup", "user"}) {
+    INFO("namespace " << k);
+    CHECK(readlink_str("/proc/" + std::to_string(pid) + "/ns/" + k) == readlink_str("/proc/self/ns/" + k));
+  }
+  require_ok(s.start());
+  REQUIRE(s.wait_status("running"));
+  REQUIRE(eventually([&] { return fs::exists(s.rootfs / "seen-root"); }));
+  // The process's / is the rootfs (chroot): it sees the busybox tree, not the host's.
+  CHECK(fs::equivalent("/proc/" + std::to_string(pid) + "/root", s.rootfs));
+  CHECK(mount_lines_touching(s.dir) == before);
+  // exec lands in the same root, not the host's.
+  auto e = s.rt({"exec", s.id, "sh", "-c", "test -e /seen-root && echo in-rootfs"});
+  INFO(e.describe());
+  CHECK(e.out == "in-rootfs\n");
+  require_ok(s.rt({"delete", "--force", s.id}));
+  CHECK(wait_pid_gone(pid));
+  CHECK(mount_lines_touching(s.dir) == before);
+}
+
+TEST_CASE("namespaces: without a mount namespace, what would mount on the host is refused by name",
+          "[namespaces][nomntns]") {
+  Sandbox s("ns-nomnt-refused");
+  remove_namespace(s.config, "mount");
+  // The default config has mounts: the first thing named.
+  auto r = s.create();
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("config.json: /mounts: would change the host's mounts"));
+  s.config["mounts"] = json::array();
+  r = s.create();
+  CHECK_THAT(r.err, Contains("config.json: /linux/maskedPaths: unable to restrict sys entries without a private MNT namespace"));
+  CHECK_FALSE(fs::exists(s.state_root / s.id));
+}
+
 TEST_CASE("namespaces: a network namespace joined by path", "[namespaces]") {
   NetNs netns;
   if (!netns.ok) {
