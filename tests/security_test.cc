@@ -1360,22 +1360,23 @@ bool runtime_reachable_through_exe(pid_t pid, const std::string& runtime) {
 }  // namespace
 
 TEST_CASE("runtime binary: a process being exec'd is not dumpable before its execve", "[exe][exec][notify]") {
-  // A NOTIFY rule on umask, which the exec'd process calls after it has dropped to the
-  // container's capabilities and before its execve, holds it there: the agent then checks,
-  // as the container's root would, whether /proc/PID/exe opens onto the host's ocirun.
+  // A NOTIFY rule on execve holds the exec'd process at its last step, the execve of the
+  // program (through the exec stub), after it has dropped to the container's capabilities:
+  // the agent then checks, as the container's root would, whether /proc/PID/exe opens onto
+  // the host's ocirun.
   const std::string runtime = fs::canonical(Env::get().runtime).string();
   Sandbox s("exe-exec-dumpable");
   std::mutex mu;
   std::vector<std::pair<pid_t, bool>> checks;  // (pid, runtime reachable)
   NotifyAgent agent(s.dir / "agent.sock", [&](const seccomp_notif& req, seccomp_notif_resp&) {
-    if (req.data.nr != SYS_umask) return;
+    if (req.data.nr != SYS_execve) return;
     bool reachable = runtime_reachable_through_exe(static_cast<pid_t>(req.pid), runtime);
     std::lock_guard<std::mutex> l(mu);
     checks.push_back({static_cast<pid_t>(req.pid), reachable});
   });
-  s.config["process"]["noNewPrivileges"] = false;  // the filter goes on before the umask
+  s.config["process"]["noNewPrivileges"] = false;
   s.config["process"]["args"] = {"sleep", "30"};
-  s.config["linux"]["seccomp"] = notify_profile({"umask"}, agent.path);
+  s.config["linux"]["seccomp"] = notify_profile({"execve"}, agent.path);
   require_ok(s.create());
   require_ok(s.start());
   const pid_t init = s.state().value("pid", 0);
@@ -1446,8 +1447,8 @@ TEST_CASE("runtime binary: with CAP_SYS_PTRACE, /proc/1/exe of a created contain
 }
 
 TEST_CASE("runtime binary: /proc/PID/exe of the init and of an exec'd process is a read-only view", "[exe][exec][notify]") {
-  // As the container's root with CAP_SYS_PTRACE would: a NOTIFY rule on umask holds each
-  // process (the init at create, the exec'd one) before its execve, while the agent opens its
+  // As the container's root with CAP_SYS_PTRACE would: a NOTIFY rule on execve holds each
+  // process (the init at start, the exec'd one) at its execve, while the agent opens its
   // /proc/PID/exe. Once every command has exited, each held fd is reopened for writing.
   Sandbox s("exe-ptrace-exec");
   s.runtime = private_runtime(s);
@@ -1455,14 +1456,14 @@ TEST_CASE("runtime binary: /proc/PID/exe of the init and of an exec'd process is
   std::mutex mu;
   std::vector<int> held;  // fds of /proc/PID/exe
   NotifyAgent agent(s.dir / "agent.sock", [&](const seccomp_notif& req, seccomp_notif_resp&) {
-    if (req.data.nr != SYS_umask) return;
+    if (req.data.nr != SYS_execve) return;
     int fd = open(("/proc/" + std::to_string(req.pid) + "/exe").c_str(), O_RDONLY | O_CLOEXEC);
     std::lock_guard<std::mutex> l(mu);
     if (fd >= 0) held.push_back(fd);
   });
-  s.config["process"]["noNewPrivileges"] = false;  // the filter goes on before the umask
+  s.config["process"]["noNewPrivileges"] = false;
   s.config["process"]["args"] = {"sleep", "30"};
-  s.config["linux"]["seccomp"] = notify_profile({"umask"}, agent.path);
+  s.config["linux"]["seccomp"] = notify_profile({"execve"}, agent.path);
   require_ok(s.create());
   require_ok(s.start());
   require_ok(s.rt({"exec", s.id, "true"}));
