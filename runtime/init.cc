@@ -198,7 +198,7 @@ void reply_on_failure(int conn, int status, F&& step) {
     bool setgroups_allowed = !plan.has(CLONE_NEWUSER) || fs::trim(fs::read_file("/proc/self/setgroups")) == "allow";
     // rlimits, bounding set, user, cwd, executable, stub, capabilities: as exec's process.
     const bool keep_sys_admin = ctx.seccomp && !proc.no_new_privileges;  // to load the filter last
-    auto [executable, exec_stub, env] = lower_privileges(proc, std::move(cwd), setgroups_allowed, lsm_labels, keep_sys_admin);
+    ExecTarget target = lower_privileges(proc, std::move(cwd), setgroups_allowed, lsm_labels, keep_sys_admin);
     check(::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0), "prctl PR_SET_PDEATHSIG");
     // A NOTIFY listener must reach `create` before it exits: such a filter goes on
     // before Ready (as runc does); any other last of all, in exec_program.
@@ -222,9 +222,10 @@ void reply_on_failure(int conn, int status, F&& step) {
     // Under a seccomp filter only execve may run from here: a failure then goes to stderr.
     int exec_errno = 0;
     reply_on_failure(conn.get(), 127, [&] {
-      exec_errno = exec_program(exec_stub.get(), ctx.seccomp ? -1 : conn.get(), executable, proc.args, env, filter);
+      const int error_fd = ctx.seccomp ? -1 : conn.get();
+      exec_errno = exec_program(target.stub.get(), error_fd, target.executable, proc.args, target.env, filter);
     });
-    reply_and_exit(conn.get(), 127, fmt::format("exec {}: {}", executable, std::strerror(exec_errno)));
+    reply_and_exit(conn.get(), 127, fmt::format("exec {}: {}", target.executable, std::strerror(exec_errno)));
   } catch (const std::exception& e) {
     die_with_error(ctx.sync_fd, e.what());
   }
