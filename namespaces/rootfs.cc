@@ -708,14 +708,16 @@ void create_devices(const Context& ctx) {
 // --no-pivot leaves the host's mounts under the container's root, where the kernel still
 // sees them: a fully visible procfs or sysfs there lets a new user namespace in the
 // container mount a fresh, unmasked one (mnt_already_visible). As runc's msMoveRoot: each
-// procfs and sysfs mounted whole outside the rootfs is unmounted (this namespace is a
-// slave: nothing reaches the host), or covered with an empty tmpfs where it cannot be.
+// procfs and sysfs mounted whole outside the rootfs is unmounted (each made a
+// slave first: nothing reaches the host), or covered with an empty tmpfs where it cannot be.
 void hide_host_proc_and_sys(const std::string& rootfs) {
   auto mounts = read_mountinfo();
   for (auto it = mounts.rbegin(); it != mounts.rend(); ++it) {  // the mounts on top first
     const auto& m = *it;
     if (m.root != "/" || (m.fstype != "proc" && m.fstype != "sysfs")) continue;
     if (m.mount_point == rootfs || m.mount_point.rfind(rootfs + "/", 0) == 0) continue;
+    // A slave first: with a shared rootfsPropagation the mount can still be the host's peer.
+    ::mount(nullptr, m.mount_point.c_str(), nullptr, MS_SLAVE, nullptr);
     if (::umount2(m.mount_point.c_str(), MNT_DETACH) == 0 || errno == ENOENT) continue;
     if (errno != EINVAL && errno != EPERM) throw_errno("--no-pivot: unmount " + m.mount_point);
     do_mount("tmpfs", m.mount_point, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "",
@@ -723,10 +725,32 @@ void hide_host_proc_and_sys(const std::string& rootfs) {
   }
 }
 
+// Gives the mount that holds `dir` (the nearest mount root at or above it) `propagation`,
+// not recursively, as runc's rootfsParentMountPropagation.
+void isolate_mount_holding(int dir, unsigned long propagation, const std::string& rootfs) {
+  UniqueFd at(check(::openat(dir, ".", O_PATH | O_DIRECTORY | O_CLOEXEC), "open " + rootfs));
+  for (;;) {
+    struct mount_attr attr {};
+    attr.propagation = propagation;
+    if (::mount_setattr(at.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) == 0) return;
+    // EINVAL: not a mount root; the mount holding it is further up.
+    if (errno != EINVAL) throw_errno("make the mount holding " + rootfs + " private");
+    UniqueFd up(check(::openat(at.get(), "..", O_PATH | O_DIRECTORY | O_CLOEXEC), "open a parent of " + rootfs));
+    struct stat here, above;
+    check(::fstat(at.get(), &here), "stat " + rootfs);
+    check(::fstat(up.get(), &above), "stat " + rootfs);
+    if (here.st_dev == above.st_dev && here.st_ino == above.st_ino)
+      fail(ErrorKind::Syscall, "no mount holding " + rootfs + " could be made private");
+    at = std::move(up);
+  }
+}
+
 // Makes `new_root` (the rootfs's mount, at `rootfs`) the root and the cwd.
 void pivot_into(int new_root, const std::string& rootfs, bool no_pivot) {
   if (no_pivot) {
     hide_host_proc_and_sys(rootfs);
+    // Moved onto a shared / (a shared rootfsPropagation), the rootfs would appear on the host.
+    do_mount("", "/", nullptr, MS_SLAVE, "", "make / a slave");
     check(::fchdir(new_root), "chdir " + rootfs);
     if (::move_mount(new_root, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0) throw_errno("move " + rootfs + " to /");
     check(::chroot("."), "chroot " + rootfs);
@@ -774,13 +798,17 @@ UniqueFd open_bind_source(int root, const spec::Mount& m, const std::string& bun
 
 void mount_rootfs(const spec::Spec& spec, const RootfsOptions& opts, const std::function<void()>& before_pivot) {
   const std::string& rootfs = opts.rootfs;
+  // As runc: / of the new namespace takes rootfsPropagation (default rslave) at once, so that
+  // with "shared" a volume's bind stays in its source's peer group, the host's own, and mounts
+  // propagate both ways as Docker's and Kubernetes' rshared ask. The mount holding the rootfs
+  // is then made private (or a slave): the rootfs's copy and what is mounted on it never
+  // reach the host.
   unsigned long prop = parse_propagation(spec.linux->rootfs_propagation);
-  // Nothing mounted from here on may reach the host: start from a slave (or private) copy.
-  unsigned long initial = (prop & MS_PRIVATE) ? (MS_PRIVATE | MS_REC) : (MS_SLAVE | MS_REC);
-  do_mount("", "/", nullptr, initial, "", "set propagation of /");
+  do_mount("", "/", nullptr, prop ? prop : (MS_SLAVE | MS_REC), "", "set propagation of /");
+  UniqueFd below(check(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC), "open " + rootfs));
+  isolate_mount_holding(below.get(), (prop & MS_SLAVE) ? MS_SLAVE : MS_PRIVATE, rootfs);
   // pivot_root needs the new root to be a mount point: a copy of the rootfs's mounts on top
   // of it, used through its fd from here on.
-  UniqueFd below(check(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC), "open " + rootfs));
   UniqueFd root = clone_mount(below.get(), "", true, "bind " + rootfs + " onto itself");
   attach_mount(root.get(), below.get(), "bind " + rootfs + " onto itself");
 
@@ -791,6 +819,14 @@ void mount_rootfs(const spec::Spec& spec, const RootfsOptions& opts, const std::
   check(::fchdir(ctx.root.get()), "chdir " + rootfs);
   if (before_pivot) before_pivot();
   pivot_into(ctx.root.get(), rootfs, opts.no_pivot);
+}
+
+void chroot_into(const std::string& rootfs, const std::function<void()>& before_chroot) {
+  UniqueFd root(check(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC), "open " + rootfs));
+  check(::fchdir(root.get()), "chdir " + rootfs);
+  if (before_chroot) before_chroot();
+  check(::chroot("."), "chroot " + rootfs);
+  check(::chdir("/"), "chdir /");
 }
 
 void create_cwd(const std::string& rootfs, const std::string& cwd) {
@@ -854,7 +890,10 @@ void finish_rootfs(const spec::Spec& spec, const RootfsOptions&) {
     set_mount_flags(dev.get(), MS_RDONLY, 0, "make /dev read-only");
   }
   if (spec.root.readonly) set_mount_flags(root.get(), MS_RDONLY, 0, "make the root read-only");
-  if (unsigned long prop = parse_propagation(spec.linux->rootfs_propagation))
+  // The new root takes rootfsPropagation too, as runc; private and slave it already has
+  // (mount_rootfs), and they would undo a volume's own "rshared".
+  unsigned long prop = parse_propagation(spec.linux->rootfs_propagation);
+  if (prop && !(prop & (MS_PRIVATE | MS_SLAVE)))
     set_propagation(root.get(), prop, "set propagation of / to " + spec.linux->rootfs_propagation);
 }
 

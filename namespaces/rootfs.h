@@ -68,6 +68,10 @@ unsigned long parse_propagation(const std::string& name);  // "" -> 0; throws on
 // createRuntime and createContainer hooks' moment).
 void mount_rootfs(const spec::Spec& spec, const RootfsOptions& opts, const std::function<void()>& before_pivot = {});
 
+// Without a mount namespace of the container's own: the rootfs becomes the root by chroot
+// (as runc and crun), nothing mounted. `before_chroot` runs in the rootfs, as before_pivot.
+void chroot_into(const std::string& rootfs, const std::function<void()>& before_chroot = {});
+
 // Creates the process's cwd inside the rootfs when missing (as runc does); call before pivot.
 void create_cwd(const std::string& rootfs, const std::string& cwd);
 

@@ -111,17 +111,40 @@ std::string describe_exit(int status) {
 
 // A label the host cannot apply would leave the process less confined than asked: refused.
 void check_lsm_labels(const spec::Spec& spec) {
+  require_selinux(spec.linux->mount_label, "config.json: /linux/mountLabel");
+  if (!spec.process) return;
   require_apparmor(spec.process->apparmor_profile, "config.json: /process/apparmorProfile");
   require_selinux(spec.process->selinux_label, "config.json: /process/selinuxLabel");
-  require_selinux(spec.linux->mount_label, "config.json: /linux/mountLabel");
+}
+
+// Without a mount namespace the container shares the runtime's mounts (runtime-spec: a
+// namespace left out is inherited), and the rootfs becomes its root by chroot, as with runc
+// and crun. Whatever would mount something would mount it on the host: refused by name.
+void refuse_what_needs_a_mount_namespace(const spec::Spec& spec) {
+  auto refuse = [](const std::string& pointer, const std::string& why) {
+    fail(ErrorKind::InvalidSpec, "config.json: " + pointer + ": " + why + " (linux.namespaces has no \"mount\")");
+  };
+  const std::string mounts_host = "would change the host's mounts without a mount namespace of the container's own";
+  if (!spec.mounts.empty()) refuse("/mounts", mounts_host);
+  // runc's words for these two.
+  if (!spec.linux->masked_paths.empty())
+    refuse("/linux/maskedPaths", "unable to restrict sys entries without a private MNT namespace");
+  if (!spec.linux->readonly_paths.empty())
+    refuse("/linux/readonlyPaths", "unable to restrict sys entries without a private MNT namespace");
+  if (spec.root.readonly) refuse("/root/readonly", mounts_host);
+  if (!spec.linux->rootfs_propagation.empty()) refuse("/linux/rootfsPropagation", mounts_host);
+  if (!spec.linux->devices.empty()) refuse("/linux/devices", "would change the rootfs on the host without a mount namespace");
+  if (spec.process && spec.process->terminal) refuse("/process/terminal", "/dev/console is a mount: " + mounts_host);
+  if (!spec.linux->sysctl.empty()) refuse("/linux/sysctl", "needs the container's own /proc, a mount");
 }
 
 void check_host_requirements(const spec::Spec& spec, const namespaces::Plan& plan, const CreateOptions& opts) {
   if (!spec.linux) fail(ErrorKind::InvalidSpec, "config.json: /linux: required on Linux");
-  if (!plan.has(CLONE_NEWNS)) fail(ErrorKind::InvalidSpec, "config.json: /linux/namespaces: a mount namespace is required");
-  if (spec.process->terminal && opts.console_socket.empty() && !opts.foreground_terminal)
+  if (!plan.has(CLONE_NEWNS)) refuse_what_needs_a_mount_namespace(spec);
+  const bool terminal = spec.process && spec.process->terminal;
+  if (terminal && opts.console_socket.empty() && !opts.foreground_terminal)
     fail(ErrorKind::InvalidArgument, "process.terminal is true: --console-socket is required");
-  if (!spec.process->terminal && !opts.console_socket.empty())
+  if (!terminal && !opts.console_socket.empty())
     fail(ErrorKind::InvalidArgument, "--console-socket given but process.terminal is false");
   check_lsm_labels(spec);
 }
@@ -276,7 +299,8 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   // The only read of the bundle's config: these bytes are what later commands use (save_config).
   const std::string config_text = spec::read_config(bundle);
   const spec::Spec spec = spec::parse(config_text);
-  spec::validate_or_throw(spec, /*need_process=*/true);
+  // process is optional at create (runtime-spec), required at start: start_container.
+  spec::validate_or_throw(spec, /*need_process=*/false);
   std::string root_path = spec.root.path[0] == '/' ? spec.root.path : bundle + "/" + spec.root.path;
   const std::string rootfs = real_path(root_path, "config.json: /root/path:");
   check_state_strings(state_before_recorded(opts.id, 0, bundle, rootfs, {}, spec.annotations));  // before anything is made
@@ -286,7 +310,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   InitContext ctx;
   ctx.spec = &spec;
   ctx.plan = &plan;
-  ctx.process = prepare_process(*spec.process);
+  if (spec.process) ctx.process = prepare_process(*spec.process);
   ctx.id = opts.id;
   ctx.rootfs = rootfs;
   ctx.bundle = bundle;
@@ -468,6 +492,7 @@ Created create_container(const StateStore& store, const CreateOptions& opts) {
   }
   state.has_pid_namespace = plan.has(CLONE_NEWPID);
   state.no_new_keyring = opts.no_new_keyring;
+  state.no_process = !spec.process;
   state.cgroup = cgroup->saved();
   dir.save_config(config_text);  // before state.json: a container that exists has its config
   dir.save(state);

@@ -52,6 +52,7 @@ struct ExecContext {
   bool join_session_keyring = true;  // unless the container was created with --no-new-keyring
   int ns_flags = 0;
   int pidfd = -1;
+  int root_fd = -1;  // the init's root, without a mount namespace to join (create chrooted it)
   int sync_fd = -1;
   int error_fd = -1;  // the write end of the error pipe, for the stub
   int preserve_fds = 0;
@@ -110,6 +111,15 @@ spec::Process process_from_flags(const spec::Spec& config, const ExecOptions& o)
         if (std::find(set->begin(), set->end(), cap) == set->end()) set->push_back(cap);
   }
   return p;
+}
+
+// /proc/PID/root of the init `pidfd` names, checked to be alive after the open (so the pid
+// was not reused in between).
+UniqueFd open_init_root(pid_t pid, int pidfd, const std::string& id) {
+  UniqueFd root(::open(fmt::format("/proc/{}/root", pid).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root || ::syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) < 0)
+    fail(ErrorKind::BadState, "cannot exec in container " + id + ": container not running");
+  return root;
 }
 
 int namespace_flags(const spec::Linux& linux_config) {
@@ -208,13 +218,16 @@ Pty open_exec_pty(const std::optional<spec::ConsoleSize>& size) {
     // as the user and checked to be inside (CVE-2024-21626).
     UniqueFd cwd = namespaces::open_cwd(proc.cwd);
     // The init's last steps, in the init's order (process.h): down to the program's identity.
-    auto [executable, exec_stub, env] =
-        lower_privileges(proc, std::move(cwd), setgroups_allowed, lsm_labels, ctx.seccomp, ctx.sync_fd);
+    const bool keep_sys_admin = ctx.seccomp && !proc.no_new_privileges;  // to load the filter last
+    auto [executable, exec_stub, env] = lower_privileges(proc, std::move(cwd), setgroups_allowed, lsm_labels, keep_sys_admin);
     ::syscall(SYS_close_range, 3 + ctx.preserve_fds, ~0U, 1U << 2 /* CLOSE_RANGE_CLOEXEC */);
-    // With no_new_privs the filter goes on last, so the fewest syscalls run under it.
-    if (ctx.seccomp && proc.no_new_privileges) install_seccomp(*ctx.seccomp, ctx.sync_fd);
+    // A NOTIFY listener goes to the parent over the sync socket; any other filter goes on
+    // right before the program's execve (exec_program), so nothing of ours runs under it.
+    const bool notify = ctx.seccomp && ctx.seccomp->needs_listener;
+    if (notify) install_seccomp(*ctx.seccomp, ctx.sync_fd);
+    const seccomp::Program* filter = ctx.seccomp && !notify ? &*ctx.seccomp : nullptr;
     // Under a seccomp filter only execve may run in the stub: its failure then goes to stderr.
-    int err = exec_program(exec_stub.get(), ctx.seccomp ? -1 : ctx.error_fd, executable, proc.args, env);
+    int err = exec_program(exec_stub.get(), ctx.seccomp ? -1 : ctx.error_fd, executable, proc.args, env, filter);
     throw_errno(err, "exec " + executable);
   } catch (const std::exception& e) {
     die_with_error(ctx.sync_fd, e.what());
@@ -236,7 +249,12 @@ Pty open_exec_pty(const std::optional<spec::ConsoleSize>& size) {
     // oomScoreAdj on ourselves, inherited by the fork: see write_oom_score_adj (child.h).
     if (ctx.process.oom_score_adj) write_oom_score_adj(namespaces::open_procfs().get(), ctx.process);
     // All at once through the pidfd: the user namespace first, as the kernel requires.
-    if (::setns(ctx.pidfd, ctx.ns_flags) < 0) throw_errno("join the container's namespaces");
+    if (ctx.ns_flags && ::setns(ctx.pidfd, ctx.ns_flags) < 0) throw_errno("join the container's namespaces");
+    // No mount namespace to join, whose root setns would make ours: the init's chroot.
+    if (ctx.root_fd >= 0) {
+      check(::fchdir(ctx.root_fd), "chdir to the container's root");
+      check(::chroot("."), "chroot to the container's root");
+    }
     pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0));
     if (pid < 0) throw_errno("fork the exec process");
     if (pid == 0) exec_child_main(ctx);
@@ -363,6 +381,9 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
   UniqueFd pidfd = open_init_pidfd(state);
   if (!pidfd) fail(ErrorKind::BadState, "cannot exec in container " + opts.id + ": container not running");
   ctx.pidfd = pidfd.get();
+  UniqueFd init_root;
+  if (!(ctx.ns_flags & CLONE_NEWNS)) init_root = open_init_root(state.pid, pidfd.get(), opts.id);
+  ctx.root_fd = init_root.get();
   auto cgroup = container_cgroup(state);
   std::vector<std::string> sub_cgroup_dirs;
   if (!opts.sub_cgroups.empty()) {

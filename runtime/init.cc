@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "error.h"
+#include "fault.h"
 #include "fs.h"
 #include "hooks.h"
 #include "lsm.h"
@@ -104,6 +105,34 @@ UniqueFd wait_for_start(int listen_fd) {
   }
 }
 
+// After `start` connected: the error goes to it as the reply (EOF is success) and the init exits.
+[[noreturn]] void reply_and_exit(int conn, int status, const std::string& message) {
+  ssize_t unused = ::write(conn, message.data(), message.size());
+  (void)unused;
+  _exit(status);
+}
+
+template <class F>
+void reply_on_failure(int conn, int status, F&& step) {
+  try {
+    step();
+  } catch (const std::exception& e) {
+    reply_and_exit(conn, status, e.what());
+  }
+}
+
+// A config without a process (optional at create, required at start): the container is
+// made and waits; `start` refuses it from state.json, and a start that reaches the init
+// anyway gets the same error, the init then exiting.
+[[noreturn]] void wait_without_process(const InitContext& ctx) {
+  check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
+  check(::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0), "prctl PR_SET_PDEATHSIG");
+  sync::send(ctx.sync_fd, sync::Msg::Ready);
+  ::close(ctx.sync_fd);
+  UniqueFd conn = wait_for_start(ctx.start_listen_fd);
+  reply_and_exit(conn.get(), 1, kNoProcessError);
+}
+
 // The container's init, in the order the kernel needs: mounts while still privileged,
 // then the process's identity, capabilities last; everything that can fail happens
 // before Ready so `create` reports it.
@@ -136,22 +165,29 @@ UniqueFd wait_for_start(int listen_fd) {
       // Still during create: "creating", as prestart and createRuntime see it (and runc says).
       run_hooks(spec.hooks->create_container, oci_state_json(state, Status::Creating), "createContainer");
     };
-    with_context("set up the rootfs", [&] { namespaces::mount_rootfs(spec, opts, create_container_hooks); });
+    with_context("set up the rootfs", [&] {
+      if (plan.has(CLONE_NEWNS))
+        namespaces::mount_rootfs(spec, opts, create_container_hooks);
+      else
+        namespaces::chroot_into(opts.rootfs, create_container_hooks);  // create refused any mount
+    });
     for (const auto& [index, fd] : ctx.bind_source_fds) ::close(fd);  // host directories: not for the container
     if (proc.terminal) with_context("set up the terminal", [&] { setup_terminal(ctx); });
-    namespaces::create_cwd("/", proc.cwd);
+    if (spec.process) namespaces::create_cwd("/", proc.cwd);
     set_names(spec, plan);
     // Writes to /proc go through a handle checked to be the container's procfs.
     UniqueFd procfs;
-    const bool lsm_labels = !spec.process->apparmor_profile.empty() || !spec.process->selinux_label.empty();
+    const bool lsm_labels =
+        spec.process && (!spec.process->apparmor_profile.empty() || !spec.process->selinux_label.empty());
     if (!spec.linux->sysctl.empty() || lsm_labels) procfs = namespaces::open_procfs();
     // Before finish_rootfs makes /proc/sys read-only.
     write_sysctls(*spec.linux, plan, procfs.get());
-    with_context("set up the rootfs", [&] { namespaces::finish_rootfs(spec, opts); });
+    if (plan.has(CLONE_NEWNS)) with_context("set up the rootfs", [&] { namespaces::finish_rootfs(spec, opts); });
     // process.apparmorProfile and process.selinuxLabel, for the program's execve; `create`
     // has checked the host has the LSM.
-    set_exec_labels(spec.process->apparmor_profile, spec.process->selinux_label, procfs.get());
+    if (lsm_labels) set_exec_labels(spec.process->apparmor_profile, spec.process->selinux_label, procfs.get());
     procfs.reset();
+    if (!spec.process) wait_without_process(ctx);
     // Opened after finish_rootfs, so a read-only or masked path over it counts.
     UniqueFd cwd = namespaces::open_cwd(proc.cwd);
     // From here on the init lowers its privileges, and a process `exec`ed into the created
@@ -162,14 +198,15 @@ UniqueFd wait_for_start(int listen_fd) {
     check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
     if (!ctx.no_new_keyring) join_session_keyring(ctx.id);
     bool setgroups_allowed = !plan.has(CLONE_NEWUSER) || fs::trim(fs::read_file("/proc/self/setgroups")) == "allow";
-    // rlimits, bounding set, seccomp, user, cwd, executable, stub, capabilities: as exec's process.
-    auto [executable, exec_stub, env] =
-        lower_privileges(proc, std::move(cwd), setgroups_allowed, lsm_labels, ctx.seccomp, ctx.sync_fd);
+    // rlimits, bounding set, user, cwd, executable, stub, capabilities: as exec's process.
+    const bool keep_sys_admin = ctx.seccomp && !proc.no_new_privileges;  // to load the filter last
+    ExecTarget target = lower_privileges(proc, std::move(cwd), setgroups_allowed, lsm_labels, keep_sys_admin);
     check(::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0), "prctl PR_SET_PDEATHSIG");
     // A NOTIFY listener must reach `create` before it exits: such a filter goes on
-    // before Ready even with no_new_privs (as runc does), otherwise last of all.
+    // before Ready (as runc does); any other last of all, in exec_program.
     const bool notify = ctx.seccomp && ctx.seccomp->needs_listener;
-    if (notify && proc.no_new_privileges) install_seccomp(*ctx.seccomp, ctx.sync_fd);
+    if (notify) install_seccomp(*ctx.seccomp, ctx.sync_fd);
+    const seccomp::Program* filter = ctx.seccomp && !notify ? &*ctx.seccomp : nullptr;
 
     sync::send(ctx.sync_fd, sync::Msg::Ready);
     ::close(ctx.sync_fd);
@@ -177,33 +214,20 @@ UniqueFd wait_for_start(int listen_fd) {
 
     // Only stdio and the preserved fds reach the process; ours are already close-on-exec.
     ::syscall(SYS_close_range, 3 + ctx.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
-    // With no_new_privs the filter goes on as late as it can: after start, but before the
-    // startContainer hooks, which run under it as runc's do (without no_new_privs it is
-    // already on). A filter that denies what the hook runner needs fails the hook.
-    if (ctx.seccomp && proc.no_new_privileges && !notify) {
-      try {
-        load_seccomp(*ctx.seccomp);
-      } catch (const std::exception& e) {
-        ssize_t unused = ::write(conn.get(), e.what(), std::strlen(e.what()));
-        (void)unused;
-        _exit(127);
-      }
-    }
+    // The startContainer hooks run under the filter, as runc's do: it goes on before them
+    // (a filter that denies what the hook runner needs fails the hook).
     if (spec.hooks && !spec.hooks->start_container.empty()) {
-      try {
-        run_hooks(spec.hooks->start_container, hook_state, "startContainer");
-      } catch (const std::exception& e) {
-        ssize_t unused = ::write(conn.get(), e.what(), std::strlen(e.what()));
-        (void)unused;
-        _exit(1);
-      }
+      if (filter) reply_on_failure(conn.get(), 127, [&] { load_seccomp(*filter); });
+      filter = nullptr;
+      reply_on_failure(conn.get(), 1, [&] { run_hooks(spec.hooks->start_container, hook_state, "startContainer"); });
     }
     // Under a seccomp filter only execve may run from here: a failure then goes to stderr.
-    int exec_errno = exec_program(exec_stub.get(), ctx.seccomp ? -1 : conn.get(), executable, proc.args, env);
-    std::string err = fmt::format("exec {}: {}", executable, std::strerror(exec_errno));
-    ssize_t unused = ::write(conn.get(), err.data(), err.size());
-    (void)unused;
-    _exit(127);
+    int exec_errno = 0;
+    reply_on_failure(conn.get(), 127, [&] {
+      const int error_fd = ctx.seccomp ? -1 : conn.get();
+      exec_errno = exec_program(target.stub.get(), error_fd, target.executable, proc.args, target.env, filter);
+    });
+    reply_and_exit(conn.get(), 127, fmt::format("exec {}: {}", target.executable, std::strerror(exec_errno)));
   } catch (const std::exception& e) {
     die_with_error(ctx.sync_fd, e.what());
   }
@@ -252,6 +276,18 @@ UniqueFd set_oom_score_adj(const InitContext& ctx) {
   // See write_oom_score_adj: before any namespace is joined, inherited by the init.
   write_oom_score_adj(host_procfs.get(), ctx.process);
   return host_procfs;
+}
+
+// The init cloned by stage 1 waits here for stage 1 to have sent its pid; EOF means stage 1
+// died first, and create is failing anyway.
+void wait_for_stage1(const int held[2]) {
+  ::close(held[1]);
+  char c;
+  ssize_t n;
+  while ((n = ::read(held[0], &c, 1)) < 0 && errno == EINTR) {
+  }
+  if (n != 1) _exit(1);
+  ::close(held[0]);
 }
 
 }  // namespace
@@ -303,11 +339,21 @@ void stage1_main(const InitContext& ctx) {
     host_procfs.reset();
     InitContext init_ctx = ctx;
     if (plan.has(CLONE_NEWUSER) && has_bind_mounts(*ctx.spec)) init_ctx.bind_source_fds = receive_bind_sources(ctx.sync_fd);
+    // The init holds back until InitPid is on the sync socket: whatever it sends the parent
+    // then comes after it, so the parent always knows its pid first.
+    int held[2];
+    check(::pipe2(held, O_CLOEXEC), "pipe");
     // CLONE_PARENT: the init is the parent's child, so `run` can wait for it.
     pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0));
     if (pid < 0) throw_errno("clone the container init");
-    if (pid == 0) init_main(init_ctx);
+    if (pid == 0) {
+      wait_for_stage1(held);
+      init_main(init_ctx);
+    }
+    ::close(held[0]);
+    OCIRUN_DELAY_POINT("stage1-init-pid");
     sync::send(ctx.sync_fd, sync::Msg::InitPid, pid);
+    check(static_cast<int>(::write(held[1], "", 1)), "release the container init");
     _exit(0);
   } catch (const std::exception& e) {
     die_with_error(ctx.sync_fd, e.what());

@@ -213,6 +213,7 @@ void start_container(const StateStore& store, const std::string& id) {
   Status status = dir.status(s);
   if (status != Status::Created)
     fail(ErrorKind::BadState, fmt::format("cannot start container {}: it is {}, not created", id, to_string(status)));
+  if (s.no_process) fail(ErrorKind::InvalidSpec, fmt::format("cannot start container {}: {}", id, kNoProcessError));
   UniqueFd sock(check(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
   sockaddr_un addr = socket_address_in(dir.fd(), kStartSocket);
   check(::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), "connect to the container init");

@@ -227,7 +227,7 @@ UniqueFd make_exec_stub() {
 }
 
 int exec_program(int stub, int error_fd, const std::string& executable, const std::vector<std::string>& args,
-                 const std::vector<std::string>& env) {
+                 const std::vector<std::string>& env, const seccomp::Program* filter) {
   std::vector<char*> envp;
   for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
@@ -238,15 +238,16 @@ int exec_program(int stub, int error_fd, const std::string& executable, const st
     for (const std::string* s : {&std::as_const(fd_text), &std::as_const(prefix), &executable}) argv.push_back(const_cast<char*>(s->c_str()));
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  if (stub < 0) {
-    ::execve(executable.c_str(), argv.data(), envp.data());
-    return errno;
-  }
-  argv.insert(argv.begin(), const_cast<char*>(detail::kExecStubMarker));
-  if (error_fd >= 0 && ::fcntl(error_fd, F_SETFD, 0) < 0) return errno;  // the stub sets it back
+  if (stub >= 0) argv.insert(argv.begin(), const_cast<char*>(detail::kExecStubMarker));
+  if (stub >= 0 && error_fd >= 0 && ::fcntl(error_fd, F_SETFD, 0) < 0) return errno;  // the stub sets it back
   // execve, not execveat: seccomp profiles allow execve (the next one is the program's).
-  std::string path = "/proc/self/fd/" + std::to_string(stub);
+  const std::string path = stub >= 0 ? "/proc/self/fd/" + std::to_string(stub) : executable;
+  if (filter) {
+    seccomp::LoadResult r = seccomp::load(*filter);
+    if (!r.ok()) throw_errno(r.err, "load the seccomp filter");
+  }
   ::execve(path.c_str(), argv.data(), envp.data());
+  if (stub < 0) return errno;
   if (errno == ENOENT)  // no /proc in the container
     ::syscall(SYS_execveat, stub, "", argv.data(), envp.data(), AT_EMPTY_PATH);
   int err = errno;
@@ -322,15 +323,24 @@ std::vector<std::string> env_with_home(const std::vector<std::string>& env, uid_
   return out;
 }
 
+namespace {
+// `caps` with CAP_SYS_ADMIN effective and permitted, to load a seccomp filter without
+// no_new_privs last of all; the program's execve takes it away (process.h: keep_sys_admin).
+CapSets with_sys_admin(CapSets caps) {
+  const uint64_t sys_admin = uint64_t{1} << CAP_SYS_ADMIN;
+  caps.effective |= sys_admin;
+  caps.permitted |= sys_admin;
+  return caps;
+}
+}  // namespace
+
 ExecTarget lower_privileges(const PreparedProcess& p, UniqueFd cwd, bool setgroups_allowed, bool lsm_labels,
-                            const std::optional<seccomp::Program>& seccomp, int sync_fd) {
+                            bool keep_sys_admin) {
   // Docker and Kubernetes leave HOME to the runtime (runc sets it): read while still root.
   std::vector<std::string> env = env_with_home(p.env, p.uid);
   // Raising a hard limit needs CAP_SYS_RESOURCE: before capabilities are dropped.
   apply_rlimits(p);
   drop_bounding_set(p.caps);
-  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
-  if (seccomp && !p.no_new_privileges) install_seccomp(*seccomp, sync_fd);
   // Through the fd resolved inside the root; first while privileged, so a cwd only root may
   // traverse works for any user (runc's order), then as the user when root was refused (a
   // directory of the user's that root cannot reach, in a user namespace).
@@ -345,7 +355,7 @@ ExecTarget lower_privileges(const PreparedProcess& p, UniqueFd cwd, bool setgrou
   // applies at the next execve, which must be the program's (the policy then keeps it off the
   // host's files), as runc found with its runc-dmz stub under SELinux.
   ExecTarget target{find_executable(p), lsm_labels ? UniqueFd() : make_exec_stub(), std::move(env)};
-  apply_capabilities(p.caps);
+  apply_capabilities(keep_sys_admin ? with_sys_admin(p.caps) : p.caps);
   if (p.no_new_privileges) check(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl PR_SET_NO_NEW_PRIVS");
   ::umask(p.umask);
   return target;

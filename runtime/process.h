@@ -61,27 +61,31 @@ void apply_capabilities(const CapSets& caps);
 // failure, with the errno. If the stub itself starts but the program's execve fails, the
 // stub writes "exec PATH: errno N" to `error_fd` and exits 127. `error_fd` is a close-on-exec
 // fd (the stub clears and sets close-on-exec with fcntl), or -1 for the process's stderr with
-// no fcntl at all: the choice once a seccomp filter is loaded, so only execve runs under it.
+// no fcntl at all: the choice under a seccomp filter, so only execve runs under it.
+// `filter`, when given, is loaded once argv and envp are built, right before the execve:
+// nothing of the runtime's runs under the user's filter but that execve (and the stub's).
+// A filter that fails to load throws, naming it.
 UniqueFd make_exec_stub();  // an invalid fd where there is no stub for this architecture
 int exec_program(int stub, int error_fd, const std::string& executable, const std::vector<std::string>& args,
-                 const std::vector<std::string>& env);
+                 const std::vector<std::string>& env, const seccomp::Program* filter = nullptr);
 
 // The steps the init and exec's process share before the program's execve, in this order
 // (process.cc says why each sits where it does): rlimits (raising a hard limit needs
-// CAP_SYS_RESOURCE), the bounding set, a seccomp filter without no_new_privs (loading it then
-// needs CAP_SYS_ADMIN; a NOTIFY listener goes to the parent over `sync_fd`), the user,
-// non-dumpable again (a uid change resets it), `cwd` entered as the user (opened by the caller
-// inside the root while privileged: CVE-2024-21626), the executable looked up, the exec stub
-// (none with `lsm_labels`: the label applies at the next execve, which must be the program's),
-// capabilities, no_new_privs, the umask. A filter with no_new_privs is left to the caller, to
-// load as late as it can.
+// CAP_SYS_RESOURCE), the bounding set, the user, non-dumpable again (a uid change resets it),
+// `cwd` entered as the user (opened by the caller inside the root while privileged:
+// CVE-2024-21626), the executable looked up, the exec stub (none with `lsm_labels`: the label
+// applies at the next execve, which must be the program's), capabilities, no_new_privs, the
+// umask. The seccomp filter is the caller's, to load last (exec_program). `keep_sys_admin`:
+// for a filter without no_new_privs, whose load needs CAP_SYS_ADMIN, the process keeps it in
+// its effective and permitted sets until that execve, which drops it (the program's sets come
+// from the bounding, inheritable and ambient sets, which never get it from here).
 struct ExecTarget {
   std::string executable;
   UniqueFd stub;                 // for exec_program
   std::vector<std::string> env;  // the process's, with HOME from the container's /etc/passwd if unset
 };
 ExecTarget lower_privileges(const PreparedProcess& p, UniqueFd cwd, bool setgroups_allowed, bool lsm_labels,
-                            const std::optional<seccomp::Program>& seccomp, int sync_fd);
+                            bool keep_sys_admin);
 
 // `env` as it is when it sets HOME; otherwise with HOME=<uid's home in /etc/passwd>, or "/"
 // when that has no such user (as runc). Reads the /etc/passwd of the current root.

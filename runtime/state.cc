@@ -143,6 +143,7 @@ std::string to_json(const ContainerState& s) {
             {"has_pid_namespace", s.has_pid_namespace},
             {"started", s.started},
             {"no_new_keyring", s.no_new_keyring}};
+  if (s.no_process) j["no_process"] = true;
   if (!s.poststart.empty()) j["poststart"] = hooks_to_json(s.poststart);
   if (!s.poststop.empty()) j["poststop"] = hooks_to_json(s.poststop);
   if (s.cgroup) {
@@ -177,6 +178,7 @@ ContainerState state_from_json(const std::string& text) {
     s.has_pid_namespace = j.value("has_pid_namespace", false);
     s.started = j.value("started", false);
     s.no_new_keyring = j.value("no_new_keyring", false);
+    s.no_process = j.value("no_process", false);
     return s;
   } catch (const json::exception& e) {
     corrupt(e.what());

@@ -34,6 +34,7 @@ struct ContainerState {
   bool has_pid_namespace = false;
   bool started = false;  // `start` succeeded but could not remove the start socket
   bool no_new_keyring = false;  // create --no-new-keyring: exec'd processes keep the caller's too
+  bool no_process = false;  // config.json has no process: `start` refuses (kNoProcessError)
   std::vector<spec::Hook> poststart, poststop;  // run by start and delete, after create is gone
 };
 
@@ -150,5 +151,7 @@ inline constexpr const char* kStartSocket = "start.sock";
 inline constexpr const char* kStateFile = "state.json";
 inline constexpr const char* kCgroupFile = "cgroup.json";
 inline constexpr const char* kConfigFile = "config.json";
+// Why a container created from a config without a process cannot start.
+inline constexpr const char* kNoProcessError = "config.json: /process: is required to start the container";
 
 }  // namespace ocirun::runtime

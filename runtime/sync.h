@@ -14,7 +14,8 @@
 //   MountSource(index) x N --->  (SCM_RIGHTS, O_PATH; the init inherits them)
 //   MountSourcesDone --------->
 //                                clone(CLONE_PARENT) ---------->  (PID 1 of the new pid namespace)
-//                       <------- InitPid(pid); exit
+//                                                                 waits on a pipe from stage 1
+//                       <------- InitPid(pid), then releases the init; exit
 //                       <--------------------------------------  HooksRequest, when there are hooks
 //   run prestart, createRuntime                                   (mounts done, before pivot_root)
 //   HooksDone(state JSON) ------------------------------------->  run createContainer

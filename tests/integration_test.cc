@@ -461,6 +461,72 @@ TEST_CASE("namespaces: each requested namespace is new", "[namespaces]") {
   CHECK(inside.size() == kinds.size());
 }
 
+namespace {
+// The host's mountinfo lines that name `path`, and the one of /: what a container sharing
+// the runtime's mount namespace must leave as it found it.
+std::vector<std::string> mount_lines_touching(const fs::path& path) {
+  std::vector<std::string> out;
+  for (const auto& line : lines(read_file("/proc/self/mountinfo"))) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, mount_point;
+    fields >> id >> parent >> dev >> root >> mount_point;
+    if (mount_point == "/" || contains(line, path.string())) out.push_back(line);
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("namespaces: left out of the config, every namespace is the runtime's, the mount namespace too",
+          "[namespaces][nomntns]") {
+  // runtime-spec: a namespace type not listed is inherited (the validation suite's
+  // linux_ns_itype). Without a mount namespace nothing is mounted: the rootfs is chrooted.
+  Subreaper reaper;
+  Sandbox s("ns-inherited");
+  s.config["linux"]["namespaces"] = json::array();
+  s.config["mounts"] = json::array();
+  s.config["linux"].erase("maskedPaths");
+  s.config["linux"].erase("readonlyPaths");
+  s.config["linux"].erase("devices");
+  s.config["root"]["readonly"] = false;
+  s.config.erase("hostname");
+  s.sh("ls / > /seen-root; exec sleep 1000");
+  const auto before = mount_lines_touching(s.dir);
+  require_ok(s.create());
+  pid_t pid = state_pid(s);
+  for (const std::string k : {"pid", "net", "ipc", "uts", "mnt", "cgroup", "user"}) {
+    INFO("namespace " << k);
+    CHECK(readlink_str("/proc/" + std::to_string(pid) + "/ns/" + k) == readlink_str("/proc/self/ns/" + k));
+  }
+  require_ok(s.start());
+  REQUIRE(s.wait_status("running"));
+  REQUIRE(eventually([&] { return fs::exists(s.rootfs / "seen-root"); }));
+  // The process's / is the rootfs (chroot): it sees the busybox tree, not the host's.
+  CHECK(fs::equivalent("/proc/" + std::to_string(pid) + "/root", s.rootfs));
+  CHECK(mount_lines_touching(s.dir) == before);
+  // exec lands in the same root, not the host's.
+  auto e = s.rt({"exec", s.id, "sh", "-c", "test -e /seen-root && echo in-rootfs"});
+  INFO(e.describe());
+  CHECK(e.out == "in-rootfs\n");
+  require_ok(s.rt({"delete", "--force", s.id}));
+  CHECK(wait_pid_gone(pid));
+  CHECK(mount_lines_touching(s.dir) == before);
+}
+
+TEST_CASE("namespaces: without a mount namespace, what would mount on the host is refused by name",
+          "[namespaces][nomntns]") {
+  Sandbox s("ns-nomnt-refused");
+  remove_namespace(s.config, "mount");
+  // The default config has mounts: the first thing named.
+  auto r = s.create();
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("config.json: /mounts: would change the host's mounts"));
+  s.config["mounts"] = json::array();
+  r = s.create();
+  CHECK_THAT(r.err, Contains("config.json: /linux/maskedPaths: unable to restrict sys entries without a private MNT namespace"));
+  CHECK_FALSE(fs::exists(s.state_root / s.id));
+}
+
 TEST_CASE("namespaces: a network namespace joined by path", "[namespaces]") {
   NetNs netns;
   if (!netns.ok) {
@@ -607,6 +673,73 @@ TEST_CASE("mounts: bind mount flags nosuid, nodev, noexec", "[mounts]") {
   REQUIRE(m);
   INFO(m->options);
   for (auto opt : {"nosuid", "nodev", "noexec"}) CHECK(has_option(m->options, opt));
+}
+
+namespace {
+// What a propagation lab saw (see run_propagation_lab), by name: "host-sees", "container-sees",
+// "host-group", "volume-fields".
+std::map<std::string, std::string> lab_results(const std::string& out) {
+  std::map<std::string, std::string> seen;
+  for (const auto& line : lines(out))
+    if (auto eq = line.find('='); eq != std::string::npos) seen[line.substr(0, eq)] = trim(line.substr(eq + 1));
+  return seen;
+}
+
+// In a private mount namespace of the test (the host's propagation untouched): a scratch
+// tmpfs made rshared, bind-mounted at /m of a container whose rootfsPropagation and volume
+// options are the caller's. The container mounts a tmpfs at /m/fromc; the lab then mounts one
+// at <scratch>/fromh, and reports what each side sees and the peer groups of both ends.
+std::map<std::string, std::string> run_propagation_lab(Sandbox& s, const std::string& root_propagation,
+                                                       std::vector<std::string> volume_options) {
+  const fs::path scratch = s.host_dir("scratch");
+  if (!root_propagation.empty()) s.config["linux"]["rootfsPropagation"] = root_propagation;
+  volume_options.insert(volume_options.begin(), "rbind");
+  s.add_mount("/m", "bind", (scratch / "vol").string(), volume_options);
+  for (auto set : {"bounding", "effective", "permitted"}) s.config["process"]["capabilities"][set].push_back("CAP_SYS_ADMIN");
+  s.sh("mkdir /m/fromc && mount -t tmpfs fromc /m/fromc && touch /m/fromc/made /m/done; exec sleep 1000");
+  s.write_config();
+  const std::string rt = s.runtime + " --root " + s.state_root.string();
+  const std::string d = scratch.string();
+  const std::string script =
+      "set -e; mount --make-rslave /; mount -t tmpfs lab " + d + "; mount --make-rshared " + d + "; mkdir " + d +
+      "/vol; " + rt + " run -d --bundle " + s.bundle.string() + " " + s.id + " </dev/null >" + (s.dir / "run.out").string() +
+      " 2>&1; pid=$(" + rt + " state " + s.id +
+      " | sed -n 's/.*\"pid\": *\\([0-9]*\\).*/\\1/p'); "
+      "for i in $(seq 100); do [ -e " + d + "/vol/done ] && break; sleep 0.1; done; "
+      "echo host-sees=$([ -e " + d + "/vol/fromc/made ] && echo yes || echo no); "
+      "mkdir " + d + "/vol/fromh; mount -t tmpfs fromh " + d + "/vol/fromh; "
+      "echo container-sees=$(grep -c ' /m/fromh ' /proc/$pid/mountinfo || true); "
+      "echo host-group=$(grep ' " + d + " ' /proc/self/mountinfo | grep -o 'shared:[0-9]*'); "
+      "awk '$5==\"/m\" {o=\"\"; for (i = 7; $i != \"-\"; i++) o = o \" \" $i; print \"volume-fields=\" o}' "
+      "/proc/$pid/mountinfo; " + rt + " delete -f " + s.id;
+  auto r = exec({"unshare", "-m", "--propagation", "unchanged", "sh", "-c", script});
+  INFO(r.describe() << read_file(s.dir / "run.out"));
+  REQUIRE(r.code == 0);
+  return lab_results(r.out);
+}
+}  // namespace
+
+TEST_CASE("mounts: an rshared volume with rootfsPropagation shared is in the host's peer group", "[mounts][propagation]") {
+  // What Docker (-v SRC:/m:rshared) and Kubernetes' Bidirectional mount propagation send.
+  Sandbox s("propagation-shared");
+  auto seen = run_propagation_lab(s, "shared", {"rshared"});
+  INFO(seen["volume-fields"] << " / host " << seen["host-group"]);
+  CHECK(seen["host-group"].rfind("shared:", 0) == 0);
+  CHECK(seen["volume-fields"] == seen["host-group"]);  // the host's group, not a new one
+  CHECK(seen["host-sees"] == "yes");
+  CHECK(seen["container-sees"] == "1");
+}
+
+TEST_CASE("mounts: an rslave volume, and the default, get the host's mounts and send none back", "[mounts][propagation]") {
+  const bool by_default = GENERATE(false, true);
+  INFO((by_default ? "no rootfsPropagation, no volume option" : "rootfsPropagation rslave, volume rslave"));
+  Sandbox s("propagation-slave");
+  auto seen = run_propagation_lab(s, by_default ? "" : "rslave", by_default ? std::vector<std::string>{} : std::vector<std::string>{"rslave"});
+  INFO(seen["volume-fields"] << " / host " << seen["host-group"]);
+  REQUIRE(seen["host-group"].rfind("shared:", 0) == 0);
+  CHECK(seen["volume-fields"] == "master:" + seen["host-group"].substr(7));
+  CHECK(seen["host-sees"] == "no");
+  CHECK(seen["container-sees"] == "1");
 }
 
 TEST_CASE("mounts: proc, sysfs, devpts, mqueue and shm are mounted", "[mounts]") {
@@ -953,6 +1086,40 @@ TEST_CASE("a failed create leaves nothing behind", "[errors]") {
   s.config["process"]["args"] = {"true"};
   require_ok(s.create());
   CHECK(s.status() == "created");
+}
+
+TEST_CASE("a config without process: create makes the container, start refuses naming /process, delete works",
+          "[lifecycle][errors]") {
+  // runtime-spec: process is OPTIONAL at create, REQUIRED at start.
+  Subreaper reaper;
+  Sandbox s("no-process");
+  s.config.erase("process");
+  auto c = s.create();
+  INFO(c.describe() << s.errors());
+  REQUIRE(c.code == 0);
+  json st = s.state();
+  CHECK(st.value("status", "") == "created");
+  pid_t pid = st.value("pid", 0);
+  CHECK(pid > 0);
+  CHECK_FALSE(pid_gone(pid));
+  auto r = s.start();
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("config.json: /process: is required to start the container"));
+  // Refused before anything changed: still created, with the same init.
+  CHECK(s.status() == "created");
+  CHECK(state_pid(s) == pid);
+  require_ok(s.rt({"delete", s.id}));
+  CHECK_FALSE(fs::exists(s.state_root / s.id));
+  CHECK(wait_pid_gone(pid));
+  CHECK(eventually([] { return Subreaper::live_children().empty(); }, 5s));
+  // run: the same refusal, and nothing left.
+  s.id = s.new_id();
+  auto run = s.run();
+  INFO(run.describe());
+  CHECK(run.code != 0);
+  CHECK_THAT(run.err, Contains("/process"));
+  CHECK_FALSE(fs::exists(s.state_root / s.id));
 }
 
 // ---- CLI: logging, help, flags ---------------------------------------------------------------------

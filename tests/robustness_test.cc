@@ -171,7 +171,9 @@ TEST_CASE("config.json with wrong types or required fields missing", "[robustnes
   bad_config(s, [](json& c) { c["linux"]["namespaces"] = "pid"; }, "/linux/namespaces");
   bad_config(s, [](json& c) { c.erase("ociVersion"); }, "ociVersion");
   bad_config(s, [](json& c) { c.erase("root"); }, "/root");
-  bad_config(s, [](json& c) { c.erase("process"); }, "/process");
+  // process is optional at create, required at start: integration_test's "a config without
+  // process" test.
+  bad_config(s, [](json& c) { c["process"] = 5; }, "/process");
   bad_config(s, [](json& c) { c["process"]["args"] = json::array(); }, "/process/args");
   b.check_untouched();
 }
@@ -862,5 +864,36 @@ TEST_CASE("ocirun SIGKILLed at each step of start and delete: state is honest, d
       CHECK(root_entries(s) == std::vector<std::string>{b.id});
       b.check_untouched();
     }
+  }
+}
+
+TEST_CASE("create joining a pid namespace by path, stage 1 slowed down: the init's pid is known before its Ready",
+          "[robustness][lifecycle]") {
+#if !OCIRUN_FAULT_INJECTION_BUILD
+  WARN("ocirun built without OCIRUN_FAULT_INJECTION: the delay point is not compiled in, skipped");
+  return;
+#endif
+  // Kubernetes pods share a pid namespace this way. Stage 1 clones the init, then reports its
+  // pid: held there for 300 ms, an init that could report Ready first would fail create.
+  Sandbox s("pidns-join-race");
+  s.sh("sleep 1000");
+  auto first = s.run_detached();
+  INFO(first.describe());
+  REQUIRE(first.code == 0);
+  const std::string pidns = "/proc/" + std::to_string(state_pid(s)) + "/ns/pid";
+  set_namespace(s.config, "pid", pidns);
+  for (int round = 0; round < 3; ++round) {
+    std::string cid = s.new_id();
+    CgroupSweeper sweep{cid};
+    setenv("OCIRUN_DELAY_AT", "stage1-init-pid:300", 1);
+    auto r = s.create(cid);
+    unsetenv("OCIRUN_DELAY_AT");
+    INFO("round " << round << ": " << r.describe() << s.errors(cid));
+    REQUIRE(r.code == 0);
+    CHECK(s.status(cid) == "created");
+    pid_t pid = state_pid(s, cid);
+    CHECK(readlink_str("/proc/" + std::to_string(pid) + "/ns/pid") == readlink_str(pidns));
+    auto d = s.rt({"delete", "--force", cid});
+    CHECK(d.code == 0);
   }
 }
