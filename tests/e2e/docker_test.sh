@@ -72,15 +72,15 @@ D() { timeout 60 "$DOCKER" -H "unix://$sock" "$@"; }
 
 cleanup() {
   set +e
+  # The live-restore case starts a new dockerd: its pid file names the one running now.
+  [ -s "$E2E_TMP/dockerd.pid" ] && dockerd_pid=$(cat "$E2E_TMP/dockerd.pid")
   if [ -n "$dockerd_pid" ] && [ -d "/proc/$dockerd_pid" ]; then
     local ids
     ids=$(D ps -a -q 2>/dev/null); [ -z "$ids" ] || D rm -f $ids >/dev/null 2>&1
     D volume prune -f >/dev/null 2>&1
     D network rm "$usernet" >/dev/null 2>&1
     ids=$(D images -q 2>/dev/null | sort -u); [ -z "$ids" ] || D rmi -f $ids >/dev/null 2>&1
-    kill "$dockerd_pid" 2>/dev/null   # dockerd stops its containerd on the way out
-    wait_for 20 test ! -d "/proc/$dockerd_pid" || kill -9 "$dockerd_pid" 2>/dev/null
-    wait "$dockerd_pid" 2>/dev/null
+    stop_dockerd   # it stops its containerd on the way out
   fi
   e2e_remove_leftovers "$cgparent"
 }
@@ -116,14 +116,25 @@ cat >"$E2E_TMP/daemon.json" <<EOF
   "ip-masq": false,
   "default-address-pools": [{"base": "10.213.80.0/20", "size": 24}],
   "log-driver": "json-file",
-  "features": {"buildkit": false}
+  "features": {"buildkit": false},
+  "live-restore": true
 }
 EOF
-dockerd --config-file "$E2E_TMP/daemon.json" >"$E2E_TMP/dockerd.log" 2>&1 &
-dockerd_pid=$!
-dockerd_up() { [ -d "/proc/$dockerd_pid" ] || return 0; D version; }
-wait_for 60 dockerd_up && [ -d "/proc/$dockerd_pid" ] ||
-  { tail -n 30 "$E2E_TMP/dockerd.log" >&2; e2e_die "dockerd did not start"; }
+# Starts dockerd and waits until it answers (or has died); sets dockerd_pid.
+start_dockerd() {
+  dockerd --config-file "$E2E_TMP/daemon.json" >>"$E2E_TMP/dockerd.log" 2>&1 &
+  dockerd_pid=$!
+  dockerd_up() { [ -d "/proc/$dockerd_pid" ] || return 0; D version; }
+  wait_for 60 dockerd_up && [ -d "/proc/$dockerd_pid" ]
+}
+# Stops it (TERM; with live-restore its containers keep running).
+stop_dockerd() {
+  kill "$dockerd_pid" 2>/dev/null
+  wait_for 20 test ! -d "/proc/$dockerd_pid" || kill -9 "$dockerd_pid" 2>/dev/null
+  wait "$dockerd_pid" 2>/dev/null
+  return 0
+}
+start_dockerd || { tail -n 30 "$E2E_TMP/dockerd.log" >&2; e2e_die "dockerd did not start"; }
 
 tar --numeric-owner -C "$rootfs" -cf - . |
   D import -c 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' -c 'CMD ["sh"]' - "$img" >/dev/null ||
@@ -147,6 +158,15 @@ blockdev_of() {
   sys=$(readlink -f "/sys/dev/block/$dev")
   [ -f "$sys/partition" ] && sys=$(dirname "$sys")
   echo "/dev/$(sed -n 's/^DEVNAME=//p' "$sys/uevent") $(cat "$sys/dev")"
+}
+# The runtime's --root as the shim passes it (dockerd 20.10 makes it <exec-root>/runtime-runc/moby
+# whatever the runtime's name), and the containers it still has state for there (~cache is
+# ocirun's store of compiled seccomp filters, not a container).
+runtime_root() { grep -o -m1 -- '--root [^ ]*' "$E2E_RTLOG" | cut -d' ' -f2; }
+runtime_states() {
+  local root; root=$(runtime_root)
+  [ -n "$root" ] && [ -d "$root" ] || { echo "no runtime root seen (\"$root\")"; return; }
+  ls -A "$root" | grep -vx '~cache'
 }
 # rlimit_of PID NAME: "SOFT HARD" of the limit "Max NAME" in /proc/PID/limits.
 rlimit_of() { awk -v n="Max $2" 'index($0, n " ") == 1 {print $(NF-2), $(NF-1)}' "/proc/$1/limits"; }
@@ -316,8 +336,7 @@ t_rm_f() {
   D rm -f life >/dev/null || { echo "docker rm -f failed"; return 1; }
   expect_eq "$(D ps -a -q)" "" "containers after rm -f" || return 1
   [ ! -d "$dir" ] || { echo "cgroup $dir still there after rm -f"; return 1; }
-  [ -z "$(ls -A "$E2E_TMP/exec/runtime-ocirun-e2e/moby" 2>/dev/null)" ] ||
-    { echo "runtime state left: $(ls "$E2E_TMP/exec/runtime-ocirun-e2e/moby")"; return 1; }
+  expect_no_match "$(runtime_states)" "$id" "the runtime's state after rm -f"
 }
 
 t_paused_kill_rm() {
@@ -354,6 +373,50 @@ t_health() {
   D exec hc touch /tmp/ok || return 1
   wait_for 20 health_is healthy || { echo "health $(health), expected healthy"; return 1; }
   remove hc
+}
+
+t_paused_update_restart() {
+  start_detached pu --pids-limit 40 -- sleep 1000 || return 1
+  D pause pu >/dev/null || { echo "docker pause failed"; return 1; }
+  D update --pids-limit -1 pu >/dev/null || { echo "docker update of a paused container failed"; return 1; }
+  expect_eq "$(cg pu pids pids.max)" max "pids.max after update --pids-limit -1 of a paused container" || return 1
+  local old; old=$(pid_of pu)
+  D restart -t 1 pu >/dev/null || { echo "docker restart of a paused container failed"; return 1; }
+  wait_for 10 status_is pu running || { echo "pu not running after restart: $(status_of pu)"; return 1; }
+  [ "$(pid_of pu)" != "$old" ] || { echo "same init pid after restart"; return 1; }
+  remove pu
+}
+
+t_parallel() {
+  local i out bad=0
+  for i in 1 2 3 4 5 6; do
+    D run --rm --name "par$i" "$img" sh -c "echo par$i; exit $i" >"$E2E_TMP/par$i" 2>&1 &
+  done
+  wait
+  for i in 1 2 3 4 5 6; do
+    expect_eq "$(cat "$E2E_TMP/par$i")" "par$i" "output of the parallel run $i" || bad=1
+  done
+  [ $bad = 0 ] || return 1
+  # Exit codes: each run again, in parallel, its status collected by pid.
+  local pids=()
+  for i in 1 2 3 4 5 6; do D run --rm "$img" sh -c "exit $i" >/dev/null 2>&1 & pids+=($!); done
+  for i in 1 2 3 4 5 6; do
+    wait "${pids[$((i - 1))]}"; expect_eq "$?" "$i" "exit status of the parallel run $i" || bad=1
+  done
+  return $bad
+}
+
+t_live_restore() {
+  start_detached lr -- "${WAITER[@]}" || return 1
+  local pid; pid=$(pid_of lr)
+  stop_dockerd
+  [ -d "/proc/$pid" ] || { echo "the container's init died with dockerd (live-restore)"; return 1; }
+  start_dockerd || { echo "dockerd did not start again"; tail -n 20 "$E2E_TMP/dockerd.log"; return 1; }
+  expect_eq "$(status_of lr) $(pid_of lr)" "running $pid" "the container after dockerd restarted" || return 1
+  expect_eq "$(D exec lr echo exec-after-restore)" exec-after-restore "exec after dockerd restarted" || return 1
+  D stop -t 10 lr >/dev/null || { echo "docker stop after the restart failed"; return 1; }
+  expect_eq "$(exit_code_of lr)" 42 "exit code after the TERM trap" || return 1
+  remove lr
 }
 
 t_stop_falls_back_to_kill() {
@@ -420,6 +483,12 @@ t_more_resources() {
 
 t_oom() {
   local out rc
+  if [ "$(e2e_cgroup_mode)" = v1 ]; then
+    out=$(D "${RUN[@]}" --oom-kill-disable -m 64m --memory-swap -1 "$img" \
+      sh -c 'grep oom_kill_disable /sys/fs/cgroup/memory/memory.oom_control; cat /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes' 2>&1)
+    expect_eq "$out" "oom_kill_disable 1
+9223372036854771712" "--oom-kill-disable, --memory-swap -1 (the container's own memory cgroup)" || return 1
+  fi
   out=$(D run --name oom1 --memory 32m --memory-swap 32m "$img" dd if=/dev/zero of=/dev/null bs=64M count=1 2>&1); rc=$?
   expect_eq "$rc" 137 "exit status of a run whose init is OOM-killed" || { echo "  $out"; remove oom1; return 1; }
   expect_eq "$(D inspect -f '{{.State.OOMKilled}}' oom1)" true "State.OOMKilled" || { remove oom1; return 1; }
@@ -490,6 +559,16 @@ t_net_none() {
   expect_eq "$(D "${RUN[@]}" --network none "$img" ls /sys/class/net | tr '\n' ' ')" "lo " "interfaces with --network none"
 }
 
+# /etc/hosts and /etc/resolv.conf are files dockerd writes and the runtime bind-mounts.
+t_hosts_dns() {
+  local out
+  out=$(D "${RUN[@]}" --add-host db.example:10.1.2.3 --dns 10.9.9.9 --dns-search example.org "$img" \
+    sh -c 'grep db.example /etc/hosts; grep -v "^#" /etc/resolv.conf' 2>&1)
+  expect_eq "$out" "10.1.2.3	db.example
+search example.org
+nameserver 10.9.9.9" "--add-host, --dns, --dns-search"
+}
+
 t_net_host() {
   local out
   out=$(D "${RUN[@]}" --network host "$img" sh -c 'ls /sys/class/net | tr "\n" " "; echo; hostname' 2>&1)
@@ -548,6 +627,10 @@ example.org" "--hostname --domainname" || bad=1
   [ "${out%%$'\n'*}" != "$(readlink /proc/self/ns/cgroup)" ] || { echo "--cgroupns private: the host's cgroup namespace"; bad=1; }
   out=$(D "${RUN[@]}" --cgroupns host "$img" readlink /proc/self/ns/cgroup)
   expect_eq "$out" "$(readlink /proc/self/ns/cgroup)" "--cgroupns host" || bad=1
+  out=$(D "${RUN[@]}" --ipc none "$img" sh -c 'grep -c " /dev/shm " /proc/mounts; readlink /proc/self/ns/ipc')
+  expect_match "$out" '^0'$'\n''ipc:' "--ipc none: no /dev/shm" || bad=1
+  [ "${out#*$'\n'}" != "$(ns_of_nsa ipc)" ] && [ "${out#*$'\n'}" != "$(readlink /proc/self/ns/ipc)" ] ||
+    { echo "--ipc none: not a new ipc namespace"; bad=1; }
   out=$(D "${RUN[@]}" --sysctl net.core.somaxconn=1234 --sysctl kernel.msgmax=12345 "$img" cat /proc/sys/net/core/somaxconn /proc/sys/kernel/msgmax)
   expect_eq "$out" "1234
 12345" "--sysctl (net and ipc)" || bad=1
@@ -583,6 +666,8 @@ opened-rw" "the node made by --device, opened for reading and writing" || bad=1
 write-refused" "--device ...:r: read allowed, write refused" || bad=1
   out=$(D "${RUN[@]}" "$img" sh -c 'mknod /dev/lc c 10 237 && true </dev/lc' 2>&1)
   expect_match "$out" 'Operation not permitted' "the same device made with mknod, not given with --device" || bad=1
+  out=$(D "${RUN[@]}" --device-cgroup-rule 'c 10:237 rw' "$img" sh -c 'mknod /dev/lc c 10 237 && true </dev/lc && echo rule-ok' 2>&1)
+  expect_eq "$out" rule-ok "the same with --device-cgroup-rule" || bad=1
   return $bad
 }
 
@@ -638,7 +723,7 @@ t_nothing_left() {
   local bad=0 out
   out=$(D ps -a -q 2>&1) || { echo "docker ps failed: $out"; return 1; }
   [ -z "$out" ] || { echo "containers left: $out"; bad=1; }
-  out=$(ls -A "$E2E_TMP/exec/runtime-ocirun-e2e/moby" 2>/dev/null); [ -z "$out" ] || { echo "runtime state left: $out"; bad=1; }
+  out=$(runtime_states); [ -z "$out" ] || { echo "runtime state left: $out"; bad=1; }
   out=$(e2e_cgroups_below "$cgparent"); [ -z "$out" ] || { echo "cgroups left: $out"; bad=1; }
   out=$(e2e_pids_in_cgroup "$cgparent"); [ -z "$out" ] || { echo "processes left in the cgroups: $out"; bad=1; }
   out=$(awk '$5 ~ "/containers/[0-9a-f]{64}/mounts/shm$" || $5 ~ "/overlay2/[0-9a-f]{64}/merged$" {print $5}' /proc/self/mountinfo)
@@ -662,12 +747,13 @@ e2e_case "kill -s USR1, kill, wait" t_kill_wait
 e2e_case "rm -f of a running container: cgroup and state gone" t_rm_f
 e2e_case "stop -t 1 falls back to KILL" t_stop_falls_back_to_kill
 e2e_case "kill, rm -f of a paused container" t_paused_kill_rm
+e2e_case "update and restart of a paused container" t_paused_update_restart
 e2e_case "--stop-signal, --restart on-failure:2" t_stop_signal_restart_policy
 e2e_case "--health-cmd: unhealthy, then healthy" t_health
 e2e_case "-m --cpus --cpuset-cpus --cpu-shares --pids-limit --shm-size --ulimit" t_resources
 e2e_case "update -m --cpus --cpu-shares --pids-limit --cpuset-cpus" t_update
 e2e_case "--memory-swap --memory-reservation --memory-swappiness --cpu-period/quota --oom-score-adj --ulimit --device-read-bps" t_more_resources
-e2e_case "OOM kill: exit 137, State.OOMKilled" t_oom
+e2e_case "OOM kill: exit 137, State.OOMKilled; --oom-kill-disable" t_oom
 e2e_case "-v bind, -v :ro" t_bind_mounts
 e2e_case "named volume" t_named_volume
 e2e_case "--volumes-from" t_volumes_from
@@ -675,17 +761,20 @@ e2e_case "--tmpfs with size and mode" t_tmpfs
 e2e_case "--read-only" t_read_only
 e2e_case "cp in and out, commit" t_cp_commit
 e2e_case "--network none" t_net_none
+e2e_case "--add-host, --dns" t_hosts_dns
 e2e_case "--network host" t_net_host
 e2e_case "bridge network, -p through docker-proxy" t_net_bridge
 e2e_case "--network container:" t_net_container
 e2e_case "user-defined network: embedded DNS, alias, ping" t_net_user_dns
 e2e_case "--pid/--ipc container:, --pid/--uts host, --hostname, --cgroupns, --sysctl" t_namespaces
 e2e_case "--cap-add, --cap-drop" t_caps
-e2e_case "--device" t_device
+e2e_case "--device, --device-cgroup-rule" t_device
 e2e_case "--security-opt no-new-privileges, seccomp" t_security_opt
 e2e_case "--security-opt seccomp=PROFILE" t_seccomp_profile
 e2e_case "masked and read-only paths, systempaths=unconfined" t_systempaths
 e2e_case "--init" t_init
+e2e_case "six runs in parallel: output, exit codes" t_parallel
+e2e_case "live-restore: dockerd restarted under a running container" t_live_restore
 e2e_case "nothing left behind" t_nothing_left
 
 e2e_summary "docker e2e ($rt_name)"
