@@ -292,6 +292,19 @@ t_exec_tty_top() {
   expect_match "$out" 'sleep 999' "the detached exec in docker top"
 }
 
+t_exec_parallel() {
+  local i pids=() bad=0
+  for i in $(seq 1 12); do
+    D exec life sh -c "echo exec$i; exit $i" >"$E2E_TMP/exec$i" 2>&1 &
+    pids+=($!)
+  done
+  for i in $(seq 1 12); do
+    wait "${pids[$((i - 1))]}"; expect_eq "$?" "$i" "exit status of the parallel exec $i" || bad=1
+    expect_eq "$(cat "$E2E_TMP/exec$i")" "exec$i" "output of the parallel exec $i" || bad=1
+  done
+  return $bad
+}
+
 t_pause() {
   D pause life >/dev/null || { echo "docker pause failed"; return 1; }
   expect_eq "$(status_of life)" paused "status after pause" || return 1
@@ -743,6 +756,7 @@ e2e_case "run -t (terminal)" t_tty
 e2e_case "run -d, ps, logs, cgroup parent" t_detached_logs
 e2e_case "exec: exit code, HOME, -u, -w, -e, -i, missing binary" t_exec
 e2e_case "exec -t, exec -d, top" t_exec_tty_top
+e2e_case "twelve execs in parallel: output, exit codes" t_exec_parallel
 e2e_case "pause / unpause: the freezer" t_pause
 e2e_case "stop: TERM, exit code" t_stop
 e2e_case "start again, restart: a new init" t_start_restart
