@@ -1,15 +1,15 @@
-// linux.resources -> cgroup file writes. Pure: no IO except warnings on stderr when
-// the caller does not collect them.
+// linux.resources -> cgroup file writes. Pure: no IO except warnings (to the runtime's log,
+// warning.h) when the caller does not collect them.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <map>
 #include <optional>
 
 #include "cgroups.h"
 #include "error.h"
+#include "warning.h"
 
 namespace ocirun::cgroups {
 
@@ -27,7 +27,7 @@ class Writes {
     if (warnings_)
       warnings_->push_back(message);
     else
-      fmt::print(stderr, "ocirun: warning: {}\n", message);
+      ocirun::warn(message);
   }
   std::vector<FileWrite> take() { return std::move(out_); }
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "timestamp.h"
+#include "warning.h"
 
 namespace ocirun::log {
 
@@ -58,7 +59,11 @@ void write_to_file(Level level, const std::string& msg) {
 }
 }  // namespace
 
-void configure(const Config& c) { g_config = c; }
+void configure(const Config& c) {
+  g_config = c;
+  // The lower modules' warnings (cgroups, seccomp) go where ours do.
+  set_warning_sink([](const std::string& message) { write(Level::Warn, message); });
+}
 
 bool debug_enabled() { return g_config.debug; }
 

@@ -18,6 +18,7 @@
 #include "fs.h"
 #include "seccomp.h"
 #include "unique_fd.h"
+#include "warning.h"
 
 namespace ocirun::seccomp {
 
@@ -210,7 +211,7 @@ Program compile_cached(const spec::Seccomp& profile, const std::string& cache_di
   const std::string key = cache_key(profile);
   const std::string path = entry_path(cache_dir, key);
   if (auto hit = read_entry(path, key)) {
-    for (const auto& w : hit->warnings) std::fprintf(stderr, "ocirun: warning: %s\n", w.c_str());
+    for (const auto& w : hit->warnings) ocirun::warn(w);
     return std::move(*hit);
   }
   Program p = compile(profile);

@@ -8,13 +8,13 @@
 
 #include <array>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <memory>
 
 #include "enosys.h"
 #include "error.h"
 #include "unique_fd.h"
+#include "warning.h"
 
 namespace ocirun::seccomp {
 namespace {
@@ -315,7 +315,7 @@ Program compile(const spec::Seccomp& profile) {
       const int nr = seccomp_syscall_resolve_name(name.c_str());
       if (nr == __NR_SCMP_ERROR) {
         program.warnings.push_back(field + "/names/" + std::to_string(j) + ": unknown syscall \"" + name + "\" ignored");
-        std::fprintf(stderr, "ocirun: warning: %s\n", program.warnings.back().c_str());
+        ocirun::warn(program.warnings.back());
         program.skipped_syscalls.push_back(name);
         continue;
       }

@@ -1267,6 +1267,45 @@ TEST_CASE("help: runc's shape (NAME: then \"<name> - ...\"), and no help topic f
   CHECK_THAT(r.out + r.err, Contains("No help topic for 'foo'"));
 }
 
+// Under a shim, create's stderr is the container's stderr: a warning written there shows up in
+// `docker logs` as if the container had printed it. runc writes its warnings to --log only.
+TEST_CASE("log file: warnings go to --log and not to the container's stderr", "[cli][ocirun]") {
+  Sandbox s("log-warnings");
+  s.sh("echo out; echo err >&2");
+  // Two warnings from the modules below the runtime: the cgroup translation (kernel memory
+  // limits are gone) and the seccomp compiler (a syscall this libseccomp does not know).
+  s.config["linux"]["resources"]["memory"]["kernel"] = 64 * 1024 * 1024;
+  s.config["linux"]["seccomp"] = json::parse(R"({"defaultAction": "SCMP_ACT_ALLOW",
+    "syscalls": [{"names": ["no_such_syscall_ocirun"], "action": "SCMP_ACT_ERRNO"}]})");
+  s.write_config();
+
+  SECTION("with --log: in the log file only") {
+    fs::path log = s.dir / "ocirun.log";
+    auto r = s.rt({"--log", log.string(), "--log-format", "json", "run", "--bundle", s.bundle.string(), s.id});
+    INFO(r.describe());
+    CHECK(r.code == 0);
+    CHECK(r.out == "out\n");
+    CHECK(r.err == "err\n");
+    std::string text = fs::exists(log) ? read_file(log) : "";
+    INFO("log file:\n" << text);
+    std::vector<std::string> warnings;
+    for (const auto& line : lines(text)) {
+      json entry = json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (entry.is_object() && entry.value("level", "") == "warning") warnings.push_back(entry.value("msg", ""));
+    }
+    REQUIRE(warnings.size() == 2);
+    CHECK_THAT(warnings[0] + warnings[1], Contains("linux.resources.memory.kernel is ignored"));
+    CHECK_THAT(warnings[0] + warnings[1], Contains("unknown syscall \"no_such_syscall_ocirun\" ignored"));
+  }
+  SECTION("without --log: on stderr, as ocirun's other messages") {
+    auto r = s.rt({"run", "--bundle", s.bundle.string(), s.id});
+    INFO(r.describe());
+    CHECK(r.code == 0);
+    CHECK_THAT(r.err, Contains("ocirun: warning: linux.resources.memory.kernel is ignored"));
+    CHECK_THAT(r.err, Contains("unknown syscall \"no_such_syscall_ocirun\" ignored"));
+  }
+}
+
 TEST_CASE("help: usage on --help, help CMD and CMD --help", "[cli][ocirun]") {
   const std::string bin = Env::get().runtime;
   SECTION("--help") {

@@ -247,6 +247,22 @@ e2e_pids_with_arg() {
   grep -alF -f <(printf '%s\n' "$1") /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 | grep -vxE "$$|$BASHPID"
 }
 
+# e2e_remove_leftovers CGROUP: the end of a script's cleanup, after its client has removed what
+# it could: kills (by pid) the processes whose command line names $E2E_TMP/ and those left in
+# the top-level cgroup CGROUP, unmounts what is mounted below $E2E_TMP, removes CGROUP, and
+# deletes $E2E_TMP (kept with --keep).
+e2e_remove_leftovers() {
+  local cgroup=$1 p m
+  for p in $(e2e_pids_with_arg "$E2E_TMP/"); do
+    [ "$p" = $$ ] || kill -9 "$p" 2>/dev/null
+  done
+  for p in $(e2e_pids_in_cgroup "$cgroup"); do kill -9 "$p" 2>/dev/null; done
+  sleep 0.2
+  for m in $(e2e_mounts_below "$E2E_TMP" | sort -r); do umount -l "$m" 2>/dev/null; done
+  e2e_cgroups_remove "$cgroup"
+  if [ "$keep" = 1 ]; then echo "kept $E2E_TMP"; else rm -rf "$E2E_TMP"; fi
+}
+
 # Mount points at or below DIR (in this mount namespace).
 e2e_mounts_below() {
   awk -v d="$1" '$5 == d || index($5, d "/") == 1 {print $5}' /proc/self/mountinfo

@@ -66,16 +66,7 @@ cleanup() {
     P rm -a -f -t 0 >/dev/null 2>&1
     P rmi -a -f >/dev/null 2>&1
   fi
-  local p
-  for p in $(e2e_pids_with_arg "$E2E_TMP/"); do
-    [ "$p" = $$ ] || kill -9 "$p" 2>/dev/null
-  done
-  for p in $(e2e_pids_in_cgroup "$cgparent"); do kill -9 "$p" 2>/dev/null; done
-  sleep 0.2
-  local m
-  for m in $(e2e_mounts_below "$E2E_TMP" | sort -r); do umount -l "$m" 2>/dev/null; done
-  e2e_cgroups_remove "$cgparent"
-  if [ $keep = 1 ]; then echo "kept $E2E_TMP"; else rm -rf "$E2E_TMP"; fi
+  e2e_remove_leftovers "$cgparent"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
