@@ -162,8 +162,8 @@ ln -s "$runtime" "$E2E_TMP/bin/runc"
 
 # After a file timed out: thaw the suite's cgroups (a test freezes one before `run`; a runtime
 # that joins it hangs there), kill what is left in them, delete the containers of its state dirs.
-release_leftovers() {
-  local d p st id
+thaw_suite_cgroups() {
+  local d
   for d in $(find /sys/fs/cgroup/freezer/runc-cgroups-integration-test -name freezer.state 2>/dev/null); do
     echo THAWED >"$d"
   done
@@ -171,6 +171,11 @@ release_leftovers() {
     -name cgroup.freeze 2>/dev/null); do
     echo 0 >"$d"
   done
+}
+
+release_leftovers() {
+  local p st id
+  thaw_suite_cgroups
   for p in $(e2e_pids_in_cgroup runc-cgroups-integration-test) $(e2e_pids_with_arg "$E2E_TMP/tmp/"); do
     kill -9 "$p" 2>/dev/null
   done
@@ -209,10 +214,17 @@ run_bats_file() {
   (cd "$it" && RUNC=$E2E_TMP/bin/runc TMPDIR=$E2E_TMP/tmp \
     timeout --kill-after=10 "$limit" script -qec "$(printf 'bats --tap %q >%q 2>&1' "$f" "$tap")" /dev/null) \
     >/dev/null 2>&1 </dev/null &
-  local pid=$! t0=$SECONDS
+  local pid=$! t0=$SECONDS size=0 moved=$SECONDS
   while kill -0 "$pid" 2>/dev/null; do
     sleep 0.5
     if [ -z "$done_at" ] && all_reported "$tap"; then done_at=$SECONDS; fi
+    # No result for a minute: a runtime that joins the cgroup a test froze (cgroups.bats, "refuse
+    # pre-existing frozen cgroup") waits there for good. Thawing lets that test fail by itself.
+    if [ "$(stat -c %s "$tap" 2>/dev/null || echo 0)" != "$size" ]; then
+      size=$(stat -c %s "$tap"); moved=$SECONDS
+    elif [ $((SECONDS - moved)) -ge "${E2E_STALL:-60}" ]; then
+      thaw_suite_cgroups; moved=$SECONDS
+    fi
     if [ -n "$done_at" ] && [ $((SECONDS - done_at)) -ge 5 ]; then release_leftovers; done_at=$((SECONDS + limit)); fi
   done
   wait "$pid"
