@@ -8,6 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <cstring>
+
 #include <fmt/format.h>
 
 #include "child.h"
@@ -21,9 +24,13 @@ namespace {
 
 constexpr size_t kMaxOutput = 4096;
 
+// runc's words for a failed hook ("error running hook: signal: bad system call"): scripts and
+// runc's own tests look for them. The signal's name is strsignal's, lowercased as Go prints it.
 std::string describe_status(int status) {
-  if (WIFSIGNALED(status)) return fmt::format("killed by signal {}", WTERMSIG(status));
-  return fmt::format("exit status {}", WEXITSTATUS(status));
+  if (!WIFSIGNALED(status)) return fmt::format("error running hook: exit status {}", WEXITSTATUS(status));
+  std::string name = ::strsignal(WTERMSIG(status));
+  if (!name.empty()) name[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[0])));
+  return fmt::format("error running hook: signal: {}{}", name, WCOREDUMP(status) ? " (core dumped)" : "");
 }
 
 // Reads what the hook printed (bounded) until it closes its output or exits.

@@ -1136,6 +1136,29 @@ TEST_CASE("hooks: startContainer hooks run under the container's seccomp filter,
   CHECK_FALSE(fs::exists(h.ctl / "made-by-hook"));
 }
 
+// runc's seccomp.bats looks for runc's words: "error running hook" and Go's name of the signal.
+TEST_CASE("hooks: a hook the container's filter kills fails start with runc's error words", "[hooks][seccomp][ocirun]") {
+  HookBox h("hooks-seccomp-kill");
+  Sandbox& s = h.s;
+  s.config["process"]["args"] = {"true"};
+  s.config["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"},
+                                  {"syscalls", {{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_KILL"}}}}};
+  h.add("startContainer", sh_hook("mkdir /ctl/made-by-hook"));
+  require_ok(s.create());
+  auto r = s.start();
+  INFO(r.describe());
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("startContainer hook 0 (/bin/sh): error running hook: signal: bad system call"));
+  CHECK_FALSE(fs::exists(h.ctl / "made-by-hook"));
+}
+
+TEST_CASE("hooks: a hook's exit status is reported in runc's words", "[hooks][errors]") {
+  Subreaper reaper;
+  HookBox h("hooks-exit-words");
+  auto [r, took] = create_fails(h, "createRuntime", sh_hook("exit 3"));
+  CHECK_THAT(r.err, Contains("error running hook: exit status 3"));
+}
+
 TEST_CASE("hooks: a filter that blocks what the hook runner needs fails start naming the hook", "[hooks][seccomp]") {
   HookBox h("hooks-seccomp-fork");
   Sandbox& s = h.s;
