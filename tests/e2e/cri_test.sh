@@ -14,8 +14,9 @@
 # Images are built here (busybox-static) and imported: nothing is pulled.
 #
 # With CRITEST=/path/to/critest (cri-tools v1.26, built elsewhere) it also runs critest in the
-# same lab (E2E_CRITEST_IMAGES=DIR: the OCI archives of the images critest names); critest's
-# result is printed but does not change this script's exit status.
+# same lab, on the images critest_images.sh builds from Debian packages (or the OCI archives in
+# E2E_CRITEST_IMAGES=DIR), with CRITEST_ARGS added to its argv; its result is printed but does
+# not change the exit status.
 #
 # Output: one "ok"/"FAIL" line per case, then "N passed, N failed"; exit status 1 when a case
 # failed, 77 (skipped) when not root.
@@ -34,14 +35,25 @@ LAB_DIRS=(/run/containerd /var/lib/cni /run/netns)
 
 if [ -z "${E2E_CRI_NS:-}" ]; then
   e2e_need_packages containerd containernetworking-plugins busybox-static python3-grpcio \
-    python3-protobuf iproute2 util-linux
+    python3-protobuf iproute2 util-linux gcc libc6-dev
   created=()
   for d in "${LAB_DIRS[@]}"; do [ -d "$d" ] || { mkdir -p "$d" && created+=("$d"); }; done
+  # critest's images come from Debian packages: built out here, where the registry is reachable.
+  images=
+  if [ -n "${CRITEST:-}" ] && [ -z "${E2E_CRITEST_IMAGES:-}" ]; then
+    images=$(mktemp -d /tmp/ocirun-critest-images.XXXXXX)
+    "$E2E_REPO/tests/e2e/critest_images.sh" "$images" >/dev/null || e2e_die "critest_images.sh failed"
+    export E2E_CRITEST_IMAGES=$images
+  fi
+  # A deadline (E2E_TIMEOUT seconds) so that the cleanup runs before ctest's timeout kills us.
+  deadline=${E2E_TIMEOUT:-300}
+  [ -n "${CRITEST:-}" ] && deadline=${E2E_TIMEOUT:-900}
   e2e_forward_args
-  E2E_CRI_NS=1 timeout --kill-after=30 "${E2E_TIMEOUT:-300}" \
+  E2E_CRI_NS=1 timeout --kill-after=30 "$deadline" \
     unshare --mount --net --propagation private -- "$0" "${E2E_ARGS[@]}"
   rc=$?
   for d in "${created[@]}"; do rmdir "$d" 2>/dev/null; done
+  [ -n "$images" ] && rm -rf "$images"
   exit $rc
 fi
 
@@ -57,6 +69,7 @@ E2E_RTLOG=$E2E_TMP/runtime-calls.log
 sock=$E2E_TMP/containerd.sock
 cgparent=ocirun-e2e-cri-$$          # every pod's cgroup parent, removed at the end
 containerd_pid=
+critest_cgroups=
 
 cleanup() {
   set +e
@@ -78,6 +91,7 @@ cleanup() {
   local m
   for m in $(e2e_mounts_below "$E2E_TMP" | sort -r); do umount -l "$m" 2>/dev/null; done
   e2e_cgroups_remove "$cgparent"
+  [ -n "$critest_cgroups" ] && e2e_cgroups_remove "$critest_cgroups"
   if [ "$keep" = 1 ]; then echo "kept $E2E_TMP"; else rm -rf "$E2E_TMP"; fi
 }
 trap cleanup EXIT
@@ -86,24 +100,35 @@ trap 'exit 130' INT TERM
 # crictl is optional (cri-tools is not in Debian 12): cleanup uses it only when present.
 crictl_() { command -v crictl >/dev/null && timeout 30 crictl --runtime-endpoint "unix://$sock" "$@"; }
 
-# ---- Images: busybox and the sandbox (pause) image, from bundles/make-bundle.sh's rootfs ------
+# ---- Images: busybox (bundles/make-bundle.sh's rootfs) and the sandbox (pause) image --------
 bundle=$(e2e_make_rootfs "$E2E_TMP/bundle" "$runtime")
 rootfs=$bundle/rootfs
-# The pause process: PID 1 of a pod's shared pid namespace. It must end on SIGTERM (PID 1 of a
-# namespace only gets the signals it handles) and reap what is reparented to it.
-cat >"$rootfs/pause" <<'EOF'
-#!/bin/sh
-trap 'exit 0' TERM INT
-while :; do sleep 3600 & wait $!; done
+# The pause process: PID 1 of a pod's shared pid namespace. It ends on SIGTERM (PID 1 of a
+# namespace only gets the signals it handles), reaps what is reparented to it, and runs nothing
+# else (critest looks for stray `sleep`s in the pod).
+pause_rootfs=$E2E_TMP/pause-rootfs
+mkdir -p "$pause_rootfs"
+cat >"$E2E_TMP/pause.c" <<'EOF'
+#include <signal.h>
+#include <unistd.h>
+#include <sys/wait.h>
+static void quit(int sig) { (void)sig; _exit(0); }
+static void reap(int sig) { (void)sig; while (waitpid(-1, 0, WNOHANG) > 0) {} }
+int main(void) {
+  signal(SIGTERM, quit);
+  signal(SIGINT, quit);
+  signal(SIGCHLD, reap);
+  for (;;) pause();
+}
 EOF
-chmod 755 "$rootfs/pause"
+gcc -static -O2 -o "$pause_rootfs/pause" "$E2E_TMP/pause.c" || e2e_die "cannot build the pause program"
 env_path='"Env":["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]'
-image_archive() { # OUT NAME CONFIG
-  e2e_make_image_archive "$1" "$rootfs" "{\"io.containerd.image.name\":\"$2\"}" "$3" ||
+image_archive() { # OUT ROOTFS NAME CONFIG
+  e2e_make_image_archive "$1" "$2" "{\"io.containerd.image.name\":\"$3\"}" "$4" ||
     e2e_die "could not build the image archive $1"
 }
-image_archive "$E2E_TMP/busybox.tar" ocirun.test/cri-e2e/busybox:1 "{$env_path,\"Cmd\":[\"sh\"]}"
-image_archive "$E2E_TMP/pause.tar" ocirun.test/cri-e2e/pause:1 "{$env_path,\"Entrypoint\":[\"/pause\"]}"
+image_archive "$E2E_TMP/busybox.tar" "$rootfs" ocirun.test/cri-e2e/busybox:1 "{$env_path,\"Cmd\":[\"sh\"]}"
+image_archive "$E2E_TMP/pause.tar" "$pause_rootfs" ocirun.test/cri-e2e/pause:1 '{"Entrypoint":["/pause"]}'
 
 # ---- containerd with the CRI plugin --------------------------------------------------------
 wrapper=$(e2e_wrap_runtime "$runtime" "$E2E_TMP/bin")
@@ -158,9 +183,11 @@ fi
 # Its image tests pull from a registry, which this machine cannot reach: they are skipped by name.
 if [ -n "${CRITEST:-}" ]; then
   CRITEST_SKIP='Image Manager'
+  # critest's pods have no cgroup parent: containerd puts them under /k8s.io, removed after.
+  [ -d /sys/fs/cgroup/memory/k8s.io ] || [ -d /sys/fs/cgroup/k8s.io ] || critest_cgroups=k8s.io
   e2e_log "critest: $CRITEST (skipped: '$CRITEST_SKIP', they pull images from a registry)"
   "$CRITEST" --runtime-endpoint "unix://$sock" --image-endpoint "unix://$sock" -ginkgo.no-color \
-    -ginkgo.skip "$CRITEST_SKIP" >"$E2E_TMP/critest.log" 2>&1
+    -ginkgo.skip "$CRITEST_SKIP" ${CRITEST_ARGS:-} >"$E2E_TMP/critest.log" 2>&1
   e2e_log "critest exit $?: $(grep -E '^(SUCCESS|FAIL)!' "$E2E_TMP/critest.log")"
   grep -E '^\s+\[FAIL\]' "$E2E_TMP/critest.log" | sed 's/^\s*/  /'
 fi
