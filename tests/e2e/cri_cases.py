@@ -134,7 +134,8 @@ class Env:
         self.pods.append(pod_id)
         return pod_id, config
 
-    def container(self, pod, name, command, start=True, security=None, mounts=None, **extra):
+    def container(self, pod, name, command, start=True, security=None, mounts=None, linux_resources=None,
+                  **extra):
         """Creates (and starts) a container of IMAGE in POD=(id, config); returns its id."""
         pod_id, pod_config = pod
         # As the kubelet does: the container's namespace modes are the pod's.
@@ -145,7 +146,7 @@ class Env:
             "image": {"image": IMAGE},
             "command": command,
             "log_path": name + ".log",
-            "linux": {"security_context": security},
+            "linux": {"security_context": security, "resources": linux_resources or {}},
             "mounts": mounts or [],
         }
         config.update(extra)
@@ -399,6 +400,81 @@ def case_run_as_user(env):
     expect_eq(env.out(cid, "sh", "-c", "echo $HOME").strip(), "/home/user", "HOME of user")
 
 
+def cgroup_file(pid, controller, name):
+    """The host's value of a cgroup v1 file (CONTROLLER/NAME) or v2 file (NAME) of PID."""
+    for line in open("/proc/%d/cgroup" % pid).read().splitlines():
+        _, ctrls, path = line.split(":", 2)
+        if controller in ctrls.split(","):
+            return open("/sys/fs/cgroup/%s%s/%s" % (ctrls, path, name)).read().strip()
+        if ctrls == "" and os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+            return open("/sys/fs/cgroup%s/%s" % (path, name)).read().strip()
+    raise Failed("pid %d has no %s cgroup" % (pid, controller))
+
+
+def case_resources(env):
+    """The limits the kubelet sets at create, and UpdateContainerResources, read on the host."""
+    pod = env.pod("resources")
+    cid = env.container(pod, "c", ["sleep", "1000"], linux_resources={
+        "cpu_period": 100000, "cpu_quota": 50000, "cpu_shares": 512,
+        "memory_limit_in_bytes": 64 << 20, "oom_score_adj": 900})
+    info = env.cri.ContainerStatus(container_id=cid, verbose=True)["info"]
+    pid = int(re.search(r'"pid":\s*(\d+)', info["info"]).group(1))
+    v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+    if v2:
+        expect_eq(cgroup_file(pid, "", "cpu.max"), "50000 100000", "cpu.max")
+        expect_eq(cgroup_file(pid, "", "memory.max"), str(64 << 20), "memory.max")
+    else:
+        expect_eq(cgroup_file(pid, "cpu", "cpu.cfs_quota_us"), "50000", "cpu.cfs_quota_us")
+        expect_eq(cgroup_file(pid, "cpu", "cpu.shares"), "512", "cpu.shares")
+        expect_eq(cgroup_file(pid, "memory", "memory.limit_in_bytes"), str(64 << 20), "memory limit")
+    expect_eq(env.out(cid, "cat", "/proc/self/oom_score_adj").strip(), "900", "oom_score_adj")
+    env.cri.UpdateContainerResources(container_id=cid, linux={
+        "cpu_period": 100000, "cpu_quota": 20000, "cpu_shares": 256, "memory_limit_in_bytes": 96 << 20})
+    if v2:
+        expect_eq(cgroup_file(pid, "", "cpu.max"), "20000 100000", "cpu.max after update")
+        expect_eq(cgroup_file(pid, "", "memory.max"), str(96 << 20), "memory.max after update")
+    else:
+        expect_eq(cgroup_file(pid, "cpu", "cpu.cfs_quota_us"), "20000", "cpu.cfs_quota_us after update")
+        expect_eq(cgroup_file(pid, "cpu", "cpu.shares"), "256", "cpu.shares after update")
+        expect_eq(cgroup_file(pid, "memory", "memory.limit_in_bytes"), str(96 << 20), "memory limit after update")
+
+
+def case_devices(env):
+    """Host devices given under other names, with the access asked for (none is in the defaults)."""
+    pod = env.pod("devices")
+    cid = env.container(pod, "c", ["sleep", "1000"], devices=[
+        {"host_path": "/dev/loop-control", "container_path": "/dev/xloop", "permissions": "r"},
+        {"host_path": "/dev/net/tun", "container_path": "/dev/xtun", "permissions": "rw"}])
+    ls = env.out(cid, "ls", "-l", "/dev/xloop", "/dev/xtun")
+    expect(re.search(r"^c.* 10, +237 .*/dev/xloop$", ls, re.M) and re.search(r"^c.* 10, +200 .*/dev/xtun$", ls, re.M),
+           "device nodes: %r" % ls)
+    env.out(cid, "sh", "-c", "exec 3</dev/xloop")
+    code, _, err = env.exec(cid, "sh", "-c", "exec 3>/dev/xloop")
+    expect(code != 0 and "Operation not permitted" in err, "open for writing of an 'r' device: %d %r" % (code, err))
+    env.out(cid, "sh", "-c", "exec 3<>/dev/xtun")
+
+
+def case_oom(env):
+    """A container over its memory limit: killed, and containerd reports OOMKilled (it learns of
+    the OOM from the cgroup the runtime put the container in)."""
+    pod = env.pod("oom")
+    cid = env.container(pod, "c", ["sh", "-c", "x=a; while :; do x=$x$x; done"],
+                        linux_resources={"memory_limit_in_bytes": 16 << 20, "memory_swap_limit_in_bytes": 16 << 20})
+    st = env.wait_state(cid, "CONTAINER_EXITED", 60)
+    expect_eq((st["exit_code"], st["reason"]), (137, "OOMKilled"), "exit code and reason")
+
+
+def case_image_config(env):
+    """The image's Cmd replaced by args, its Env merged with the container's, a working dir."""
+    pod = env.pod("image-config")
+    cid = env.container(pod, "c", [], args=["sh", "-c", "echo $PATH $A; pwd; sleep 1000"],
+                        envs=[{"key": "A", "value": "b c"}], working_dir="/tmp/wd")
+    line = wait_for(lambda: len(log_lines(os.path.join(pod[1]["log_directory"], "c.log"))) >= 2 and
+                    log_lines(os.path.join(pod[1]["log_directory"], "c.log")), 10, "output")
+    expect_eq([t for _, _, t in line], ["/usr/sbin:/usr/bin:/sbin:/bin b c", "/tmp/wd"], "output")
+    expect_eq(env.out(cid, "pwd").strip(), "/tmp/wd", "ExecSync's working dir")
+
+
 def case_pod_stop_remove(env):
     pod = env.pod("stop-remove")
     cids = [env.container(pod, "c%d" % i, ["sleep", "1000"]) for i in range(2)]
@@ -427,6 +503,10 @@ CASES = [
     ("host network and pod network", case_host_network),
     ("security context: seccomp, capabilities, read-only, masks", case_security_context),
     ("run as user, group, supplemental groups, username", case_run_as_user),
+    ("resources at create and UpdateContainerResources", case_resources),
+    ("devices with their permissions", case_devices),
+    ("OOM kill: exit 137, OOMKilled", case_oom),
+    ("image config: Cmd replaced by args, Env, working dir", case_image_config),
     ("StopPodSandbox and RemovePodSandbox", case_pod_stop_remove),
 ]
 
