@@ -411,6 +411,17 @@ def cgroup_file(pid, controller, name):
     raise Failed("pid %d has no %s cgroup" % (pid, controller))
 
 
+def expect_limits(pid, cpu_quota, cpu_shares, memory, when):
+    """PID's cgroup has these limits (CPU period 100 ms); cpu.shares is v1 only."""
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        expected = {("", "cpu.max"): "%d 100000" % cpu_quota, ("", "memory.max"): str(memory)}
+    else:
+        expected = {("cpu", "cpu.cfs_quota_us"): str(cpu_quota), ("cpu", "cpu.shares"): str(cpu_shares),
+                    ("memory", "memory.limit_in_bytes"): str(memory)}
+    for (controller, name), value in expected.items():
+        expect_eq(cgroup_file(pid, controller, name), value, "%s %s" % (name, when))
+
+
 def case_resources(env):
     """The limits the kubelet sets at create, and UpdateContainerResources, read on the host."""
     pod = env.pod("resources")
@@ -419,24 +430,11 @@ def case_resources(env):
         "memory_limit_in_bytes": 64 << 20, "oom_score_adj": 900})
     info = env.cri.ContainerStatus(container_id=cid, verbose=True)["info"]
     pid = int(re.search(r'"pid":\s*(\d+)', info["info"]).group(1))
-    v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
-    if v2:
-        expect_eq(cgroup_file(pid, "", "cpu.max"), "50000 100000", "cpu.max")
-        expect_eq(cgroup_file(pid, "", "memory.max"), str(64 << 20), "memory.max")
-    else:
-        expect_eq(cgroup_file(pid, "cpu", "cpu.cfs_quota_us"), "50000", "cpu.cfs_quota_us")
-        expect_eq(cgroup_file(pid, "cpu", "cpu.shares"), "512", "cpu.shares")
-        expect_eq(cgroup_file(pid, "memory", "memory.limit_in_bytes"), str(64 << 20), "memory limit")
+    expect_limits(pid, 50000, 512, 64 << 20, "at create")
     expect_eq(env.out(cid, "cat", "/proc/self/oom_score_adj").strip(), "900", "oom_score_adj")
     env.cri.UpdateContainerResources(container_id=cid, linux={
         "cpu_period": 100000, "cpu_quota": 20000, "cpu_shares": 256, "memory_limit_in_bytes": 96 << 20})
-    if v2:
-        expect_eq(cgroup_file(pid, "", "cpu.max"), "20000 100000", "cpu.max after update")
-        expect_eq(cgroup_file(pid, "", "memory.max"), str(96 << 20), "memory.max after update")
-    else:
-        expect_eq(cgroup_file(pid, "cpu", "cpu.cfs_quota_us"), "20000", "cpu.cfs_quota_us after update")
-        expect_eq(cgroup_file(pid, "cpu", "cpu.shares"), "256", "cpu.shares after update")
-        expect_eq(cgroup_file(pid, "memory", "memory.limit_in_bytes"), str(96 << 20), "memory limit after update")
+    expect_limits(pid, 20000, 256, 96 << 20, "after update")
 
 
 def case_devices(env):
