@@ -215,6 +215,19 @@ def case_pod_shared_pid(env):
     expect_eq(env.out(a, "hostname").strip(), "shared-pid", "hostname")
 
 
+def case_target_pid(env):
+    """`kubectl debug --target`: a container joins another container's own pid namespace."""
+    pod = env.pod("target-pid", pid="CONTAINER")
+    target = env.container(pod, "target", ["sleep", "1001"])
+    debug = env.container(pod, "debug", ["sleep", "1002"], security={
+        "namespace_options": {"network": "POD", "ipc": "POD", "pid": "TARGET", "target_id": target}})
+    expect_eq(env.out(debug, "cat", "/proc/1/cmdline").split("\0")[:2], ["sleep", "1001"], "pid 1 seen by debug")
+    expect_eq(env.out(debug, "readlink", "/proc/self/ns/pid"), env.out(target, "readlink", "/proc/self/ns/pid"),
+              "pid ns")
+    expect("sleep 1002" not in env.out(env.container(pod, "other", ["sleep", "1003"]), "ps", "-o", "args"),
+           "a third container has its own pid namespace")
+
+
 def case_container_lifecycle(env):
     pod = env.pod("lifecycle", pid="CONTAINER")
     cid = env.container(pod, "c", ["sleep", "1000"], start=False)
@@ -272,6 +285,22 @@ def log_lines(path):
             raise Failed("not a CRI log line: %r" % line)
         lines.append((m.group(2), m.group(3), m.group(4)))
     return lines
+
+
+def case_start_error(env):
+    """A container whose program is missing: StartContainer fails with the runtime's words, and the
+    status says StartError (what `kubectl describe` shows)."""
+    pod = env.pod("start-error")
+    cid = env.container(pod, "c", ["/nonexistent"], start=False)
+    try:
+        env.cri.StartContainer(container_id=cid)
+        raise Failed("StartContainer of /nonexistent returned")
+    except grpc.RpcError as e:
+        expect('exec: "/nonexistent"' in e.details() and "no such file or directory" in e.details(),
+               "StartContainer's error: %s" % e.details())
+    st = env.status(cid)
+    expect_eq((st["state"], st["reason"], st["exit_code"]), ("CONTAINER_EXITED", "StartError", 128), "status")
+    expect("no such file or directory" in st["message"], "status message: %r" % st["message"])
 
 
 def case_logs(env):
@@ -495,7 +524,9 @@ CASES = [
     ("runtime and network ready", case_runtime_ready),
     ("RunPodSandbox with a shared pid namespace", case_pod_shared_pid),
     ("container create/start/ExecSync/stats/stop/remove", case_container_lifecycle),
+    ("pid namespace of a target container (kubectl debug --target)", case_target_pid),
     ("container exit codes", case_exit_code),
+    ("StartContainer of a missing program: StartError", case_start_error),
     ("container logs and ReopenContainerLog", case_logs),
     ("mount propagation rshared, rslave, private", case_mount_propagation),
     ("host network and pod network", case_host_network),
