@@ -86,7 +86,9 @@ cleanup() {
   # Shims and containers that outlived containerd (only after a failure): by pid.
   local p
   for p in $(e2e_pids_with_arg "$E2E_TMP"); do kill -9 "$p" 2>/dev/null; done
-  for p in $(e2e_pids_in_cgroup "$cgparent"); do kill -9 "$p" 2>/dev/null; done
+  for p in $(e2e_pids_in_cgroup "$cgparent") ${critest_cgroups:+$(e2e_pids_in_cgroup "$critest_cgroups")}; do
+    kill -9 "$p" 2>/dev/null
+  done
   sleep 0.2
   local m
   for m in $(e2e_mounts_below "$E2E_TMP" | sort -r); do umount -l "$m" 2>/dev/null; done
@@ -172,8 +174,8 @@ e2e_log "containerd $(containerd --version | awk '{print $3}') CRI, runtime $run
 
 # ---- The cases -----------------------------------------------------------------------------
 /usr/bin/python3 "$E2E_REPO/tests/e2e/cri_cases.py" --socket "$sock" --work "$E2E_TMP" \
-  --cgroup-parent "/$cgparent" ${E2E_ONLY:+--only "$E2E_ONLY"}
-rc=$?
+  --cgroup-parent "/$cgparent" ${E2E_ONLY:+--only "$E2E_ONLY"} | tee "$E2E_TMP/cases.out"
+rc=${PIPESTATUS[0]}
 if [ $rc -ne 0 ] || [ "$E2E_VERBOSE" = 1 ]; then
   echo "runtime calls (last 80):"; tail -n 80 "$E2E_RTLOG" | sed 's/^/  /'
   echo "containerd log (errors):"; grep -iE 'level=(error|warning)' "$E2E_TMP/containerd.log" | tail -n 20 | sed 's/^/  /'
@@ -191,4 +193,6 @@ if [ -n "${CRITEST:-}" ]; then
   e2e_log "critest exit $?: $(grep -E '^(SUCCESS|FAIL)!' "$E2E_TMP/critest.log")"
   grep -E '^\s+\[FAIL\]' "$E2E_TMP/critest.log" | sed 's/^\s*/  /'
 fi
+# The cases' count, last, where CI reads it.
+tail -n 1 "$E2E_TMP/cases.out"
 exit $rc
