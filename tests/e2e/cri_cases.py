@@ -22,6 +22,7 @@ import uuid
 import zlib
 
 import grpc
+import websocket
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 
 IMAGE = "ocirun.test/cri-e2e/busybox:1"
@@ -303,6 +304,63 @@ def case_start_error(env):
     expect("no such file or directory" in st["message"], "status message: %r" % st["message"])
 
 
+def case_tty(env):
+    """A container with a terminal (kubectl run -it): the runtime hands containerd the pty master
+    through --console-socket; the output reaches the log through it."""
+    pod = env.pod("tty")
+    cid = env.container(pod, "c", ["sh", "-c", "tty; [ -t 0 ] && echo stdin-is-a-tty; sleep 1000"],
+                        tty=True, stdin=True)
+    path = os.path.join(pod[1]["log_directory"], "c.log")
+    lines = wait_for(lambda: len(log_lines(path)) >= 2 and log_lines(path), 10, "two lines from the tty")
+    expect_eq([(s, t.rstrip("\r")) for s, _, t in lines[:2]],
+              [("stdout", "/dev/pts/0"), ("stdout", "stdin-is-a-tty")], "output through the pty")
+    expect_eq(env.out(cid, "sh", "-c", "ls /dev/pts/").split(), ["0", "ptmx"], "the container's own devpts")
+
+
+def stream(url, stdin=b""):
+    """Runs a CRI streaming session (Exec, Attach) over a websocket, as kubectl can: channel 0 is
+    stdin, 1 stdout, 2 stderr, 3 the final status (JSON). Returns (stdout, stderr, status)."""
+    ws = websocket.create_connection(url.replace("http://", "ws://", 1), subprotocols=["v4.channel.k8s.io"],
+                                     timeout=20)
+    out = {1: b"", 2: b"", 3: b""}
+    try:
+        if stdin:
+            ws.send_binary(b"\x00" + stdin)
+        while True:
+            msg = ws.recv()
+            if not msg:
+                break
+            if isinstance(msg, str):
+                msg = msg.encode()
+            if msg[0] in out:
+                out[msg[0]] += msg[1:]
+    except websocket.WebSocketConnectionClosedException:
+        pass
+    finally:
+        ws.close()
+    return out[1].decode(errors="replace"), out[2].decode(errors="replace"), out[3].decode(errors="replace")
+
+
+def case_exec_tty(env):
+    """Exec with a terminal and stdin (kubectl exec -it): the runtime's exec --tty hands the pty
+    to the shim through --console-socket."""
+    pod = env.pod("exec-tty")
+    cid = env.container(pod, "c", ["sleep", "1000"])
+    url = env.cri.Exec(container_id=cid, cmd=["sh", "-c", "tty; read x; echo got:$x; exit 5"],
+                       tty=True, stdin=True, stdout=True)["url"]
+    out, _, status = stream(url, b"hello\n")
+    lines = out.replace("\r", "").splitlines()
+    # The terminal echoes "hello" when it arrives, which may be before or after tty's line.
+    expect("/dev/pts/0" in lines and "got:hello" in lines, "output through the pty: %r" % out)
+    expect('"reason":"ExitCode","message":"5"' in status, "exit status 5 in %s" % status)
+    # Without a terminal: stdout and stderr on their own channels, the exit status 0.
+    url = env.cri.Exec(container_id=cid, cmd=["sh", "-c", "read x; echo out:$x; echo err >&2; tty || true"],
+                       stdin=True, stdout=True, stderr=True)["url"]
+    out, err, status = stream(url, b"abc\n")
+    expect_eq((out, err), ("out:abc\nnot a tty\n", "err\n"), "stdout and stderr of exec without a tty")
+    expect('"status":"Success"' in status, "status: %s" % status)
+
+
 def case_logs(env):
     pod = env.pod("logs")
     log_dir = pod[1]["log_directory"]
@@ -528,6 +586,8 @@ CASES = [
     ("container exit codes", case_exit_code),
     ("StartContainer of a missing program: StartError", case_start_error),
     ("container logs and ReopenContainerLog", case_logs),
+    ("a container with a terminal (tty, stdin)", case_tty),
+    ("Exec (streaming) with a terminal and stdin, and without", case_exec_tty),
     ("mount propagation rshared, rslave, private", case_mount_propagation),
     ("host network and pod network", case_host_network),
     ("security context: seccomp, capabilities, read-only, masks", case_security_context),

@@ -4,8 +4,8 @@
 #
 #   tests/e2e/cri_test.sh [--runtime BIN] [--only REGEX] [--verbose] [--keep]
 #
-# The CRI client is tests/e2e/cri_cases.py (python3-grpcio; the CRI messages are read from the
-# containerd binary, see there). Needs root. Installs what is missing with apt-get, then re-runs
+# The CRI client is tests/e2e/cri_cases.py (python3-grpcio, and python3-websocket for streams;
+# the CRI messages are read from the containerd binary, see there). Needs root. Installs what is missing with apt-get, then re-runs
 # itself in a private mount and network namespace (a lab: / made rshared there, as on a
 # Kubernetes node, for mount propagation; loopback, the CNI bridge and the pods' addresses exist
 # only in it) and starts its own containerd there: own config, socket, root and state under a
@@ -35,7 +35,7 @@ LAB_DIRS=(/run/containerd /var/lib/cni /run/netns)
 
 if [ -z "${E2E_CRI_NS:-}" ]; then
   e2e_need_packages containerd containernetworking-plugins busybox-static python3-grpcio \
-    python3-protobuf iproute2 util-linux gcc libc6-dev
+    python3-protobuf python3-websocket iproute2 util-linux gcc libc6-dev
   created=()
   for d in "${LAB_DIRS[@]}"; do [ -d "$d" ] || { mkdir -p "$d" && created+=("$d"); }; done
   # critest's images come from Debian packages: built out here, where the registry is reachable.
