@@ -5,13 +5,14 @@
 #   tests/e2e/cri_test.sh [--runtime BIN] [--only REGEX] [--verbose] [--keep]
 #
 # The CRI client is tests/e2e/cri_cases.py (python3-grpcio, and python3-websocket for streams;
-# the CRI messages are read from the containerd binary, see there). Needs root. Installs what is missing with apt-get, then re-runs
-# itself in a private mount and network namespace (a lab: / made rshared there, as on a
-# Kubernetes node, for mount propagation; loopback, the CNI bridge and the pods' addresses exist
-# only in it) and starts its own containerd there: own config, socket, root and state under a
-# temp dir; the CRI plugin with the runc v2 shim and BinaryName = the runtime (behind a logging
-# wrapper); restrict_oom_score_adj (this host lacks CAP_SYS_RESOURCE); Debian's CNI plugins.
-# Images are built here (busybox-static) and imported: nothing is pulled.
+# the CRI messages are read from the containerd binary, see there). Needs root. Installs what is
+# missing with apt-get, then re-runs itself in a private mount and network namespace (a lab: /
+# made rshared there, as on a Kubernetes node, for mount propagation; loopback, the CNI bridge
+# and the pods' addresses exist only in it) and starts its own containerd there: own config,
+# socket, root and state under a temp dir; the CRI plugin with the runc v2 shim and BinaryName =
+# the runtime (behind a logging wrapper); restrict_oom_score_adj (this host lacks
+# CAP_SYS_RESOURCE); Debian's CNI plugins. Images are built here (busybox-static) and imported:
+# nothing is pulled.
 #
 # With CRITEST=/path/to/critest (cri-tools v1.26, built elsewhere) it also runs critest in the
 # same lab, on the images critest_images.sh builds from Debian packages (or the OCI archives in
