@@ -121,7 +121,8 @@ class Env:
             "metadata": {"name": name + "-" + uid, "uid": uid, "namespace": "cri-e2e", "attempt": 0},
             "log_directory": log_dir,
             "linux": {
-                "cgroup_parent": self.cgroup_parent,
+                # As the kubelet's cgroupfs driver: a pod's cgroup, nested, made by the runtime here.
+                "cgroup_parent": "%s/kubepods/besteffort/pod%s" % (self.cgroup_parent, uid),
                 "security_context": {
                     "namespace_options": {"network": network, "pid": pid, "ipc": ipc},
                     "privileged": privileged,
@@ -487,6 +488,12 @@ def case_run_as_user(env):
     expect_eq(env.out(cid, "sh", "-c", "echo $HOME").strip(), "/home/user", "HOME of user")
 
 
+def container_pid(env, cid):
+    """The host pid of a container's process (from containerd's verbose status)."""
+    info = env.cri.ContainerStatus(container_id=cid, verbose=True)["info"]
+    return int(re.search(r'"pid":\s*(\d+)', info["info"]).group(1))
+
+
 def cgroup_file(pid, controller, name):
     """The host's value of a cgroup v1 file (CONTROLLER/NAME) or v2 file (NAME) of PID."""
     for line in open("/proc/%d/cgroup" % pid).read().splitlines():
@@ -515,8 +522,7 @@ def case_resources(env):
     cid = env.container(pod, "c", ["sleep", "1000"], linux_resources={
         "cpu_period": 100000, "cpu_quota": 50000, "cpu_shares": 512,
         "memory_limit_in_bytes": 64 << 20, "oom_score_adj": 900})
-    info = env.cri.ContainerStatus(container_id=cid, verbose=True)["info"]
-    pid = int(re.search(r'"pid":\s*(\d+)', info["info"]).group(1))
+    pid = container_pid(env, cid)
     expect_limits(pid, 50000, 512, 64 << 20, "at create")
     expect_eq(env.out(cid, "cat", "/proc/self/oom_score_adj").strip(), "900", "oom_score_adj")
     env.cri.UpdateContainerResources(container_id=cid, linux={
@@ -563,6 +569,13 @@ def case_image_config(env):
 def case_pod_stop_remove(env):
     pod = env.pod("stop-remove")
     cids = [env.container(pod, "c%d" % i, ["sleep", "1000"]) for i in range(2)]
+    pod_cgroup = pod[1]["linux"]["cgroup_parent"]
+    for cid in cids:
+        cgroups = open("/proc/%d/cgroup" % container_pid(env, cid)).read()
+        for controller in ("memory", "cpuset", "pids"):
+            expect(re.search(r"^\d+:%s:%s/%s$" % (controller, re.escape(pod_cgroup), cid), cgroups, re.M)
+                   or os.path.exists("/sys/fs/cgroup/cgroup.controllers"),
+                   "%s cgroup of %s under the pod's: %s" % (controller, cid[:12], cgroups))
     env.cri.StopPodSandbox(pod_sandbox_id=pod[0])
     for cid in cids:
         expect_eq(env.status(cid)["state"], "CONTAINER_EXITED", "container after StopPodSandbox")
@@ -572,9 +585,9 @@ def case_pod_stop_remove(env):
     env.pods.remove(pod[0])
     left = [c["id"] for c in env.cri.ListContainers()["containers"]]
     expect(not set(cids) & set(left), "containers listed after RemovePodSandbox")
-    parent = env.cgroup_parent.strip("/")
-    leftover = [os.path.join(root, d) for root in ("/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup")
-                for d in [pod[0]] + cids if os.path.isdir(os.path.join(root, parent, d))]
+    leftover = [path for root in ("/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpuset", "/sys/fs/cgroup/pids",
+                                  "/sys/fs/cgroup/unified", "/sys/fs/cgroup")
+                for path in [root + pod_cgroup + "/" + d for d in [pod[0]] + cids] if os.path.isdir(path)]
     expect_eq(leftover, [], "cgroups left after RemovePodSandbox")
 
 
