@@ -12,6 +12,7 @@ Images (imported by cri_test.sh before): IMAGE runs busybox, PAUSE_IMAGE is the 
 Prints one "ok"/"FAIL" line per case, then "N passed, N failed"; exit status 1 when one failed.
 """
 import argparse
+import base64
 import os
 import re
 import subprocess
@@ -186,7 +187,7 @@ class Env:
 
 
 def _b64(field):
-    import base64
+    """A bytes field as MessageToDict gives it (base64), as text."""
     return base64.b64decode(field).decode(errors="replace")
 
 
