@@ -86,42 +86,10 @@ rootfs=$bundle/rootfs
 wrapper=$(e2e_wrap_runtime "$runtime" "$E2E_TMP/bin")
 rt_name=$(basename "$runtime")
 
-snapshotter=native
-if modprobe overlay 2>/dev/null || grep -qw overlay /proc/filesystems; then
-  mkdir -p "$E2E_TMP/ovl/l" "$E2E_TMP/ovl/u" "$E2E_TMP/ovl/w" "$E2E_TMP/ovl/m"
-  if mount -t overlay overlay -o "lowerdir=$E2E_TMP/ovl/l,upperdir=$E2E_TMP/ovl/u,workdir=$E2E_TMP/ovl/w" "$E2E_TMP/ovl/m" 2>/dev/null; then
-    umount "$E2E_TMP/ovl/m"
-    snapshotter=overlayfs
-  fi
-  rm -rf "$E2E_TMP/ovl"
-fi
+snapshotter=$(e2e_snapshotter "$E2E_TMP")
 export CONTAINERD_SNAPSHOTTER=$snapshotter
 
-cat >"$E2E_TMP/config.toml" <<EOF
-version = 2
-root = "$E2E_TMP/root"
-state = "$E2E_TMP/state"
-disabled_plugins = [
-  "io.containerd.grpc.v1.cri",
-  "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.zfs",
-  "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.internal.v1.tracing",
-  "io.containerd.tracing.processor.v1.otlp",
-]
-[grpc]
-  address = "$sock"
-[ttrpc]
-  address = "$sock.ttrpc"
-[debug]
-  address = "$E2E_TMP/debug.sock"
-  level = "info"
-[metrics]
-  address = ""
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$E2E_TMP/opt"
-EOF
+e2e_containerd_config "$E2E_TMP" "$sock" io.containerd.grpc.v1.cri >"$E2E_TMP/config.toml"
 # Starts containerd and a `ctr events` recorder; their pids go to files because a case (in a
 # subshell) restarts them.
 start_containerd() {

@@ -268,6 +268,53 @@ e2e_mounts_below() {
   awk -v d="$1" '$5 == d || index($5, d "/") == 1 {print $5}' /proc/self/mountinfo
 }
 
+# e2e_snapshotter DIR: containerd's snapshotter for this kernel: overlayfs when an overlay mount
+# works here (tried under DIR), else native.
+e2e_snapshotter() {
+  local o=$1/ovl-probe snapshotter=native
+  if modprobe overlay 2>/dev/null || grep -qw overlay /proc/filesystems; then
+    mkdir -p "$o/l" "$o/u" "$o/w" "$o/m"
+    if mount -t overlay overlay -o "lowerdir=$o/l,upperdir=$o/u,workdir=$o/w" "$o/m" 2>/dev/null; then
+      umount "$o/m"
+      snapshotter=overlayfs
+    fi
+    rm -rf "$o"
+  fi
+  echo $snapshotter
+}
+
+# e2e_containerd_config DIR SOCK [PLUGIN...]: the top of a containerd config whose root, state,
+# opt and debug socket are under DIR, listening on SOCK; the PLUGINs and the snapshotters and
+# tracing plugins the tests do not use are disabled. The caller appends plugin sections.
+e2e_containerd_config() {
+  local dir=$1 sock=$2; shift 2
+  local p
+  cat <<EOF
+version = 2
+root = "$dir/root"
+state = "$dir/state"
+disabled_plugins = [
+EOF
+  for p in "$@" io.containerd.snapshotter.v1.{aufs,btrfs,zfs,devmapper} io.containerd.internal.v1.tracing \
+    io.containerd.tracing.processor.v1.otlp; do
+    echo "  \"$p\","
+  done
+  cat <<EOF
+]
+[grpc]
+  address = "$sock"
+[ttrpc]
+  address = "$sock.ttrpc"
+[debug]
+  address = "$dir/debug.sock"
+  level = "info"
+[metrics]
+  address = ""
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$dir/opt"
+EOF
+}
+
 # Builds the busybox rootfs (bundles/make-bundle.sh) at DIR/rootfs; prints the resolved DIR.
 e2e_make_rootfs() {
   local dir=$1 runtime=$2
@@ -275,19 +322,21 @@ e2e_make_rootfs() {
   readlink -f "$dir"
 }
 
-# e2e_make_image_archive OUT ROOTFS ANNOTATIONS: an OCI image archive at OUT (oci-layout,
+# e2e_make_image_archive OUT ROOTFS ANNOTATIONS [CONFIG]: an OCI image archive at OUT (oci-layout,
 # index.json, manifest, config and one uncompressed layer of ROOTFS, each blob named by its
 # sha256). ANNOTATIONS is the JSON object of the manifest's annotations in index.json, where each
-# client looks for the image's name. Works in $E2E_TMP/oci-image.
+# client looks for the image's name. CONFIG is the image config's "config" object (default: an
+# Env, a Cmd and a WorkingDir the tests check). Works in $E2E_TMP/oci-image.
 e2e_make_image_archive() {
   local out=$1 rootfs=$2 annotations=$3 d=$E2E_TMP/oci-image
+  local config=${4:-'{"Env":["PATH=/usr/sbin:/usr/bin:/sbin:/bin","E2E_IMAGE=yes"],"Cmd":["sh","-c","echo image-default-cmd $E2E_IMAGE $(pwd)"],"WorkingDir":"/home/user"}'}
   rm -rf "$d"; mkdir -p "$d/blobs/sha256"
   local arch; arch=$(dpkg --print-architecture)
   tar --numeric-owner --sort=name -C "$rootfs" -cf "$d/layer.tar" . || return 1
   local ldig lsize; ldig=$(sha256sum "$d/layer.tar" | cut -d' ' -f1); lsize=$(stat -c %s "$d/layer.tar")
   mv "$d/layer.tar" "$d/blobs/sha256/$ldig"
   cat >"$d/config.json" <<EOF
-{"architecture":"$arch","os":"linux","config":{"Env":["PATH=/usr/sbin:/usr/bin:/sbin:/bin","E2E_IMAGE=yes"],"Cmd":["sh","-c","echo image-default-cmd \$E2E_IMAGE \$(pwd)"],"WorkingDir":"/home/user"},"rootfs":{"type":"layers","diff_ids":["sha256:$ldig"]},"history":[{"created_by":"ocirun e2e"}]}
+{"architecture":"$arch","os":"linux","config":$config,"rootfs":{"type":"layers","diff_ids":["sha256:$ldig"]},"history":[{"created_by":"ocirun e2e"}]}
 EOF
   local cdig csize; cdig=$(sha256sum "$d/config.json" | cut -d' ' -f1); csize=$(stat -c %s "$d/config.json")
   mv "$d/config.json" "$d/blobs/sha256/$cdig"
