@@ -1184,7 +1184,7 @@ struct RuncNamedLink {
   }
 };
 
-TEST_CASE("--version: runc's lines and keys", "[cli]") {
+TEST_CASE("cli --version: runc's lines and keys", "[cli]") {
   RuncNamedLink link;
   auto as_runc = exec({link.path.string(), "--version"});
   CHECK(std::regex_search(as_runc.out, std::regex("^runc version [0-9]+\\.[0-9]+\\.[0-9]+")));  // version.bats
@@ -1204,7 +1204,7 @@ TEST_CASE("--version: runc's lines and keys", "[cli]") {
   }
 }
 
-TEST_CASE("--debug: runc's level=debug lines, to stderr or to --log (text and json)", "[cli]") {
+TEST_CASE("cli --debug: runc's level=debug lines, to stderr or to --log (text and json)", "[cli]") {
   Sandbox s("debug-log");
   s.config["process"]["args"] = {"true"};
   // The three lines runc's debug.bats looks for, whatever the runtime's own debug output.
@@ -1297,12 +1297,12 @@ TEST_CASE("log file: warnings go to --log and not to the container's stderr", "[
     CHECK_THAT(warnings[0] + warnings[1], Contains("linux.resources.memory.kernel is ignored"));
     CHECK_THAT(warnings[0] + warnings[1], Contains("unknown syscall \"no_such_syscall_ocirun\" ignored"));
   }
-  SECTION("without --log: on stderr, as ocirun's other messages") {
+  SECTION("without --log: on stderr, as runc's log lines (logrus text)") {
     auto r = s.rt({"run", "--bundle", s.bundle.string(), s.id});
     INFO(r.describe());
     CHECK(r.code == 0);
-    CHECK_THAT(r.err, Contains("ocirun: warning: linux.resources.memory.kernel is ignored"));
-    CHECK_THAT(r.err, Contains("unknown syscall \"no_such_syscall_ocirun\" ignored"));
+    CHECK_THAT(r.err, Contains("level=warning msg=\"linux.resources.memory.kernel is ignored"));
+    CHECK_THAT(r.err, Contains("unknown syscall \\\"no_such_syscall_ocirun\\\" ignored"));
   }
 }
 
