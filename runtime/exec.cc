@@ -31,6 +31,7 @@
 #include "child.h"
 #include "error.h"
 #include "foreground.h"
+#include "log.h"
 #include "lsm.h"
 #include "fs.h"
 #include "namespaces.h"
@@ -403,6 +404,7 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
 
   sigset_t forwarded, old;
   block_forwarded_signals(forwarded, old);
+  log::debug("nsexec container setup");  // runc's --debug step lines, which scripts look for
   pid_t stage1 = static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
   if (stage1 < 0) throw_errno("fork");
   if (stage1 == 0) exec_stage1_main(ctx);
@@ -427,6 +429,7 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
     for (sync::Message m; sync::recv(parent_end.get(), m);) {
       if (m.type == sync::Msg::InitPid) {
         child = m.value;
+        log::debug("child process in init()");
         ::waitpid(stage1, nullptr, 0);
         stage1 = 0;
       } else if (m.type == sync::Msg::PtyMaster) {
@@ -446,6 +449,7 @@ int exec_process(const StateStore& store, const ExecOptions& opts) {
       }
     }
     if (child == 0) fail(ErrorKind::Syscall, "exec in container " + opts.id + ": the process setup died");
+    log::debug("setns_init: about to exec");
     if (std::string err = read_exec_error(error_read.get()); !err.empty())
       fail(ErrorKind::Syscall, "exec in container " + opts.id + ": " + err);
     if (!opts.pid_file.empty()) write_pid_file(opts.pid_file, child);

@@ -1237,6 +1237,32 @@ TEST_CASE("cli --debug: runc's level=debug lines, to stderr or to --log (text an
   }
 }
 
+// runc's exec.bats looks for its exec steps in `--debug exec`, on stderr or in --log.
+TEST_CASE("cli --debug exec: runc's step lines, to stderr or to --log", "[cli][exec]") {
+  Sandbox s("debug-exec");
+  s.sh("sleep 100");
+  REQUIRE(s.run_detached().code == 0);
+  auto check_exec_debug = [](const std::string& text) {
+    CHECK_THAT(text, Contains("level=debug"));
+    CHECK_THAT(text, Contains("nsexec container setup"));
+    CHECK_THAT(text, Contains("child process in init()"));
+    CHECK_THAT(text, Contains("setns_init: about to exec"));
+  };
+  SECTION("stderr") {
+    auto r = s.rt({"--debug", "exec", s.id, "true"});
+    INFO(r.describe());
+    CHECK(r.code == 0);
+    check_exec_debug(r.err);
+  }
+  SECTION("--log") {
+    fs::path log = s.dir / "debug-exec.log";
+    auto r = s.rt({"--debug", "--log", log.string(), "exec", s.id, "true"});
+    INFO(r.describe());
+    CHECK(r.code == 0);
+    check_exec_debug(read_file(log));
+  }
+}
+
 TEST_CASE("help: runc's shape (NAME: then \"<name> - ...\"), and no help topic for an unknown command", "[cli]") {
   RuncNamedLink link;
   const std::string bin = link.path.string();  // urfave/cli prints the name it was run by
