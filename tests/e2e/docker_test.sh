@@ -708,7 +708,8 @@ t_seccomp_profile() {
  "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
 EOP
   local out
-  out=$(D "${RUN[@]}" --security-opt "seccomp=$E2E_TMP/seccomp.json" "$img" sh -c 'touch /tmp/f && echo touched; mkdir /tmp/d' 2>&1)
+  # mkdir's message on the same stream as "touched": Docker may deliver stdout and stderr out of order.
+  out=$(D "${RUN[@]}" --security-opt "seccomp=$E2E_TMP/seccomp.json" "$img" sh -c 'touch /tmp/f && echo touched; mkdir /tmp/d 2>&1' 2>&1)
   expect_match "$out" '^touched' "a syscall the profile allows" || return 1
   expect_match "$out" "can't create directory '/tmp/d': Operation not permitted" "mkdir refused by the profile"
 }
