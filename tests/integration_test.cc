@@ -4,6 +4,7 @@
 //
 // Tests tagged [ocirun] check ocirun's own requirements where runc behaves differently; run
 // against runc with:  OCIRUN_BIN=$(which runc) ./integration_test '~[ocirun]'
+#include <elf.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <regex>
 #include <set>
@@ -1579,6 +1581,23 @@ std::vector<std::string> host_capabilities() {
 // host allows, every device, nothing masked, a cgroup namespace, /sys/fs/cgroup mounted `rw` or
 // `ro`), with the runtime's binary at /usr/local/bin/ocirun and a bundle for an inner container
 // at /inner. The outer runs `script` and exits with its status.
+// Whether the ELF file at `path` asks for a program interpreter (dynamically linked: the
+// sanitizer build), so that a container running it needs the host's loader and libraries.
+bool is_dynamic_elf(const std::string& path) {
+  std::string elf = read_file(path);
+  if (elf.size() < sizeof(Elf64_Ehdr) || elf.compare(0, SELFMAG, ELFMAG) != 0) return false;
+  Elf64_Ehdr header;
+  std::memcpy(&header, elf.data(), sizeof header);
+  for (size_t i = 0; i < header.e_phnum; ++i) {
+    size_t offset = header.e_phoff + i * header.e_phentsize;
+    if (offset + sizeof(Elf64_Phdr) > elf.size()) break;
+    Elf64_Phdr program;
+    std::memcpy(&program, elf.data() + offset, sizeof program);
+    if (program.p_type == PT_INTERP) return true;
+  }
+  return false;
+}
+
 struct NestedSandbox : Sandbox {
   NestedSandbox(const std::string& name, const std::string& cgroup_mode, const std::string& script) : Sandbox(name) {
     auto caps = host_capabilities();
@@ -1599,6 +1618,13 @@ struct NestedSandbox : Sandbox {
     fs::create_directories(rootfs / "usr/local/bin");
     write_file(rootfs / "usr/local/bin/ocirun", "");
     add_mount("/usr/local/bin/ocirun", "bind", runtime, {"bind", "ro"});
+    if (is_dynamic_elf(runtime)) {  // the busybox rootfs has no loader or libraries of its own
+      fs::create_symlink("usr/lib", rootfs / "lib");
+      fs::create_directories(rootfs / "usr/lib");
+      fs::create_directories(rootfs / "lib64");
+      add_mount("/usr/lib", "bind", "/usr/lib", {"rbind", "ro"});
+      add_mount("/lib64", "bind", "/lib64", {"rbind", "ro"});
+    }
 
     fs::path inner = host_dir("inner");
     fs::copy(Env::get().template_dir / "rootfs", inner / "rootfs",
