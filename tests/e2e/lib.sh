@@ -225,13 +225,19 @@ e2e_cgroups_below() {
   done
 }
 
-# Removes the (empty) top-level cgroup NAME from every hierarchy.
+# Removes the (empty) top-level cgroup NAME from every hierarchy. A NAME under a plain directory
+# of the /sys/fs/cgroup tmpfs (one named like a controller the host has not mounted: conmon makes
+# its "cgroup" there anyway, with a cgroup.procs file in it) is a directory tree of our own: removed.
 e2e_cgroups_remove() {
   local name=$1 d
   for d in /sys/fs/cgroup/*/"$name" /sys/fs/cgroup/"$name"; do
     [ -d "$d" ] || continue
-    find "$d" -depth -mindepth 1 -type d -exec rmdir {} \; 2>/dev/null
-    rmdir "$d" 2>/dev/null
+    case "$(stat -f -c %T "$d")" in
+      cgroupfs|cgroup2fs)
+        find "$d" -depth -mindepth 1 -type d -exec rmdir {} \; 2>/dev/null
+        rmdir "$d" 2>/dev/null ;;
+      tmpfs) rm -rf "$d" ;;
+    esac
   done
 }
 
