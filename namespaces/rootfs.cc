@@ -940,9 +940,8 @@ void check_cwd_inside_root(const std::string& cwd) {
 
 // runc's words, lower case as Go writes errno texts.
 [[noreturn]] void fail_chdir(int err, const std::string& cwd) {
-  std::string why = std::strerror(err);
-  if (!why.empty()) why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
-  throw Error(ErrorKind::Syscall, fmt::format("chdir to cwd (\"{}\") set in config.json failed: {}", cwd, why), err);
+  throw Error(ErrorKind::Syscall,
+              fmt::format("chdir to cwd (\"{}\") set in config.json failed: {}", cwd, fs::lower_first(std::strerror(err))), err);
 }
 }  // namespace
 

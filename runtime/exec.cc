@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -336,9 +335,8 @@ void join_sub_cgroups(const std::vector<std::string>& dirs, pid_t pid) {
     std::string value = std::to_string(pid);
     UniqueFd f(::open(procs.c_str(), O_WRONLY | O_CLOEXEC));
     if (f && ::write(f.get(), value.data(), value.size()) == static_cast<ssize_t>(value.size())) continue;
-    std::string why = std::strerror(errno);
-    if (!why.empty()) why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
-    fail(ErrorKind::Syscall, fmt::format("error adding pid {} to cgroups: {} {}: {}", pid, f ? "write" : "open", procs, why));
+    fail(ErrorKind::Syscall, fmt::format("error adding pid {} to cgroups: {} {}: {}", pid, f ? "write" : "open", procs,
+                                         fs::lower_first(std::strerror(errno))));
   }
 }
 

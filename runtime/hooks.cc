@@ -8,13 +8,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cstring>
 
 #include <fmt/format.h>
 
 #include "child.h"
 #include "error.h"
+#include "fs.h"
 #include "log.h"
 #include "unique_fd.h"
 
@@ -28,9 +28,8 @@ constexpr size_t kMaxOutput = 4096;
 // runc's own tests look for them. The signal's name is strsignal's, lowercased as Go prints it.
 std::string describe_status(int status) {
   if (!WIFSIGNALED(status)) return fmt::format("error running hook: exit status {}", WEXITSTATUS(status));
-  std::string name = ::strsignal(WTERMSIG(status));
-  if (!name.empty()) name[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[0])));
-  return fmt::format("error running hook: signal: {}{}", name, WCOREDUMP(status) ? " (core dumped)" : "");
+  return fmt::format("error running hook: signal: {}{}", fs::lower_first(::strsignal(WTERMSIG(status))),
+                     WCOREDUMP(status) ? " (core dumped)" : "");
 }
 
 // Reads what the hook printed (bounded) until it closes its output or exits.

@@ -262,19 +262,12 @@ bool is_executable_file(const std::string& path) {
 }
 }  // namespace
 
-// Go's wording, as runc writes it: Docker matches these words, in lower case, to tell a
-// program that is not there (exit 127) from one that cannot run (126).
-std::string lower_first(std::string s) {
-  if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z') s[0] = static_cast<char>(s[0] - 'A' + 'a');
-  return s;
-}
-
 std::string find_executable(const PreparedProcess& p) {
   const std::string& name = p.args.at(0);
   if (name.find('/') != std::string::npos) {
     struct stat st;
     if (::stat(name.c_str(), &st) < 0)
-      throw Error(ErrorKind::Syscall, fmt::format("exec: \"{}\": {}", name, lower_first(std::strerror(errno))), errno);
+      throw Error(ErrorKind::Syscall, fmt::format("exec: \"{}\": {}", name, fs::lower_first(std::strerror(errno))), errno);
     // A directory, or a file without x: what Go's exec.LookPath calls a permission error.
     if (!is_executable_file(name))
       throw Error(ErrorKind::Syscall, fmt::format("exec: \"{}\": permission denied", name), EACCES);

@@ -169,6 +169,11 @@ std::vector<std::string> split(std::string_view s, char sep) {
   return out;
 }
 
+std::string lower_first(std::string s) {
+  if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z') s[0] = static_cast<char>(s[0] - 'A' + 'a');
+  return s;
+}
+
 std::string trim(std::string_view s) {
   const char* ws = " \t\n\r";
   size_t b = s.find_first_not_of(ws);

@@ -29,5 +29,8 @@ std::vector<std::string> split(std::string_view s, char sep);
 // A /proc/PID/mountinfo field with its \ooo escapes (space, tab, newline, backslash) decoded.
 std::string unescape_mountinfo(std::string_view field);
 std::string trim(std::string_view s);
+// `s` with its first letter in lower case: Go's error texts (errno, signal names), as runc
+// writes them, which Docker and scripts match.
+std::string lower_first(std::string s);
 
 }  // namespace ocirun::fs
